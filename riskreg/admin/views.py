@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from riskreg import permissions
+from riskreg.admin.forms import ROLE_LABELS, MatrixForm, UnitForm, UserForm
+from riskreg.auth import services as auth_services
+from riskreg.auth.models import Unit, User
+from riskreg.errors import ServiceError
+from riskreg.extensions import db
+from riskreg.permissions import requires
+from riskreg.risks.matrix import Level, Matrix, load_matrix, save_matrix
+from riskreg.risks.models import MATRIX_SIZE
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+NONE = 0  # the "none" choice of optional select fields
+
+
+def _unit_choices(form: UnitForm, unit: Unit | None) -> None:
+    excluded = {u.id for u in unit.descendants_and_self()} if unit else set()
+    units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+    form.parent_id.choices = [(NONE, "—")] + [
+        (u.id, f"{u.code} – {u.name}") for u in units if u.id not in excluded
+    ]
+    users = db.session.scalars(select(User).where(User.active).order_by(User.full_name)).all()
+    form.manager_id.choices = [(NONE, "—")] + [(u.id, f"{u.full_name} ({u.username})") for u in users]
+
+
+@bp.route("/units")
+@requires(permissions.can_manage_units)
+def units() -> str:
+    all_units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+    return render_template("admin/units.html", units=all_units)
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+@bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
+@requires(permissions.can_manage_units)
+def edit_unit(unit_id: int | None = None) -> str | Response:
+    unit = db.get_or_404(Unit, unit_id) if unit_id else None
+    form = UnitForm(obj=unit if request.method == "GET" else None)
+    _unit_choices(form, unit)
+    if request.method == "GET" and unit:
+        form.parent_id.data = unit.parent_id or NONE
+        form.manager_id.data = unit.manager_id or NONE
+    if form.validate_on_submit():
+        fields = {
+            "code": form.code.data or "",
+            "name": form.name.data or "",
+            "parent": db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None,
+            "email": form.email.data or None,
+            "manager": db.session.get(User, form.manager_id.data) if form.manager_id.data else None,
+        }
+        try:
+            if unit is None:
+                auth_services.create_unit(db.session, **fields)
+            else:
+                auth_services.update_unit(db.session, unit, **fields)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Enheten är sparad."), "success")
+            return redirect(url_for("admin.units"))
+    return render_template("admin/edit_unit.html", form=form, unit=unit)
+
+
+@bp.route("/users")
+@requires(permissions.can_manage_users)
+def users() -> str:
+    all_users = db.session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=all_users, role_labels=ROLE_LABELS)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@requires(permissions.can_manage_users)
+def edit_user(user_id: int | None = None) -> str | Response:
+    user = db.get_or_404(User, user_id) if user_id else None
+    form = UserForm(obj=user if request.method == "GET" else None)
+    form.unit_ids.choices = [
+        (u.id, f"{u.code} – {u.name}") for u in db.session.scalars(select(Unit).order_by(Unit.code))
+    ]
+    if request.method == "GET" and user:
+        form.unit_ids.data = [u.id for u in user.units]
+    if user:
+        form.username.render_kw = {"readonly": True}
+    if form.validate_on_submit():
+        units = list(db.session.scalars(select(Unit).where(Unit.id.in_(form.unit_ids.data or []))))
+        try:
+            if user is None:
+                if not form.password.data:
+                    raise ServiceError(_("Ange ett lösenord för den nya användaren."))
+                auth_services.create_user(
+                    db.session,
+                    username=form.username.data or "",
+                    email=form.email.data or "",
+                    full_name=form.full_name.data or "",
+                    password=form.password.data,
+                    role=form.role.data or "",
+                    units=units,
+                    locale=form.locale.data or "sv",
+                )
+            else:
+                auth_services.update_user(
+                    db.session,
+                    user,
+                    email=form.email.data or "",
+                    full_name=form.full_name.data or "",
+                    role=form.role.data or "",
+                    units=units,
+                    active=form.active.data,
+                    locale=form.locale.data or "sv",
+                )
+                if form.password.data:
+                    auth_services.set_password(db.session, user, form.password.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Användaren är sparad."), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/edit_user.html", form=form, user=user)
+
+
+@bp.route("/matrix", methods=["GET", "POST"])
+@requires(permissions.can_manage_matrix)
+def matrix() -> str | Response:
+    current = load_matrix(db.session)
+    form = MatrixForm()
+    if request.method == "GET":
+        _fill_matrix_form(form, current)
+    level_choices = [(lv.position, lv.name) for lv in current.levels]
+    for entry in form.cells:
+        entry.form.level.choices = level_choices
+    if form.validate_on_submit():
+        try:
+            save_matrix(db.session, _matrix_from_form(form))
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Riskmatrisen är sparad."), "success")
+            return redirect(url_for("admin.matrix"))
+    cells = {
+        (p, k): form.cells[(p - 1) * MATRIX_SIZE + (k - 1)]
+        for p in range(1, MATRIX_SIZE + 1)
+        for k in range(1, MATRIX_SIZE + 1)
+    }
+    return render_template("admin/matrix.html", form=form, cells=cells, matrix=current, size=MATRIX_SIZE)
+
+
+def _fill_matrix_form(form: MatrixForm, matrix: Matrix) -> None:
+    while len(form.levels):
+        form.levels.pop_entry()
+    for level in matrix.levels:
+        form.levels.append_entry(
+            {"name": level.name, "colour": level.colour, "min_value": level.min_value, "max_value": level.max_value}
+        )
+    for i in range(MATRIX_SIZE):
+        form.probability_labels[i].form.label.data = matrix.probability_labels[i + 1]
+        form.consequence_labels[i].form.label.data = matrix.consequence_labels[i + 1]
+    for p in range(1, MATRIX_SIZE + 1):
+        for k in range(1, MATRIX_SIZE + 1):
+            cell = form.cells[(p - 1) * MATRIX_SIZE + (k - 1)].form
+            position, colour = matrix.cells[(p, k)]
+            cell.level.data = position
+            cell.colour.data = colour
+
+
+def _matrix_from_form(form: MatrixForm) -> Matrix:
+    levels = tuple(
+        Level(i + 1, e.form.name.data.strip(), e.form.colour.data.lower(), e.form.min_value.data, e.form.max_value.data)
+        for i, e in enumerate(form.levels)
+    )
+    positions = {lv.position for lv in levels}
+    cells = {}
+    for p in range(1, MATRIX_SIZE + 1):
+        for k in range(1, MATRIX_SIZE + 1):
+            cell = form.cells[(p - 1) * MATRIX_SIZE + (k - 1)].form
+            if cell.level.data not in positions:
+                raise ServiceError(_("Varje ruta måste ha en nivå."))
+            cells[(p, k)] = (cell.level.data, cell.colour.data.lower())
+    return Matrix(
+        levels=levels,
+        probability_labels={i + 1: e.form.label.data.strip() for i, e in enumerate(form.probability_labels)},
+        consequence_labels={i + 1: e.form.label.data.strip() for i, e in enumerate(form.consequence_labels)},
+        cells=cells,
+    )

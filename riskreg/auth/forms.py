@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Användarnamn"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Lösenord"), validators=[DataRequired(), Length(max=200)])
+    next = HiddenField()
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Språk"), choices=[("sv", "Svenska"), ("en", "English")])
+    next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Nuvarande lösenord"), validators=[DataRequired()])
+    new_password = PasswordField(
+        _l("Nytt lösenord"), validators=[DataRequired(), Length(min=12, max=200)]
+    )
+    confirm = PasswordField(
+        _l("Upprepa nytt lösenord"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("Lösenorden är olika."))],
+    )

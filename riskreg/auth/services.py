@@ -1,0 +1,185 @@
+"""Accounts and units: plain functions that flush and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from riskreg.auth.models import Role, Unit, User
+from riskreg.auth.passwords import hash_password, verify_password
+from riskreg.errors import ServiceError
+
+MIN_PASSWORD_LENGTH = 12
+# A short list of passwords people actually pick; the security issue extends this with a full list.
+COMMON_PASSWORDS = frozenset(
+    {
+        "password1234", "lösenord1234", "losenord1234", "123456789012", "qwertyuiopå",
+        "sommar2025!!", "vinter2025!!", "varen2025!!!", "hosten2025!!", "administrator",
+        "qwerty123456", "välkommen123", "valkommen123", "password123!", "abc123abc123",
+    }
+)
+
+
+def password_problems(password: str, *, username: str = "") -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Lösenordet måste vara minst {MIN_PASSWORD_LENGTH} tecken.")
+    if password.lower() in COMMON_PASSWORDS:
+        problems.append("Lösenordet är för vanligt; välj ett annat.")
+    if username and username.lower() in password.lower():
+        problems.append("Lösenordet får inte innehålla användarnamnet.")
+    return problems
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    if user is None or not user.active:
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+def units_by_codes(session: Session, codes: Iterable[str]) -> list[Unit]:
+    wanted = {c.strip() for c in codes if c.strip()}
+    if not wanted:
+        return []
+    units = list(session.scalars(select(Unit).where(Unit.code.in_(wanted))))
+    missing = wanted - {u.code for u in units}
+    if missing:
+        raise ServiceError("Okänd enhet: " + ", ".join(sorted(missing)))
+    return units
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    email: str,
+    full_name: str,
+    password: str,
+    role: Role | str,
+    units: Iterable[Unit] = (),
+    locale: str = "sv",
+) -> User:
+    role = Role(role)
+    problems = password_problems(password, username=username)
+    if problems:
+        raise ServiceError(problems[0], messages=problems)
+    _check_unique_user(session, username, email)
+    user = User(
+        username=username.strip(),
+        email=email.strip().lower(),
+        full_name=full_name.strip(),
+        password_hash=hash_password(password),
+        role=role.value,
+        locale=locale,
+        units=list(units),
+    )
+    session.add(user)
+    _flush_or_explain(session, "Användarnamnet eller e-postadressen finns redan.")
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    email: str,
+    full_name: str,
+    role: Role | str,
+    units: Iterable[Unit],
+    active: bool,
+    locale: str,
+) -> User:
+    _check_unique_user(session, user.username, email, exclude_id=user.id)
+    user.email = email.strip().lower()
+    user.full_name = full_name.strip()
+    user.role = Role(role).value
+    user.units = list(units)
+    user.active = active
+    user.locale = locale
+    _flush_or_explain(session, "E-postadressen används redan av en annan användare.")
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Set a new password and end every other session of the user (their epoch changes)."""
+    problems = password_problems(password, username=user.username)
+    if problems:
+        raise ServiceError(problems[0], messages=problems)
+    user.password_hash = hash_password(password)
+    user.session_epoch += 1
+    session.flush()
+
+
+def _check_unique_user(
+    session: Session, username: str, email: str, exclude_id: int | None = None
+) -> None:
+    query = select(User).where(
+        (func.lower(User.username) == username.strip().lower())
+        | (User.email == email.strip().lower())
+    )
+    if exclude_id is not None:
+        query = query.where(User.id != exclude_id)
+    if session.scalar(query) is not None:
+        raise ServiceError("Användarnamnet eller e-postadressen finns redan.")
+
+
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    parent: Unit | None = None,
+    email: str | None = None,
+    manager: User | None = None,
+) -> Unit:
+    code = code.strip()
+    if session.scalar(select(Unit).where(func.lower(Unit.code) == code.lower())):
+        raise ServiceError(f"Enhetskoden {code} finns redan.")
+    unit = Unit(code=code, name=name.strip(), parent=parent, email=email or None, manager=manager)
+    session.add(unit)
+    _flush_or_explain(session, f"Enhetskoden {code} finns redan.")
+    return unit
+
+
+def update_unit(
+    session: Session,
+    unit: Unit,
+    *,
+    code: str,
+    name: str,
+    parent: Unit | None,
+    email: str | None,
+    manager: User | None,
+) -> Unit:
+    code = code.strip()
+    clash = session.scalar(
+        select(Unit).where(func.lower(Unit.code) == code.lower(), Unit.id != unit.id)
+    )
+    if clash:
+        raise ServiceError(f"Enhetskoden {code} finns redan.")
+    if parent is not None and parent in unit.descendants_and_self():
+        raise ServiceError("En enhet kan inte ligga under sig själv eller sina underenheter.")
+    unit.code = code
+    unit.name = name.strip()
+    unit.parent = parent
+    unit.email = email or None
+    unit.manager = manager
+    _flush_or_explain(session, f"Enhetskoden {code} finns redan.")
+    return unit
+
+
+def _flush_or_explain(session: Session, message: str) -> None:
+    """Turn a constraint violation (a concurrent insert the pre-check missed) into a message.
+
+    The caller rolls the whole request back on ServiceError, so no savepoint is needed.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ServiceError(message) from exc

@@ -1,0 +1,262 @@
+"""The `riskreg` command: Flask's CLI for this app plus riskreg's own commands (thin wrappers)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from riskreg.audit.context import acting
+from riskreg.db import now_utc
+from riskreg.errors import ServiceError
+
+
+def _create_app() -> Flask:
+    from riskreg import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """riskreg: intern kontroll och riskregister."""
+
+
+def _fail(message: str, details: list[str] | None = None) -> None:
+    click.echo(f"Fel: {message}", err=True)
+    for line in details or []:
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(users_group)
+    app.cli.add_command(plan_group)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(start_command)
+
+
+# --- users ------------------------------------------------------------------------------------
+
+@click.group("users", help="Användare.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True, help="Fullständigt namn.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "controller", "unit_member", "approver", "auditor"]),
+    required=True,
+)
+@click.option("--unit", "units", multiple=True, help="Enhetskod; kan anges flera gånger.")
+@click.option("--locale", type=click.Choice(["sv", "en"]), default="sv")
+@click.password_option("--password", help="Lämnas den ute frågar kommandot.")
+@with_appcontext
+def users_create(
+    username: str, email: str, full_name: str, role: str, units: tuple[str, ...], locale: str, password: str
+) -> None:
+    """Skapa en användare."""
+    from riskreg.auth.services import create_user, units_by_codes
+    from riskreg.extensions import db
+
+    with acting(actor_name="cli"):
+        try:
+            user = create_user(
+                db.session,
+                username=username,
+                email=email,
+                full_name=full_name,
+                password=password,
+                role=role,
+                units=units_by_codes(db.session, units),
+                locale=locale,
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            _fail(exc.message, exc.messages[1:])
+        db.session.commit()
+    click.echo(f"Skapade {user.username} ({user.role}).")
+
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.password_option("--password")
+@with_appcontext
+def users_set_password(username: str, password: str) -> None:
+    """Byt lösenord för en användare (loggar ut alla dess sessioner)."""
+    from riskreg.auth.models import User
+    from riskreg.auth.services import set_password
+    from riskreg.extensions import db
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"Ingen användare heter {username}.")
+    with acting(actor_name="cli"):
+        try:
+            set_password(db.session, user, password)
+        except ServiceError as exc:
+            db.session.rollback()
+            _fail(exc.message, exc.messages[1:])
+        db.session.commit()
+    click.echo("Lösenordet är bytt.")
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+@click.group("plan", help="Internkontrollplaner.")
+def plan_group() -> None:
+    pass
+
+
+@plan_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=int, required=True)
+@click.option("--organisation", required=True)
+@click.option("--create-units", is_flag=True, help="Skapa ansvariga enheter som inte finns.")
+@click.option("--replace", is_flag=True, help="Ersätt planens befintliga risker.")
+@with_appcontext
+def plan_import(file: Path, year: int, organisation: str, create_units: bool, replace: bool) -> None:
+    """Importera en plan från CSV eller XLSX (allt eller inget)."""
+    from riskreg.extensions import db
+    from riskreg.plans.importing import import_plan_file
+
+    with acting(actor_name="cli"), file.open("rb") as stream:
+        try:
+            plan = import_plan_file(
+                db.session, stream, file.name, organisation=organisation, year=year,
+                create_units=create_units, replace=replace, actor=None, now=now_utc(),
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            _fail(exc.message, exc.messages)
+        db.session.commit()
+        click.echo(f"Importerade {len(plan.risks)} risker till {plan.organisation.name} {plan.year}.")
+
+
+@plan_group.command("export")
+@click.option("--year", type=int, required=True)
+@click.option("--organisation", default=None, help="Krävs om flera organisationer har en plan för året.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@with_appcontext
+def plan_export(year: int, organisation: str | None, fmt: str, output: Path | None) -> None:
+    """Exportera en plan till CSV eller XLSX (standard ut eller --output)."""
+    from riskreg.extensions import db
+    from riskreg.plans import exporter
+    from riskreg.plans.importing import plan_export_rows
+    from riskreg.plans.models import Organisation, Plan
+
+    query = select(Plan).join(Plan.organisation).where(Plan.year == year)
+    if organisation:
+        query = query.where(Organisation.name == organisation)
+    plans = db.session.scalars(query).all()
+    if not plans:
+        _fail(f"Ingen plan för {year}.")
+    if len(plans) > 1:
+        _fail("Flera organisationer har en plan för året; ange --organisation.")
+    rows = plan_export_rows(plans[0])
+    if fmt == "xlsx":
+        data = exporter.plan_rows_to_xlsx(rows)
+        if output is None:
+            _fail("XLSX kräver --output FILE.")
+        output.write_bytes(data)
+        return
+    text = exporter.plan_rows_to_csv(rows)
+    if output is None:
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+    else:
+        output.write_bytes(text.encode("utf-8"))
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+@click.group("audit", help="Granskningsspåret.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Kontrollera hashkedjan i granskningsspåret."""
+    from riskreg.audit.trail import verify_chain
+    from riskreg.extensions import db
+
+    checked, broken = verify_chain(db.session)
+    if broken:
+        _fail(f"Kedjan är bruten efter {checked - 1} korrekta poster: {broken}")
+    click.echo(f"Granskningsspåret är intakt: {checked} poster kontrollerade.")
+
+
+# --- demo and start ---------------------------------------------------------------------------
+
+DEMO_LOGINS = "demo-logins.txt"
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Ladda demodata (enheter, användare, 2025 års plan). Kan köras flera gånger."""
+    _load_demo_and_print()
+
+
+def _load_demo_and_print() -> None:
+    from riskreg.demo import load_demo
+    from riskreg.extensions import db
+
+    with acting(actor_name="demo"):
+        try:
+            result = load_demo(db.session, now=now_utc())
+        except ServiceError as exc:
+            db.session.rollback()
+            _fail(exc.message, exc.messages)
+        db.session.commit()
+    logins = Path(current_app.instance_path) / DEMO_LOGINS
+    if result.created:
+        fd = os.open(logins, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for username, password in result.passwords.items():
+                handle.write(f"{username} {password}\n")
+        click.echo("Demodata laddad.")
+    else:
+        click.echo("Demodata fanns redan; inget ändrat.")
+    _print_logins(logins)
+
+
+def _print_logins(logins: Path) -> None:
+    if not logins.exists():
+        click.echo("Demoinloggningar saknas; sätt lösenord med `riskreg users set-password admin`.")
+        return
+    pairs = [line.split(" ", 1) for line in logins.read_text(encoding="utf-8").splitlines() if line]
+    passwords = dict(pairs)
+    if "admin" in passwords:
+        click.secho(f"Administratör: användarnamn admin, lösenord {passwords['admin']}", bold=True)
+    others = ", ".join(f"{u} / {p}" for u, p in passwords.items() if u != "admin")
+    if others:
+        click.echo(f"Övriga demoanvändare: {others}")
+    click.echo(f"(Lösenorden står i {logins}; de gäller tills någon byter dem.)")
+
+
+@click.command("start")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@with_appcontext
+def start_command(host: str, port: int) -> None:
+    """Uppgradera databasen, ladda demodata, skriv ut inloggningen och starta servern."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    _load_demo_and_print()
+    click.echo(f"riskreg körs på http://{host}:{port}/  (Ctrl+C avslutar)")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -1,0 +1,122 @@
+"""Configuration: defaults, then instance/config.py, then RISKREG_* variables, then test config."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEV_SECRET_KEY = "dev"  # noqa: S105 - the known development default that production refuses
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,
+    "ENV_NAME": "development",
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "BABEL_DEFAULT_LOCALE": "sv",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+    "LANGUAGES": ["sv", "en"],
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "BASE_URL": "http://localhost:5000",
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "riskreg@localhost",
+}
+
+# Short names used in the environment that map to Flask/extension keys.
+ENV_ALIASES = {
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or unusable; the app must not start."""
+
+
+def instance_path_from_env(default: Path) -> Path:
+    return Path(os.environ.get("RISKREG_INSTANCE_PATH", str(default))).resolve()
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    for key, value in os.environ.items():
+        if not key.startswith("RISKREG_") or key in ("RISKREG_INSTANCE_PATH",):
+            continue
+        name = key.removeprefix("RISKREG_")
+        if name.startswith("TEST_"):
+            continue
+        app.config[ENV_ALIASES.get(name, name)] = _parse_env_value(value)
+    if test_config:
+        app.config.update(test_config)
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        db_file = Path(app.instance_path) / "riskreg.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
+    check_production_safety(app.config)
+
+
+def normalise_database_url(url: str) -> str:
+    # Operators write postgres:// or postgresql://; we always talk to PostgreSQL via psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def check_production_safety(config: Any) -> None:
+    if config.get("ENV_NAME") != "production":
+        return
+    if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
+        raise ConfigError("Production refuses to start with the development SECRET_KEY.")
+    if config.get("DEBUG"):
+        raise ConfigError("Production refuses to start with DEBUG enabled.")
+
+
+def _parse_env_value(value: str) -> Any:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    if value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """Generate the secret key once and keep it in the instance folder (never committed)."""
+    key_file = instance / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="ascii").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: if two processes start at once, the loser reads the winner's key.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key

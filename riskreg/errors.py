@@ -1,0 +1,20 @@
+"""Errors that services raise for the user to read."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A business rule said no. The message is shown to the user as is."""
+
+    def __init__(self, message: str, *, messages: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.messages = messages or [message]
+
+
+class NotAllowed(ServiceError):
+    """The acting user may not do this."""
+
+
+class StaleObject(ServiceError):
+    """Someone else saved the object since the form was loaded."""

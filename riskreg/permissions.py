@@ -1,0 +1,140 @@
+"""Who may do what: the single source of truth for authorisation.
+
+Views call these predicates before doing anything; templates call the same predicates only to
+hide buttons. Object-level predicates take the object so that unit scoping is decided here too.
+Routes declare their coarse permission with `@requires(...)`, which the role × endpoint matrix
+test reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from riskreg.auth.models import Role, User
+from riskreg.plans.models import Plan, Risk
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ_ALL_ROLES = frozenset({Role.ADMIN, Role.CONTROLLER, Role.AUDITOR})
+
+
+def _role(user: Any) -> Role | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Role(user.role)
+
+
+def is_admin(user: Any) -> bool:
+    return _role(user) == Role.ADMIN
+
+
+def is_authenticated(user: Any) -> bool:
+    return _role(user) is not None
+
+
+def reads_everything(user: Any) -> bool:
+    """Admins, controllers and auditors read the whole register; others see their units."""
+    return _role(user) in READ_ALL_ROLES
+
+
+# --- administration -------------------------------------------------------------------------
+
+def can_manage_users(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_manage_units(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_manage_matrix(user: Any) -> bool:
+    return is_admin(user)
+
+
+# --- plans and risks ------------------------------------------------------------------------
+
+def can_view_plans(user: Any) -> bool:
+    return is_authenticated(user)
+
+
+def can_view_plan(user: Any, plan: Plan) -> bool:
+    return is_authenticated(user)
+
+
+def can_manage_plans(user: Any) -> bool:
+    """Create, import, adopt plans and edit their rows: the internal control coordinator."""
+    return is_admin(user)
+
+
+def can_export_plan(user: Any) -> bool:
+    return reads_everything(user)
+
+
+def can_view_risk(user: Any, risk: Risk) -> bool:
+    if reads_everything(user):
+        return True
+    if not is_authenticated(user):
+        return False
+    return risk.responsible_unit_id in user.scoped_unit_ids()
+
+
+def can_edit_risk(user: Any, risk: Risk | None = None) -> bool:
+    return is_admin(user)
+
+
+def visible_unit_ids(user: User) -> set[int] | None:
+    """Unit ids whose objects the user may read; None means every unit."""
+    if reads_everything(user):
+        return None
+    return user.scoped_unit_ids()
+
+
+# --- route declarations -----------------------------------------------------------------------
+
+PUBLIC = "public"
+
+
+def requires(check: Callable[[Any], bool] | str) -> Callable[[F], F]:
+    """Declare and enforce the coarse permission of a route.
+
+    Anonymous users are sent to the login page; signed-in users without the permission get 403.
+    Object-level checks (unit scope) follow inside the view with the predicates above.
+    """
+
+    def decorator(view: F) -> F:
+        if check == PUBLIC:
+            view.permission = PUBLIC  # type: ignore[attr-defined]
+            return view
+
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            from riskreg.extensions import login_manager
+
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not check(current_user):  # type: ignore[operator]
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.permission = check  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def require(allowed: bool, *, hide: bool = False) -> None:
+    """Stop the request unless `allowed`. hide=True answers 404 so ids of other units leak nothing."""
+    if not allowed:
+        abort(404 if hide else 403)
+
+
+TEMPLATE_PREDICATES: dict[str, Callable[..., bool]] = {
+    name: obj
+    for name, obj in dict(globals()).items()
+    if name.startswith(("can_", "is_")) or name == "reads_everything"
+}
