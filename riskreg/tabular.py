@@ -296,6 +296,7 @@ class TableReader:
         self._workbook: object | None = None
         self._rows: Iterator[TableRow] | None = None
         self._started = False
+        self._plain_header = True
         self.encoding = self.delimiter = self.sheet_name = None
 
     @classmethod
@@ -445,28 +446,41 @@ class TableReader:
             seen.add(name)
         self.header = tuple(names)
         self.header_line = line
+        self._plain_header = all(names)
         return self.header
 
     def _make_row(self, line: int, fields: list[Cell] | list[str]) -> TableRow | None:
-        if all(_is_blank(f) for f in fields):
-            return None  # blank lines (also ";;;;" lines from Excel) carry no data
-        values: dict[str, Cell] = {}
+        """Map fields to header names; ``None`` for a blank row.
+
+        The fast path (all-text fields, no more fields than named columns) is what a
+        million-row CSV takes; the general path handles unnamed columns and extra fields.
+        """
+        header = self.header
+        if self.kind == "csv":
+            if not "".join(fields).strip():  # type: ignore[arg-type]
+                return None  # blank lines (also ";;;;" lines from Excel) carry no data
+            if self._plain_header and len(fields) <= len(header):
+                values: dict[str, Cell] = dict(zip(header, fields, strict=False))
+                if len(fields) < len(header):
+                    for name in header[len(fields):]:
+                        values[name] = ""
+                return TableRow(line, values)
+        elif all(_is_blank(f) for f in fields):
+            return None
+        values = {}
         problem: str | None = None
-        for index, name in enumerate(self.header):
+        for index, name in enumerate(header):
             value: Cell = fields[index] if index < len(fields) else ""
             if name:
                 values[name] = value
             elif not _is_blank(value) and problem is None:
-                problem = (
-                    f"värde i kolumn {index + 1} som saknar rubrik ({_preview(value)})."
-                )
-        extra = [f for f in fields[len(self.header):] if not _is_blank(f)]
-        if extra:
+                problem = f"värde i kolumn {index + 1} som saknar rubrik ({_preview(value)})."
+        if any(not _is_blank(f) for f in fields[len(header):]):
             used = len(fields)
             while used and _is_blank(fields[used - 1]):
                 used -= 1
             problem = (
-                f"raden har {used} fält men rubrikraden har {len(self.header)}. "
+                f"raden har {used} fält men rubrikraden har {len(header)}. "
                 "Kontrollera avgränsare och citattecken."
             )
         return TableRow(line, values, problem)
@@ -744,6 +758,11 @@ def _check_zip(stream: IO[bytes], filename: str, limits: TableLimits) -> None:
 
 _MINUS_SIGNS: Final = "-\u2212"
 _SPACE_SEPARATORS: Final = " \u00a0\u202f\u2009"
+_DROP_SPACES: Final = str.maketrans("", "", _SPACE_SEPARATORS)
+_SIMPLE_SEK_RE: Final = re.compile(
+    r"(?P<sign>-?)(?P<kronor>\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})*|\d+)(?:,(?P<ore>\d{1,2}))?",
+    re.ASCII,
+)
 _MAX_ORE: Final = 10**17  # fits a signed 64-bit column with margin
 _MONTHS: Final = (
     "januari", "februari", "mars", "april", "maj", "juni",
@@ -839,6 +858,11 @@ def parse_decimal_sek(value: Cell) -> int:
         return _decimal_to_ore(value, value)
     if not isinstance(value, str):
         raise ValueError(f"{_quote(value)} är inte ett belopp.")
+    simple = _SIMPLE_SEK_RE.fullmatch(value)
+    if simple:  # the common Swedish form, e.g. "-1 234,50"; same result as the full rules
+        kronor = simple["kronor"].translate(_DROP_SPACES)
+        ore = int(kronor) * 100 + int((simple["ore"] or "").ljust(2, "0"))
+        return _check_ore(-ore if simple["sign"] else ore, value)
     original = value.strip()
     if not original:
         raise ValueError("belopp saknas.")
@@ -940,9 +964,10 @@ def _check_ore(ore: int, shown: object) -> int:
 
 _DATE_RE: Final = re.compile(
     r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"
-    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?)?"
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?)?",
+    re.ASCII,
 )
-_COMPACT_DATE_RE: Final = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})")
+_COMPACT_DATE_RE: Final = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", re.ASCII)
 
 
 def parse_date(value: Cell, *, allow_time: bool = False) -> date:
