@@ -385,7 +385,7 @@ def _score(value: Cell, key: str, fail: _Fail) -> int | None:
     except ValueError:
         score = None
     if score is None or not 1 <= score <= 4:
-        got = f"”{shown}”" if score is None else str(shown)
+        got = f"”{shown}”" if score is None and isinstance(shown, str) else str(shown)
         fail(key, f"{name} ({letter}) måste vara ett heltal 1–4, fick {got}.")
         return None
     return score
