@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, registry
 
 # Named constraints make Alembic autogenerate deterministic on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -48,5 +48,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime}
+    # One registry carrying both settings: Flask-SQLAlchemy subclasses this base, and SQLAlchemy
+    # refuses a subclass that sees a registry and a separate type_annotation_map.
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime},
+    )

@@ -32,6 +32,19 @@ def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at production cost takes ~60 ms a hash; the tests create hundreds of users."""
+    from argon2 import PasswordHasher
+
+    from riskreg.auth import passwords
+
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = production
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _database_url(tmp_path_factory)
@@ -60,12 +73,14 @@ def make_app(database_url: str, instance_dir: Path, **overrides: Any) -> Flask:
 def _app(database_url: str, instance_dir: Path) -> Iterator[Flask]:
     app = make_app(database_url, instance_dir)
     with app.app_context():
-        db.drop_all()
+        if db.engine.dialect.name == "postgresql":
+            db.drop_all()  # leftovers of an interrupted run; SQLite starts from a new file
         db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
-        db.drop_all()
+        if db.engine.dialect.name == "postgresql":
+            db.drop_all()
         db.engine.dispose()
 
 
@@ -73,13 +88,18 @@ def empty_all_tables(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         tables = db.metadata.sorted_tables
-        with db.engine.begin() as conn:
+        with db.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 names = ", ".join(f'"{t.name}"' for t in tables)
                 conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             else:
+                # units and users point at each other; SQLite checks keys row by row.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 for table in reversed(tables):
                     conn.execute(table.delete())
+                conn.commit()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 @pytest.fixture()

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from riskreg.auth.models import Role
+from riskreg.formtools import choices
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Administratör (IK-samordnare)"),
@@ -49,9 +50,9 @@ class UserForm(FlaskForm):
     email = EmailField(
         _l("E-post"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)]
     )
-    role = SelectField(_l("Roll"), choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    role = SelectField(_l("Roll"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()))
     unit_ids = SelectMultipleField(_l("Enheter"), coerce=int)
-    locale = SelectField(_l("Språk"), choices=[("sv", "Svenska"), ("en", "English")])
+    locale = SelectField(_l("Språk"), choices=choices([("sv", "Svenska"), ("en", "English")]))
     active = BooleanField(_l("Aktiv"), default=True)
     password = PasswordField(
         _l("Lösenord"),

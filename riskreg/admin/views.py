@@ -11,6 +11,7 @@ from riskreg.auth import services as auth_services
 from riskreg.auth.models import Unit, User
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
+from riskreg.formtools import choices
 from riskreg.permissions import requires
 from riskreg.risks.matrix import Level, Matrix, load_matrix, save_matrix
 from riskreg.risks.models import MATRIX_SIZE
@@ -23,11 +24,13 @@ NONE = 0  # the "none" choice of optional select fields
 def _unit_choices(form: UnitForm, unit: Unit | None) -> None:
     excluded = {u.id for u in unit.descendants_and_self()} if unit else set()
     units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
-    form.parent_id.choices = [(NONE, "—")] + [
-        (u.id, f"{u.code} – {u.name}") for u in units if u.id not in excluded
-    ]
+    form.parent_id.choices = choices(
+        [(NONE, "—")] + [(u.id, f"{u.code} – {u.name}") for u in units if u.id not in excluded]
+    )
     users = db.session.scalars(select(User).where(User.active).order_by(User.full_name)).all()
-    form.manager_id.choices = [(NONE, "—")] + [(u.id, f"{u.full_name} ({u.username})") for u in users]
+    form.manager_id.choices = choices(
+        [(NONE, "—")] + [(u.id, f"{u.full_name} ({u.username})") for u in users]
+    )
 
 
 @bp.route("/units")
@@ -83,9 +86,9 @@ def users() -> str:
 def edit_user(user_id: int | None = None) -> str | Response:
     user = db.get_or_404(User, user_id) if user_id else None
     form = UserForm(obj=user if request.method == "GET" else None)
-    form.unit_ids.choices = [
+    form.unit_ids.choices = choices(
         (u.id, f"{u.code} – {u.name}") for u in db.session.scalars(select(Unit).order_by(Unit.code))
-    ]
+    )
     if request.method == "GET" and user:
         form.unit_ids.data = [u.id for u in user.units]
     if user:
@@ -136,7 +139,7 @@ def matrix() -> str | Response:
     form = MatrixForm()
     if request.method == "GET":
         _fill_matrix_form(form, current)
-    level_choices = [(lv.position, lv.name) for lv in current.levels]
+    level_choices = choices((lv.position, lv.name) for lv in current.levels)
     for entry in form.cells:
         entry.form.level.choices = level_choices
     if form.validate_on_submit():

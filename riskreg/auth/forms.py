@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from riskreg.formtools import choices
+
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Användarnamn"), validators=[DataRequired(), Length(max=80)])
@@ -13,7 +15,7 @@ class LoginForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Språk"), choices=[("sv", "Svenska"), ("en", "English")])
+    locale = SelectField(_l("Språk"), choices=choices([("sv", "Svenska"), ("en", "English")]))
     next = HiddenField()
 
 

@@ -37,7 +37,7 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"))
     email: Mapped[str | None] = mapped_column(String(254))
     manager_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user.id", ondelete="SET NULL", use_alter=True)
+        ForeignKey("user.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     version: Mapped[int] = mapped_column(default=1)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskreg.auth.models import Role, Unit, User
-from riskreg.auth.services import create_unit, create_user
+from riskreg.auth.services import create_unit, create_user, password_problems
 from riskreg.plans.importing import import_plan_file
 from riskreg.plans.models import Organisation, Plan
 from riskreg.plans.services import adopt_plan
@@ -50,8 +50,11 @@ class DemoResult:
     passwords: dict[str, str]
 
 
-def demo_password() -> str:
-    return secrets.token_urlsafe(12)
+def demo_password(username: str) -> str:
+    while True:
+        password = secrets.token_urlsafe(12)
+        if not password_problems(password, username=username):
+            return password
 
 
 def load_demo(session: Session, *, now: datetime) -> DemoResult:
@@ -73,7 +76,7 @@ def load_demo(session: Session, *, now: datetime) -> DemoResult:
         if existing:
             users[username] = existing
             continue
-        password = demo_password()
+        password = demo_password(username)
         users[username] = create_user(
             session,
             username=username,

@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from riskreg.formtools import choices
 from riskreg.plans.models import SECTION_TITLES
 
 SCORE = [InputRequired(_l("Ange ett heltal 1–4.")), NumberRange(1, 4, _l("Måste vara ett heltal 1–4."))]
@@ -19,7 +20,7 @@ SCORE = [InputRequired(_l("Ange ett heltal 1–4.")), NumberRange(1, 4, _l("Mås
 
 class RiskForm(FlaskForm):
     section = SelectField(
-        _l("Avsnitt"), choices=[(k.value, v) for k, v in SECTION_TITLES.items()]
+        _l("Avsnitt"), choices=choices((k.value, v) for k, v in SECTION_TITLES.items())
     )
     title = TextAreaField(_l("Risk"), validators=[DataRequired(), Length(max=2000)])
     review_area = TextAreaField(_l("Granskningsområde"), validators=[Length(max=2000)])

@@ -11,6 +11,7 @@ from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
+from riskreg.formtools import choices
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk, Section
 from riskreg.plans.services import (
@@ -96,9 +97,9 @@ def show(risk_id: int) -> str:
 
 
 def _unit_choices(form: RiskForm) -> None:
-    form.responsible_unit_id.choices = [
+    form.responsible_unit_id.choices = choices(
         (u.id, f"{u.code} – {u.name}") for u in db.session.scalars(select(Unit).order_by(Unit.code))
-    ]
+    )
 
 
 def _data(form: RiskForm) -> RiskData:

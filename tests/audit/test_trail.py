@@ -68,12 +68,12 @@ def test_cli_audit_verify_reports_intact_and_broken_chains(app: Flask, demo: dic
     assert result.exit_code == 0, result.output
     assert "intakt" in result.output
     with app.app_context():
-        last = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
-        db.session.execute(text("UPDATE audit_entry SET ip = '6.6.6.6' WHERE id = :i"), {"i": last.id})
+        last_id = db.session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
+        db.session.execute(text("UPDATE audit_entry SET ip = '6.6.6.6' WHERE id = :i"), {"i": last_id})
         db.session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"post {last.id}" in result.output
+    assert f"post {last_id}" in result.output
 
 
 def test_a_failed_change_leaves_no_audit_entry(app: Flask, demo: dict[str, str]) -> None:

@@ -72,4 +72,4 @@ def test_missing_column_is_named(app: Flask, make_unit, tmp_path: Path) -> None:
     bad = tmp_path / "missing.csv"
     bad.write_text(out.getvalue(), encoding="utf-8")
     result = app.test_cli_runner().invoke(args=["plan", "import", str(bad), "--year", "2025", "--organisation", ORG])
-    assert result.exit_code == 1 and "consequence" in result.output.lower()
+    assert result.exit_code == 1 and "konsekvens (k)" in result.output.lower()
