@@ -313,7 +313,7 @@ class TableReader:
             raise TableError(_too_large(limits))
         head = stream.read(8192)
         stream.seek(start)
-        if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
+        if len(head) < 8192 and not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
             raise TableError("Filen är tom.")
         try:
             if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -347,7 +347,7 @@ class TableReader:
         buffered = io.BufferedReader(_BorrowedRaw(stream), buffer_size=_CHUNK)
         self._text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
         self.kind = "csv"
-        self.encoding = "cp1252" if encoding == "cp1252" else encoding.replace("-sig", "")
+        self.encoding = encoding.removesuffix("-sig")
         self.delimiter = delimiter
         self._rows = self._csv_rows(self._text, delimiter)
 
@@ -402,9 +402,6 @@ class TableReader:
         sheet = workbook.worksheets[0]
         if not hasattr(sheet, "iter_rows"):
             raise TableError("Första bladet i arbetsboken är ett diagram, inte en tabell.")
-        # Producers other than Excel often write a wrong <dimension>; trusting it would
-        # silently cut rows off.
-        sheet.reset_dimensions()
         self.kind = "xlsx"
         self.sheet_name = sheet.title
         self._rows = self._xlsx_rows(sheet)
@@ -413,8 +410,7 @@ class TableReader:
         header: tuple[str, ...] | None = None
         line = 0
         try:
-            for raw_row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
-                line += 1
+            for line, raw_row in _sheet_rows(sheet):
                 fields = [_xlsx_value(v) for v in raw_row]
                 if header is None:
                     if all(_is_blank(f) for f in fields):
@@ -425,7 +421,7 @@ class TableReader:
                 row = self._make_row(line, fields)
                 if row is not None:
                     yield row
-        except (TableError, GeneratorExit):
+        except TableError:
             raise
         except Exception as exc:  # corrupt deflate stream, broken XML, ...
             raise TableError(
@@ -519,6 +515,51 @@ class TableReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sheet_rows(sheet: object) -> Iterator[tuple[int, list[object]]]:
+    """Yield ``(excel_row_number, values)`` of a read-only worksheet in constant memory.
+
+    openpyxl's own ``iter_rows`` clears each parsed ``<row>`` element but leaves it attached to
+    ``<sheetData>`` (and records row heights in a dict), so memory grows by ~70 bytes per row:
+    70 MB for a million-row population.  This loop drives openpyxl's ``WorkSheetParser`` (same
+    cell decoding: shared strings, dates by style, cached formula values) but detaches every
+    row after use.  It relies on read-only internals that have been stable across openpyxl 3.x;
+    the tests that read XLSX would fail loudly if they changed.
+    """
+    from openpyxl.worksheet._reader import DATA_TAG, ROW_TAG, WorkSheetParser
+    from openpyxl.xml.functions import iterparse
+
+    workbook = sheet.parent  # type: ignore[attr-defined]
+    with sheet._get_source() as source:  # type: ignore[attr-defined]
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,  # type: ignore[attr-defined]
+            data_only=workbook.data_only,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        sheet_data = None
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "start":
+                if element.tag == DATA_TAG:
+                    sheet_data = element
+                continue
+            if element.tag != ROW_TAG:
+                continue
+            number, cells = parser.parse_row(element)
+            parser.row_dimensions.clear()
+            element.clear()
+            if sheet_data is not None:
+                sheet_data.remove(element)
+            values: list[object] = []
+            for cell in cells:
+                column = cell["column"]
+                if column > len(values):
+                    values.extend([None] * (column - len(values)))
+                values[column - 1] = cell["value"]
+            yield number, values
 
 
 def _filename_ext(filename: str) -> str:

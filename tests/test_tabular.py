@@ -858,3 +858,24 @@ def test_no_stray_files_left_open(tmp_path: Path) -> None:
         with open_table(path) as table:
             list(table)
     assert os.path.exists(path)
+
+
+def test_xlsx_rows_stream_without_per_row_growth(tmp_path: Path) -> None:
+    # openpyxl's own iter_rows keeps ~70 bytes per parsed row; ours must not (see _sheet_rows).
+    rows = 30_000
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["betalning", "vårdgivare", "belopp"])
+    for i in range(rows):
+        sheet.append([f"P{i:07d}", f"Vårdgivare {i % 50}", i * 1.25])
+    path = tmp_path / "population.xlsx"
+    workbook.save(path)
+    with open_table(path) as table:
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in table)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert count == rows
+    assert peak < 1_200_000, peak  # openpyxl's iter_rows peaks at ~2.7 MB here
