@@ -11,7 +11,9 @@ Design rules, each for a reason:
 
 * **Streaming, constant memory.**  Rows are yielded one by one from an ``io.TextIOWrapper`` or
   an openpyxl ``read_only`` worksheet.  Nothing holds the whole file; a population of a million
-  rows is read in the same memory as a plan of seven.
+  rows is read in the same memory as a plan of seven.  (XLSX caveats, both inside openpyxl: the
+  shared-strings table is loaded whole, and a sheet without a leading ``<dimension>`` element
+  is parsed once at open to size it.  Excel writes ``<dimension>``.)
 * **Decide by content, not by name.**  Users rename files; the extension only improves the
   error message.  ZIP magic means XLSX (after zip-bomb checks), other known binary formats are
   refused with a message that says what the file actually is.
@@ -159,13 +161,12 @@ _BINARY_MAGIC: Final = (
 _SUPPORTED_HINT: Final = "Tillåtna format är Excel-arbetsbok (.xlsx) och CSV."
 
 
-def _is_blank(value: Cell) -> bool:
+def cell_is_blank(value: Cell) -> bool:
+    """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
     return isinstance(value, str) and not value.strip()
 
 
-def cell_is_blank(value: Cell) -> bool:
-    """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
-    return _is_blank(value)
+_is_blank = cell_is_blank
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,11 +225,11 @@ def open_table(
         try:
             owned = open(source, "rb")  # noqa: SIM115 - closed by TableReader.close
         except OSError as exc:
-            raise TableError(f"Filen {filename!r} kunde inte öppnas.") from exc
+            raise TableError(f"Filen ”{filename}” kunde inte öppnas.") from exc
         stream: IO[bytes] = owned
     else:
         stream = source
-    filename = filename or "filen"
+    filename = filename or "Filen"
     try:
         if not _is_seekable(stream):
             spool = _spool(stream, limits)
@@ -317,7 +318,7 @@ class TableReader:
             raise TableError("Filen är tom.")
         try:
             if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-                self._open_xlsx(stream, limits)
+                self._open_xlsx(stream, start, limits)
             else:
                 _refuse_binary(head, filename)
                 self._open_csv(stream, start, head, limits)
@@ -381,9 +382,9 @@ class TableReader:
 
     # -- XLSX ----------------------------------------------------------------------------
 
-    def _open_xlsx(self, stream: IO[bytes], limits: TableLimits) -> None:
+    def _open_xlsx(self, stream: IO[bytes], start: int, limits: TableLimits) -> None:
         _check_zip(stream, self.filename, limits)
-        stream.seek(0)
+        stream.seek(start)
         from openpyxl import load_workbook  # local: keeps CSV-only users free of the import
 
         try:
