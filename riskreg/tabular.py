@@ -11,7 +11,9 @@ Design rules, each for a reason:
 
 * **Streaming, constant memory.**  Rows are yielded one by one from an ``io.TextIOWrapper`` or
   an openpyxl ``read_only`` worksheet.  Nothing holds the whole file; a population of a million
-  rows is read in the same memory as a plan of seven.
+  rows is read in the same memory as a plan of seven.  (XLSX caveats, both inside openpyxl: the
+  shared-strings table is loaded whole, and a sheet without a leading ``<dimension>`` element
+  is parsed once at open to size it.  Excel writes ``<dimension>``.)
 * **Decide by content, not by name.**  Users rename files; the extension only improves the
   error message.  ZIP magic means XLSX (after zip-bomb checks), other known binary formats are
   refused with a message that says what the file actually is.
@@ -159,13 +161,12 @@ _BINARY_MAGIC: Final = (
 _SUPPORTED_HINT: Final = "Tillåtna format är Excel-arbetsbok (.xlsx) och CSV."
 
 
-def _is_blank(value: Cell) -> bool:
+def cell_is_blank(value: Cell) -> bool:
+    """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
     return isinstance(value, str) and not value.strip()
 
 
-def cell_is_blank(value: Cell) -> bool:
-    """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
-    return _is_blank(value)
+_is_blank = cell_is_blank
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,11 +225,11 @@ def open_table(
         try:
             owned = open(source, "rb")  # noqa: SIM115 - closed by TableReader.close
         except OSError as exc:
-            raise TableError(f"Filen {filename!r} kunde inte öppnas.") from exc
+            raise TableError(f"Filen ”{filename}” kunde inte öppnas.") from exc
         stream: IO[bytes] = owned
     else:
         stream = source
-    filename = filename or "filen"
+    filename = filename or "Filen"
     try:
         if not _is_seekable(stream):
             spool = _spool(stream, limits)
@@ -313,11 +314,11 @@ class TableReader:
             raise TableError(_too_large(limits))
         head = stream.read(8192)
         stream.seek(start)
-        if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
+        if len(head) < 8192 and not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
             raise TableError("Filen är tom.")
         try:
             if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-                self._open_xlsx(stream, limits)
+                self._open_xlsx(stream, start, limits)
             else:
                 _refuse_binary(head, filename)
                 self._open_csv(stream, start, head, limits)
@@ -347,7 +348,7 @@ class TableReader:
         buffered = io.BufferedReader(_BorrowedRaw(stream), buffer_size=_CHUNK)
         self._text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
         self.kind = "csv"
-        self.encoding = "cp1252" if encoding == "cp1252" else encoding.replace("-sig", "")
+        self.encoding = encoding.removesuffix("-sig")
         self.delimiter = delimiter
         self._rows = self._csv_rows(self._text, delimiter)
 
@@ -381,9 +382,9 @@ class TableReader:
 
     # -- XLSX ----------------------------------------------------------------------------
 
-    def _open_xlsx(self, stream: IO[bytes], limits: TableLimits) -> None:
+    def _open_xlsx(self, stream: IO[bytes], start: int, limits: TableLimits) -> None:
         _check_zip(stream, self.filename, limits)
-        stream.seek(0)
+        stream.seek(start)
         from openpyxl import load_workbook  # local: keeps CSV-only users free of the import
 
         try:
@@ -402,9 +403,6 @@ class TableReader:
         sheet = workbook.worksheets[0]
         if not hasattr(sheet, "iter_rows"):
             raise TableError("Första bladet i arbetsboken är ett diagram, inte en tabell.")
-        # Producers other than Excel often write a wrong <dimension>; trusting it would
-        # silently cut rows off.
-        sheet.reset_dimensions()
         self.kind = "xlsx"
         self.sheet_name = sheet.title
         self._rows = self._xlsx_rows(sheet)
@@ -413,8 +411,7 @@ class TableReader:
         header: tuple[str, ...] | None = None
         line = 0
         try:
-            for raw_row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
-                line += 1
+            for line, raw_row in _sheet_rows(sheet):
                 fields = [_xlsx_value(v) for v in raw_row]
                 if header is None:
                     if all(_is_blank(f) for f in fields):
@@ -425,7 +422,7 @@ class TableReader:
                 row = self._make_row(line, fields)
                 if row is not None:
                     yield row
-        except (TableError, GeneratorExit):
+        except TableError:
             raise
         except Exception as exc:  # corrupt deflate stream, broken XML, ...
             raise TableError(
@@ -519,6 +516,51 @@ class TableReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sheet_rows(sheet: object) -> Iterator[tuple[int, list[object]]]:
+    """Yield ``(excel_row_number, values)`` of a read-only worksheet in constant memory.
+
+    openpyxl's own ``iter_rows`` clears each parsed ``<row>`` element but leaves it attached to
+    ``<sheetData>`` (and records row heights in a dict), so memory grows by ~70 bytes per row:
+    70 MB for a million-row population.  This loop drives openpyxl's ``WorkSheetParser`` (same
+    cell decoding: shared strings, dates by style, cached formula values) but detaches every
+    row after use.  It relies on read-only internals that have been stable across openpyxl 3.x;
+    the tests that read XLSX would fail loudly if they changed.
+    """
+    from openpyxl.worksheet._reader import DATA_TAG, ROW_TAG, WorkSheetParser
+    from openpyxl.xml.functions import iterparse
+
+    workbook = sheet.parent  # type: ignore[attr-defined]
+    with sheet._get_source() as source:  # type: ignore[attr-defined]
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,  # type: ignore[attr-defined]
+            data_only=workbook.data_only,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        sheet_data = None
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "start":
+                if element.tag == DATA_TAG:
+                    sheet_data = element
+                continue
+            if element.tag != ROW_TAG:
+                continue
+            number, cells = parser.parse_row(element)
+            parser.row_dimensions.clear()
+            element.clear()
+            if sheet_data is not None:
+                sheet_data.remove(element)
+            values: list[object] = []
+            for cell in cells:
+                column = cell["column"]
+                if column > len(values):
+                    values.extend([None] * (column - len(values)))
+                values[column - 1] = cell["value"]
+            yield number, values
 
 
 def _filename_ext(filename: str) -> str:

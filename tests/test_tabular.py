@@ -6,7 +6,6 @@ import csv
 import io
 import os
 import struct
-import time
 import tracemalloc
 import unicodedata
 import zipfile
@@ -566,7 +565,6 @@ def test_200k_row_csv_streams_in_bounded_memory(tmp_path: Path) -> None:
                     f"{i % 999 + 1} {i % 1000:03d},{i % 100:02d}\r\n")
     size = path.stat().st_size
     assert size > 10_000_000
-    started = time.perf_counter()
     tracemalloc.start()
     try:
         count = 0
@@ -584,7 +582,6 @@ def test_200k_row_csv_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert last.values["vårdgivare"].startswith("Vårdcentral Åkerby")
     assert peak < 4 * 1024 * 1024, peak  # constant: chunk buffers, not the file
     assert peak < size / 8
-    assert time.perf_counter() - started < 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -858,3 +855,79 @@ def test_no_stray_files_left_open(tmp_path: Path) -> None:
         with open_table(path) as table:
             list(table)
     assert os.path.exists(path)
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def hand_written_xlsx(sheet_data: str, dimension: str) -> bytes:
+    """A minimal workbook as other producers write it: inline strings, no styles part."""
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{_CT}.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{_REL_NS}"><Relationship Id="rId1" '
+            f'Type="{_DOC_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_DOC_REL}"><sheets>'
+            '<sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{_REL_NS}"><Relationship Id="rId1" '
+            f'Type="{_DOC_REL}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{_MAIN_NS}"><dimension ref="{dimension}"/>'
+            f"<sheetData>{sheet_data}</sheetData></worksheet>"
+        ),
+    }
+    return _zip({name: text.encode() for name, text in parts.items()})
+
+
+def test_hand_written_xlsx_with_inline_strings_and_gaps(tmp_path: Path) -> None:
+    sheet = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>Enhet</t></is></c>'
+        '<c r="C1" t="inlineStr"><is><t>Belopp</t></is></c></row>'
+        '<row r="4"><c r="A4" t="inlineStr"><is><t>Smittskydd</t></is></c>'
+        '<c r="C4"><v>1234.5</v></c></row>'
+        '<row r="5" ht="30" customHeight="1"><c r="C5"><v>7</v></c></row>'
+    )
+    path = write(tmp_path, "hand.xlsx", hand_written_xlsx(sheet, "A1:C5"))
+    with open_table(path) as table:
+        assert table.header == ("Enhet", "", "Belopp")
+        rows = list(table)
+    assert [(r.line, r.values) for r in rows] == [
+        (4, {"Enhet": "Smittskydd", "Belopp": 1234.5}),
+        (5, {"Enhet": "", "Belopp": 7}),
+    ]
+
+
+def test_xlsx_rows_stream_without_per_row_growth(tmp_path: Path) -> None:
+    # openpyxl's own iter_rows keeps an emptied element (~70 B) per parsed row, 2.2 MB here;
+    # ours detaches each row (see tabular._sheet_rows) and stays around 0.4 MB.
+    rows = 25_000
+    sheet = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>belopp</t></is></c></row>'
+        + "".join(f'<row r="{i}"><c r="A{i}"><v>{i}.25</v></c></row>' for i in range(2, rows + 2))
+    )
+    path = write(tmp_path, "population.xlsx", hand_written_xlsx(sheet, f"A1:A{rows + 1}"))
+    with open_table(path) as table:
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in table)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert count == rows
+    assert peak < 1_200_000, peak
