@@ -79,7 +79,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
         # SQLite's own lower() folds ASCII only; text search must match "Åtgärd" with "åtgärd".
-        dbapi_connection.create_function("lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
+        dbapi_connection.create_function(
+            "lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True
+        )
 
 
 def _select_locale() -> str:
@@ -144,7 +146,9 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(error: Any) -> tuple[str, int]:
-        return render_error(403, _("Åtkomst nekad"), _("Du har inte behörighet till den här sidan."))
+        return render_error(
+            403, _("Åtkomst nekad"), _("Du har inte behörighet till den här sidan.")
+        )
 
     @app.errorhandler(404)
     def not_found(error: Any) -> tuple[str, int]:
@@ -162,7 +166,10 @@ def _register_error_pages(app: Flask) -> None:
         return render_error(
             400,
             _("Formuläret kunde inte tas emot"),
-            _("Formuläret har gått ut eller kom inte från riskreg. Ladda om sidan och försök igen."),
+            _(
+                "Formuläret har gått ut eller kom inte från riskreg. "
+                "Ladda om sidan och försök igen."
+            ),
         )
 
     @app.errorhandler(500)
@@ -196,4 +203,3 @@ def _register_template_helpers(app: Flask) -> None:
         return value.astimezone(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).strftime(
             "%Y-%m-%d %H:%M"
         )
-

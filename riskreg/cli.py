@@ -44,6 +44,7 @@ def register_commands(app: Flask) -> None:
 
 # --- users ------------------------------------------------------------------------------------
 
+
 @click.group("users", help="Användare.")
 def users_group() -> None:
     pass
@@ -63,7 +64,13 @@ def users_group() -> None:
 @click.password_option("--password", help="Lämnas den ute frågar kommandot.")
 @with_appcontext
 def users_create(
-    username: str, email: str, full_name: str, role: str, units: tuple[str, ...], locale: str, password: str
+    username: str,
+    email: str,
+    full_name: str,
+    role: str,
+    units: tuple[str, ...],
+    locale: str,
+    password: str,
 ) -> None:
     """Skapa en användare."""
     from riskreg.auth.services import create_user, units_by_codes
@@ -113,6 +120,7 @@ def users_set_password(username: str, password: str) -> None:
 
 # --- plans ------------------------------------------------------------------------------------
 
+
 @click.group("plan", help="Internkontrollplaner.")
 def plan_group() -> None:
     pass
@@ -125,7 +133,9 @@ def plan_group() -> None:
 @click.option("--create-units", is_flag=True, help="Skapa ansvariga enheter som inte finns.")
 @click.option("--replace", is_flag=True, help="Ersätt planens befintliga risker.")
 @with_appcontext
-def plan_import(file: Path, year: int, organisation: str, create_units: bool, replace: bool) -> None:
+def plan_import(
+    file: Path, year: int, organisation: str, create_units: bool, replace: bool
+) -> None:
     """Importera en plan från CSV eller XLSX (allt eller inget)."""
     from riskreg.extensions import db
     from riskreg.plans.importing import import_plan_file
@@ -133,19 +143,30 @@ def plan_import(file: Path, year: int, organisation: str, create_units: bool, re
     with acting(actor_name="cli"), file.open("rb") as stream:
         try:
             plan = import_plan_file(
-                db.session, stream, file.name, organisation=organisation, year=year,
-                create_units=create_units, replace=replace, actor=None, now=now_utc(),
+                db.session,
+                stream,
+                file.name,
+                organisation=organisation,
+                year=year,
+                create_units=create_units,
+                replace=replace,
+                actor=None,
+                now=now_utc(),
             )
         except ServiceError as exc:
             db.session.rollback()
             _fail(exc.message, exc.messages)
         db.session.commit()
-        click.echo(f"Importerade {len(plan.risks)} risker till {plan.organisation.name} {plan.year}.")
+        click.echo(
+            f"Importerade {len(plan.risks)} risker till {plan.organisation.name} {plan.year}."
+        )
 
 
 @plan_group.command("export")
 @click.option("--year", type=int, required=True)
-@click.option("--organisation", default=None, help="Krävs om flera organisationer har en plan för året.")
+@click.option(
+    "--organisation", default=None, help="Krävs om flera organisationer har en plan för året."
+)
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @with_appcontext
@@ -180,6 +201,7 @@ def plan_export(year: int, organisation: str | None, fmt: str, output: Path | No
 
 
 # --- audit ------------------------------------------------------------------------------------
+
 
 @click.group("audit", help="Granskningsspåret.")
 def audit_group() -> None:

@@ -44,6 +44,7 @@ def reads_everything(user: Any) -> bool:
 
 # --- administration -------------------------------------------------------------------------
 
+
 def can_manage_users(user: Any) -> bool:
     return is_admin(user)
 
@@ -57,6 +58,7 @@ def can_manage_matrix(user: Any) -> bool:
 
 
 # --- plans and risks ------------------------------------------------------------------------
+
 
 def can_view_plans(user: Any) -> bool:
     return is_authenticated(user)
@@ -128,7 +130,10 @@ def requires(check: Callable[[Any], bool] | str) -> Callable[[F], F]:
 
 
 def require(allowed: bool, *, hide: bool = False) -> None:
-    """Stop the request unless `allowed`. hide=True answers 404 so ids of other units leak nothing."""
+    """Stop the request unless `allowed`.
+
+    hide=True answers 404, so probing ids of other units' objects reveals nothing.
+    """
     if not allowed:
         abort(404 if hide else 403)
 

@@ -22,7 +22,7 @@ from riskreg.auth.models import Role, Unit, User
 from riskreg.auth.services import create_unit, create_user
 from riskreg.extensions import db
 
-TEST_PASSWORD = "korrekt-häst-batteri-47"  # noqa: S105 - test fixture password
+TEST_PASSWORD = "korrekt-häst-batteri-47"
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -128,7 +128,9 @@ def runner(app: Flask) -> Any:
 
 @pytest.fixture()
 def make_unit(app: Flask) -> Callable[..., Unit]:
-    def factory(code: str, name: str | None = None, parent: Unit | None = None, **kwargs: Any) -> Unit:
+    def factory(
+        code: str, name: str | None = None, parent: Unit | None = None, **kwargs: Any
+    ) -> Unit:
         with app.app_context():
             unit = create_unit(db.session, code=code, name=name or code, parent=parent, **kwargs)
             db.session.commit()
@@ -142,7 +144,10 @@ def make_unit(app: Flask) -> Callable[..., Unit]:
 @pytest.fixture()
 def make_user(app: Flask) -> Callable[..., User]:
     def factory(
-        username: str, role: Role | str = Role.ADMIN, units: list[str] | tuple[str, ...] = (), **kwargs: Any
+        username: str,
+        role: Role | str = Role.ADMIN,
+        units: list[str] | tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> User:
         with app.app_context():
             from sqlalchemy import select

@@ -25,7 +25,9 @@ def test_defaults_sqlite_in_instance_and_a_kept_secret_key(clean_env: Path) -> N
     assert create_app().config["SECRET_KEY"] == key
 
 
-def test_instance_config_then_environment_then_test_config(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instance_config_then_environment_then_test_config(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (clean_env / "config.py").write_text('MAIL_SERVER = "smtp.region.se"\nMAIL_PORT = 25\n')
     assert create_app().config["MAIL_SERVER"] == "smtp.region.se"
     monkeypatch.setenv("RISKREG_MAIL_PORT", "587")
@@ -37,7 +39,9 @@ def test_instance_config_then_environment_then_test_config(clean_env: Path, monk
     assert create_app({"MAIL_PORT": 2525}).config["MAIL_PORT"] == 2525
 
 
-def test_production_refuses_development_secret_and_debug(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_development_secret_and_debug(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RISKREG_ENV_NAME", "production")
     monkeypatch.setenv("RISKREG_SECRET_KEY", "dev")
     with pytest.raises(ConfigError, match="SECRET_KEY"):

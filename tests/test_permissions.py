@@ -88,7 +88,7 @@ def _ids(app: Flask) -> Ids:
         return {"plan": plan.id, "ce_risk": ce_risk.id, "unit": ce.id, "user": user.id}
 
 
-ROLES = sorted(ALL) + ["anonymous"]
+ROLES = [*sorted(ALL), "anonymous"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -31,12 +31,17 @@ COLOUR = Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("Ange en färg som #rrggbb."))
 class UnitForm(FlaskForm):
     code = StringField(
         _l("Kod"),
-        validators=[DataRequired(), Length(max=40), Regexp(r"^[\wÅÄÖåäö .-]+$", message=_l("Otillåtna tecken."))],
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[\wÅÄÖåäö .-]+$", message=_l("Otillåtna tecken.")),
+        ],
     )
     name = StringField(_l("Namn"), validators=[DataRequired(), Length(max=200)])
     parent_id = SelectField(_l("Överordnad enhet"), coerce=int)
     email = EmailField(
-        _l("Funktionsbrevlåda"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
+        _l("Funktionsbrevlåda"),
+        validators=[Optional(), Email(check_deliverability=False), Length(max=254)],
     )
     manager_id = SelectField(_l("Chef"), coerce=int)
 
@@ -44,13 +49,20 @@ class UnitForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(
         _l("Användarnamn"),
-        validators=[DataRequired(), Length(max=80), Regexp(r"^[\w.@-]+$", message=_l("Otillåtna tecken."))],
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(r"^[\w.@-]+$", message=_l("Otillåtna tecken.")),
+        ],
     )
     full_name = StringField(_l("Namn"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(
-        _l("E-post"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)]
+        _l("E-post"),
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
     )
-    role = SelectField(_l("Roll"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()))
+    role = SelectField(
+        _l("Roll"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items())
+    )
     unit_ids = SelectMultipleField(_l("Enheter"), coerce=int)
     locale = SelectField(_l("Språk"), choices=choices([("sv", "Svenska"), ("en", "English")]))
     active = BooleanField(_l("Aktiv"), default=True)

@@ -157,7 +157,9 @@ def matrix() -> str | Response:
         for p in range(1, MATRIX_SIZE + 1)
         for k in range(1, MATRIX_SIZE + 1)
     }
-    return render_template("admin/matrix.html", form=form, cells=cells, matrix=current, size=MATRIX_SIZE)
+    return render_template(
+        "admin/matrix.html", form=form, cells=cells, matrix=current, size=MATRIX_SIZE
+    )
 
 
 def _fill_matrix_form(form: MatrixForm, matrix: Matrix) -> None:
@@ -165,7 +167,12 @@ def _fill_matrix_form(form: MatrixForm, matrix: Matrix) -> None:
         form.levels.pop_entry()
     for level in matrix.levels:
         form.levels.append_entry(
-            {"name": level.name, "colour": level.colour, "min_value": level.min_value, "max_value": level.max_value}
+            {
+                "name": level.name,
+                "colour": level.colour,
+                "min_value": level.min_value,
+                "max_value": level.max_value,
+            }
         )
     for i in range(MATRIX_SIZE):
         form.probability_labels[i].form.label.data = matrix.probability_labels[i + 1]
@@ -180,7 +187,13 @@ def _fill_matrix_form(form: MatrixForm, matrix: Matrix) -> None:
 
 def _matrix_from_form(form: MatrixForm) -> Matrix:
     levels = tuple(
-        Level(i + 1, e.form.name.data.strip(), e.form.colour.data.lower(), e.form.min_value.data, e.form.max_value.data)
+        Level(
+            i + 1,
+            e.form.name.data.strip(),
+            e.form.colour.data.lower(),
+            e.form.min_value.data,
+            e.form.max_value.data,
+        )
         for i, e in enumerate(form.levels)
     )
     positions = {lv.position for lv in levels}
@@ -193,7 +206,11 @@ def _matrix_from_form(form: MatrixForm) -> Matrix:
             cells[(p, k)] = (cell.level.data, cell.colour.data.lower())
     return Matrix(
         levels=levels,
-        probability_labels={i + 1: e.form.label.data.strip() for i, e in enumerate(form.probability_labels)},
-        consequence_labels={i + 1: e.form.label.data.strip() for i, e in enumerate(form.consequence_labels)},
+        probability_labels={
+            i + 1: e.form.label.data.strip() for i, e in enumerate(form.probability_labels)
+        },
+        consequence_labels={
+            i + 1: e.form.label.data.strip() for i, e in enumerate(form.consequence_labels)
+        },
         cells=cells,
     )

@@ -20,11 +20,12 @@ class AuditContext:
     reason: str | None = None
 
 
-_current: ContextVar[AuditContext] = ContextVar("riskreg_audit_context", default=AuditContext())
+_DEFAULT = AuditContext()
+_current: ContextVar[AuditContext | None] = ContextVar("riskreg_audit_context", default=None)
 
 
 def current() -> AuditContext:
-    return _current.get()
+    return _current.get() or _DEFAULT
 
 
 def set_context(context: AuditContext) -> None:
@@ -38,7 +39,7 @@ def acting(
     ip: str | None = None,
     reason: str | None = None,
 ) -> Iterator[AuditContext]:
-    base = _current.get()
+    base = current()
     ctx = AuditContext(
         actor_id=actor_id if actor_id is not None else base.actor_id,
         actor_name=actor_name if actor_name is not None else base.actor_name,
@@ -55,7 +56,7 @@ def acting(
 @contextmanager
 def because(reason: str | None) -> Iterator[None]:
     """Attach a reason (e.g. a change after a plan was adopted) to the changes flushed inside."""
-    token = _current.set(replace(_current.get(), reason=reason))
+    token = _current.set(replace(current(), reason=reason))
     try:
         yield
     finally:

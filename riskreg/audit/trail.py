@@ -70,7 +70,9 @@ def _object_changes(obj: Any, action: str) -> dict[str, list[Any]]:
                 continue
             changes[key] = [None, REDACTED if key in redact else _jsonable(new)]
         elif action == "delete":
-            old = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
+            old = (
+                hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
+            )
             if old is None:
                 continue
             changes[key] = [REDACTED if key in redact else _jsonable(old), None]
@@ -92,9 +94,11 @@ def _lock_chain(session: Session) -> None:
 
 
 def _last_hash(session: Session) -> str:
-    row = session.connection().execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    row = (
+        session.connection()
+        .execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+        .first()
+    )
     return row[0] if row else GENESIS_HASH
 
 
@@ -125,7 +129,9 @@ def _write(session: Session, entries: list[dict[str, Any]]) -> None:
         prev = digest
 
 
-def _entry(action: str, object_type: str, object_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def _entry(
+    action: str, object_type: str, object_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
     ctx = context.current()
     return {
         "at": now_utc().isoformat(),
@@ -151,7 +157,14 @@ def record(
     session.flush()
     _write(
         session,
-        [_entry(action, object_type, str(object_id), {k: _jsonable(v) for k, v in (changes or {}).items()})],
+        [
+            _entry(
+                action,
+                object_type,
+                str(object_id),
+                {k: _jsonable(v) for k, v in (changes or {}).items()},
+            )
+        ],
     )
 
 
@@ -203,6 +216,9 @@ def verify_chain(session: Session) -> tuple[int, str | None]:
         }
         for key, value in mirrored.items():
             if data.get(key) != value:
-                return checked, f"post {entry.id}: kolumnen {key} stämmer inte med den hashade posten"
+                return (
+                    checked,
+                    f"post {entry.id}: kolumnen {key} stämmer inte med den hashade posten",
+                )
         prev = entry.hash
     return checked, None

@@ -16,9 +16,21 @@ MIN_PASSWORD_LENGTH = 12
 # A short list of passwords people actually pick; the security issue extends this with a full list.
 COMMON_PASSWORDS = frozenset(
     {
-        "password1234", "lösenord1234", "losenord1234", "123456789012", "qwertyuiopå",
-        "sommar2025!!", "vinter2025!!", "varen2025!!!", "hosten2025!!", "administrator",
-        "qwerty123456", "välkommen123", "valkommen123", "password123!", "abc123abc123",
+        "password1234",
+        "lösenord1234",
+        "losenord1234",
+        "123456789012",
+        "qwertyuiopå",
+        "sommar2025!!",
+        "vinter2025!!",
+        "varen2025!!!",
+        "hosten2025!!",
+        "administrator",
+        "qwerty123456",
+        "välkommen123",
+        "valkommen123",
+        "password123!",
+        "abc123abc123",
     }
 )
 

@@ -18,7 +18,10 @@ def index() -> str:
     plan = latest_plan(db.session)
     risks = (
         db.session.scalars(
-            risk_query(RiskFilter(plan_id=plan.id, sort="risk_value"), permissions.visible_unit_ids(current_user))
+            risk_query(
+                RiskFilter(plan_id=plan.id, sort="risk_value"),
+                permissions.visible_unit_ids(current_user),
+            )
         ).all()
         if plan
         else []

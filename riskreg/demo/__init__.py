@@ -61,9 +61,7 @@ def load_demo(session: Session, *, now: datetime) -> DemoResult:
     """Create the demo organisation once; a second call changes nothing and reports that."""
     if session.scalar(select(Organisation).where(Organisation.name == ORGANISATION)):
         return DemoResult(created=False, passwords={})
-    units: dict[str, Unit] = {
-        u.code: u for u in session.scalars(select(Unit))
-    }
+    units: dict[str, Unit] = {u.code: u for u in session.scalars(select(Unit))}
     for code, name, parent, email in UNITS:
         if code not in units:
             units[code] = create_unit(

@@ -15,9 +15,7 @@ class PlanImportForm(FlaskForm):
             FileAllowed(["csv", "xlsx", "txt"], _l("Endast CSV- eller XLSX-filer.")),
         ],
     )
-    organisation = StringField(
-        _l("Organisation"), validators=[DataRequired(), Length(max=200)]
-    )
+    organisation = StringField(_l("Organisation"), validators=[DataRequired(), Length(max=200)])
     year = IntegerField(_l("Planår"), validators=[DataRequired(), NumberRange(2000, 2100)])
     create_units = BooleanField(_l("Skapa okända ansvariga enheter"))
     replace = BooleanField(_l("Ersätt planens befintliga risker"))
@@ -28,7 +26,9 @@ class AdoptPlanForm(FlaskForm):
     decision_body = StringField(
         _l("Beslutande organ"), validators=[DataRequired(), Length(max=200)]
     )
-    decision_paragraph = StringField(_l("Paragraf (§)"), validators=[DataRequired(), Length(max=40)])
+    decision_paragraph = StringField(
+        _l("Paragraf (§)"), validators=[DataRequired(), Length(max=40)]
+    )
     diary_number = StringField(_l("Diarienummer"), validators=[DataRequired(), Length(max=60)])
 
 

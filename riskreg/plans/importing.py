@@ -33,7 +33,7 @@ def import_plan_file(
     Nothing is flushed until the whole file has been read and validated, and the caller commits
     once, so a bad file leaves the database exactly as it was.
     """
-    known = {code for code in session.scalars(select(Unit.code))}
+    known = set(session.scalars(select(Unit.code)))
     try:
         table = open_table(stream, filename)
         result = parse_plan(table, known, create_units)
@@ -41,9 +41,7 @@ def import_plan_file(
         raise ServiceError(f"Filen kunde inte läsas: {exc}") from exc
     if result.errors:
         messages = [str(error) for error in result.errors]
-        raise ServiceError(
-            f"Filen har {len(messages)} fel. Inget har sparats.", messages=messages
-        )
+        raise ServiceError(f"Filen har {len(messages)} fel. Inget har sparats.", messages=messages)
     if not result.rows:
         raise ServiceError("Filen innehåller inga risker. Inget har sparats.")
     rows = [

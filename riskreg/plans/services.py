@@ -66,7 +66,10 @@ class RiskData:
             found.append("Okänt avsnitt.")
         if not self.title.strip():
             found.append("Risken måste beskrivas.")
-        for name, value in (("Sannolikhet (S)", self.probability), ("Konsekvens (K)", self.consequence)):
+        for name, value in (
+            ("Sannolikhet (S)", self.probability),
+            ("Konsekvens (K)", self.consequence),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
                 found.append(f"{name} måste vara ett heltal 1–4.")
         return found
@@ -128,7 +131,9 @@ def create_risk(
     if problems:
         raise ServiceError(problems[0], messages=problems)
     reason = _require_reason_if_adopted(plan, reason)
-    position = session.scalar(select(func.coalesce(func.max(Risk.position), 0)).where(Risk.plan_id == plan.id))
+    position = session.scalar(
+        select(func.coalesce(func.max(Risk.position), 0)).where(Risk.plan_id == plan.id)
+    )
     with because(reason):
         risk = Risk(plan=plan, position=(position or 0) + 1, **_fields(data))
         session.add(risk)
@@ -163,7 +168,10 @@ def update_risk(
     if problems:
         raise ServiceError(problems[0], messages=problems)
     reason = (reason or "").strip() or None
-    assessment_changed = (risk.probability, risk.consequence) != (data.probability, data.consequence)
+    assessment_changed = (risk.probability, risk.consequence) != (
+        data.probability,
+        data.consequence,
+    )
     if assessment_changed and not reason:
         raise ServiceError("Ange varför sannolikhet eller konsekvens ändras.")
     reason = _require_reason_if_adopted(risk.plan, reason)
@@ -188,7 +196,9 @@ def update_risk(
         for name, value in _fields(data).items():
             setattr(risk, name, value)
         if risk.plan.is_adopted:
-            _amend(session, risk.plan, risk, actor, now, "Ändrat: " + ", ".join(changed), reason or "")
+            _amend(
+                session, risk.plan, risk, actor, now, "Ändrat: " + ", ".join(changed), reason or ""
+            )
         session.flush()
     return risk
 
@@ -199,7 +209,9 @@ def delete_risk(
     reason = _require_reason_if_adopted(risk.plan, reason)
     with because(reason):
         if risk.plan.is_adopted:
-            _amend(session, risk.plan, None, actor, now, f"Borttagen risk: {risk.title}", reason or "")
+            _amend(
+                session, risk.plan, None, actor, now, f"Borttagen risk: {risk.title}", reason or ""
+            )
         session.delete(risk)
         session.flush()
 
@@ -245,8 +257,12 @@ def _amend(
 ) -> None:
     session.add(
         PlanAmendment(
-            plan=plan, risk_id=risk.id if risk else None, changed_by=actor,
-            changed_at=now, summary=summary, reason=reason,
+            plan=plan,
+            risk_id=risk.id if risk else None,
+            changed_by=actor,
+            changed_at=now,
+            summary=summary,
+            reason=reason,
         )
     )
 
@@ -256,6 +272,7 @@ def _fields(data: RiskData) -> dict[str, object]:
 
 
 # --- import -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ImportedRow:
@@ -329,6 +346,7 @@ def import_plan_rows(
 
 # --- queries ----------------------------------------------------------------------------------
 
+
 @dataclass
 class RiskFilter:
     plan_id: int | None = None
@@ -360,7 +378,9 @@ def risk_query(
         select(Risk)
         .join(Risk.plan)
         .join(Risk.responsible_unit)
-        .options(joinedload(Risk.responsible_unit), joinedload(Risk.plan).joinedload(Plan.organisation))
+        .options(
+            joinedload(Risk.responsible_unit), joinedload(Risk.plan).joinedload(Plan.organisation)
+        )
     )
     if visible_units is not None:
         query = query.where(Risk.responsible_unit_id.in_(visible_units or {-1}))

@@ -15,7 +15,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from riskreg.formtools import choices
 from riskreg.plans.models import SECTION_TITLES
 
-SCORE = [InputRequired(_l("Ange ett heltal 1–4.")), NumberRange(1, 4, _l("Måste vara ett heltal 1–4."))]
+SCORE = [
+    InputRequired(_l("Ange ett heltal 1–4.")),
+    NumberRange(1, 4, _l("Måste vara ett heltal 1–4.")),
+]
 
 
 class RiskForm(FlaskForm):
@@ -40,5 +43,3 @@ class RiskForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     reason = StringField(_l("Skäl"), validators=[Length(max=2000)])
-
-

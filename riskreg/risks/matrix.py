@@ -55,9 +55,7 @@ def default_cells(levels: Iterable[Level]) -> dict[tuple[int, int], tuple[int, s
     for p in range(1, MATRIX_SIZE + 1):
         for k in range(1, MATRIX_SIZE + 1):
             value = p * k
-            level = next(
-                (lv for lv in levels if lv.min_value <= value <= lv.max_value), levels[-1]
-            )
+            level = next((lv for lv in levels if lv.min_value <= value <= lv.max_value), levels[-1])
             cells[(p, k)] = (level.position, level.colour)
     return cells
 

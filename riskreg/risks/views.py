@@ -93,7 +93,9 @@ def heatmap() -> str:
 def show(risk_id: int) -> str:
     risk = db.get_or_404(Risk, risk_id)
     require(permissions.can_view_risk(current_user, risk), hide=True)
-    return render_template("risks/show.html", risk=risk, matrix=load_matrix(db.session), delete_form=DeleteForm())
+    return render_template(
+        "risks/show.html", risk=risk, matrix=load_matrix(db.session), delete_form=DeleteForm()
+    )
 
 
 def _unit_choices(form: RiskForm) -> None:
@@ -127,7 +129,11 @@ def new() -> str | Response:
     if form.validate_on_submit():
         try:
             risk = create_risk(
-                db.session, plan, _data(form), actor=current_user, now=now_utc(),
+                db.session,
+                plan,
+                _data(form),
+                actor=current_user,
+                now=now_utc(),
                 reason=form.reason.data,
             )
         except ServiceError as exc:
@@ -154,8 +160,13 @@ def edit(risk_id: int) -> str | Response:
         expected = int(form.version.data) if (form.version.data or "").isdigit() else -1
         try:
             update_risk(
-                db.session, risk, _data(form), actor=current_user, now=now_utc(),
-                reason=form.reason.data, expected_version=expected,
+                db.session,
+                risk,
+                _data(form),
+                actor=current_user,
+                now=now_utc(),
+                reason=form.reason.data,
+                expected_version=expected,
             )
         except StaleObject as exc:
             db.session.rollback()

@@ -8,7 +8,9 @@ from riskreg.extensions import db
 from tests.conftest import login
 
 
-def test_admin_creates_unit_with_parent_mailbox_and_manager(app: Flask, make_user, make_unit) -> None:  # type: ignore[no-untyped-def]
+def test_admin_creates_unit_with_parent_mailbox_and_manager(
+    app: Flask, make_user, make_unit
+) -> None:  # type: ignore[no-untyped-def]
     parent = make_unit("HSF", "Hälso- och sjukvårdsförvaltningen")
     boss = make_user("boss", "approver")
     make_user("ik", "admin")
@@ -16,15 +18,23 @@ def test_admin_creates_unit_with_parent_mailbox_and_manager(app: Flask, make_use
     login(client, "ik")
     response = client.post(
         "/admin/units/new",
-        data={"code": "Smittskydd", "name": "Smittskydd och vårdhygien", "parent_id": parent.id,
-              "email": "smittskydd@example.org", "manager_id": boss.id},
+        data={
+            "code": "Smittskydd",
+            "name": "Smittskydd och vårdhygien",
+            "parent_id": parent.id,
+            "email": "smittskydd@example.org",
+            "manager_id": boss.id,
+        },
     )
     assert response.status_code == 302
     with app.app_context():
         unit = db.session.scalar(select(Unit).where(Unit.code == "Smittskydd"))
         assert unit.parent.code == "HSF" and unit.manager.username == "boss"
         assert unit.email == "smittskydd@example.org"
-    duplicate = client.post("/admin/units/new", data={"code": "smittskydd", "name": "X", "parent_id": 0, "manager_id": 0})
+    duplicate = client.post(
+        "/admin/units/new",
+        data={"code": "smittskydd", "name": "X", "parent_id": 0, "manager_id": 0},
+    )
     assert "finns redan" in duplicate.get_data(as_text=True)
 
 
@@ -37,7 +47,10 @@ def test_unit_cannot_be_placed_under_its_own_child(app: Flask, make_user, make_u
     make_user("ik", "admin")
     client = app.test_client()
     login(client, "ik")
-    response = client.post(f"/admin/units/{top.id}/edit", data={"code": "HSF", "name": "HSF", "parent_id": child.id, "manager_id": 0})
+    response = client.post(
+        f"/admin/units/{top.id}/edit",
+        data={"code": "HSF", "name": "HSF", "parent_id": child.id, "manager_id": 0},
+    )
     assert response.status_code == 200
     with app.app_context():
         assert db.session.get(Unit, top.id).parent_id is None
@@ -50,9 +63,16 @@ def test_admin_creates_and_edits_user(app: Flask, make_user, make_unit) -> None:
     login(client, "ik")
     response = client.post(
         "/admin/users/new",
-        data={"username": "karin", "full_name": "Karin Åström", "email": "karin@example.org",
-              "role": "controller", "unit_ids": [ce.id], "locale": "sv", "active": "y",
-              "password": "ett-långt-lösenord"},
+        data={
+            "username": "karin",
+            "full_name": "Karin Åström",
+            "email": "karin@example.org",
+            "role": "controller",
+            "unit_ids": [ce.id],
+            "locale": "sv",
+            "active": "y",
+            "password": "ett-långt-lösenord",
+        },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
@@ -62,8 +82,14 @@ def test_admin_creates_and_edits_user(app: Flask, make_user, make_unit) -> None:
     assert login(app.test_client(), "karin", "ett-långt-lösenord").status_code == 302
     response = client.post(
         f"/admin/users/{karin_id}/edit",
-        data={"username": "karin", "full_name": "Karin Å", "email": "karin@example.org",
-              "role": "auditor", "locale": "en", "password": ""},
+        data={
+            "username": "karin",
+            "full_name": "Karin Å",
+            "email": "karin@example.org",
+            "role": "auditor",
+            "locale": "en",
+            "password": "",
+        },
     )
     assert response.status_code == 302
     with app.app_context():
@@ -78,8 +104,14 @@ def test_new_user_with_short_password_is_refused(app: Flask, make_user) -> None:
     login(client, "ik")
     response = client.post(
         "/admin/users/new",
-        data={"username": "kalle", "full_name": "Kalle", "email": "k@example.org", "role": "auditor",
-              "locale": "sv", "password": "kort"},
+        data={
+            "username": "kalle",
+            "full_name": "Kalle",
+            "email": "k@example.org",
+            "role": "auditor",
+            "locale": "sv",
+            "password": "kort",
+        },
     )
     assert response.status_code == 200
     with app.app_context():
@@ -89,15 +121,41 @@ def test_new_user_with_short_password_is_refused(app: Flask, make_user) -> None:
 def test_cli_users_create(app: Flask, make_unit) -> None:  # type: ignore[no-untyped-def]
     make_unit("CE")
     result = app.test_cli_runner().invoke(
-        args=["users", "create", "erik", "--email", "erik@example.org", "--name", "Erik Ek",
-              "--role", "unit_member", "--unit", "CE", "--password", "ett-långt-lösenord"]
+        args=[
+            "users",
+            "create",
+            "erik",
+            "--email",
+            "erik@example.org",
+            "--name",
+            "Erik Ek",
+            "--role",
+            "unit_member",
+            "--unit",
+            "CE",
+            "--password",
+            "ett-långt-lösenord",
+        ]
     )
     assert result.exit_code == 0, result.output
     with app.app_context():
         erik = db.session.scalar(select(User).where(User.username == "erik"))
         assert [u.code for u in erik.units] == ["CE"]
     bad = app.test_cli_runner().invoke(
-        args=["users", "create", "olle", "--email", "o@example.org", "--name", "O",
-              "--role", "auditor", "--unit", "FINNSEJ", "--password", "ett-långt-lösenord"]
+        args=[
+            "users",
+            "create",
+            "olle",
+            "--email",
+            "o@example.org",
+            "--name",
+            "O",
+            "--role",
+            "auditor",
+            "--unit",
+            "FINNSEJ",
+            "--password",
+            "ett-långt-lösenord",
+        ]
     )
     assert bad.exit_code == 1 and "FINNSEJ" in bad.output

@@ -62,7 +62,11 @@ def test_password_change_logs_out_other_sessions(app: Flask, make_user) -> None:
     login(phone, "anna")
     response = laptop.post(
         "/account/password",
-        data={"current_password": TEST_PASSWORD, "new_password": "ett-helt-nytt-lösenord", "confirm": "ett-helt-nytt-lösenord"},
+        data={
+            "current_password": TEST_PASSWORD,
+            "new_password": "ett-helt-nytt-lösenord",
+            "confirm": "ett-helt-nytt-lösenord",
+        },
     )
     assert response.status_code == 302
     assert laptop.get("/").status_code == 200
@@ -76,7 +80,11 @@ def test_weak_new_password_is_refused(app: Flask, make_user) -> None:  # type: i
     login(client, "anna")
     response = client.post(
         "/account/password",
-        data={"current_password": TEST_PASSWORD, "new_password": "password1234", "confirm": "password1234"},
+        data={
+            "current_password": TEST_PASSWORD,
+            "new_password": "password1234",
+            "confirm": "password1234",
+        },
     )
     assert "för vanligt" in response.get_data(as_text=True)
 

@@ -25,7 +25,9 @@ def test_admin_sees_plan_opens_heatmap_cell_and_logs_out(
     expect(first.locator("[data-col=s]")).to_have_text("4")
     expect(first.locator("[data-col=k]")).to_have_text("3")
     expect(first.locator("[data-col=risktal]")).to_have_text("12")
-    expect(page.get_by_test_id("section-administration").get_by_test_id("risk-row")).to_have_count(2)
+    expect(page.get_by_test_id("section-administration").get_by_test_id("risk-row")).to_have_count(
+        2
+    )
     values = [row.locator("[data-col=risktal]").inner_text() for row in rows.all()]
     assert values == ["12", "12", "9", "12", "12", "12", "9"]
 
@@ -37,7 +39,9 @@ def test_admin_sees_plan_opens_heatmap_cell_and_logs_out(
     cell.get_by_role("link").click()
     expect(page.get_by_test_id("cell-filter")).to_contain_text("S=4, K=3")
     expect(page.get_by_test_id("risk-row")).to_have_count(3)
-    expect(page.get_by_test_id("risk-table")).to_contain_text("Risk för felaktig utbetalning till privata vårdgivare")
+    expect(page.get_by_test_id("risk-table")).to_contain_text(
+        "Risk för felaktig utbetalning till privata vårdgivare"
+    )
 
     page.get_by_role("button", name="Logga ut").click()
     expect(page).to_have_url(live_server + "/login")

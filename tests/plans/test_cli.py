@@ -19,14 +19,20 @@ def _units(make_unit) -> None:  # type: ignore[no-untyped-def]
         make_unit(code)
 
 
-def test_import_then_export_gives_back_the_shipped_file(app: Flask, make_unit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_then_export_gives_back_the_shipped_file(
+    app: Flask, make_unit, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     _units(make_unit)
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["plan", "import", str(PLAN_FILE), "--year", "2025", "--organisation", ORG])
+    result = runner.invoke(
+        args=["plan", "import", str(PLAN_FILE), "--year", "2025", "--organisation", ORG]
+    )
     assert result.exit_code == 0, result.output
     assert "7 risker" in result.output
     out = tmp_path / "export.csv"
-    result = runner.invoke(args=["plan", "export", "--year", "2025", "--format", "csv", "--output", str(out)])
+    result = runner.invoke(
+        args=["plan", "export", "--year", "2025", "--format", "csv", "--output", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == PLAN_FILE.read_bytes()
     stdout = runner.invoke(args=["plan", "export", "--year", "2025"])
@@ -39,22 +45,33 @@ def test_xlsx_export_imports_back_to_the_same_plan(app: Flask, make_unit, tmp_pa
     runner = app.test_cli_runner()
     runner.invoke(args=["plan", "import", str(PLAN_FILE), "--year", "2025", "--organisation", ORG])
     xlsx = tmp_path / "plan.xlsx"
-    assert runner.invoke(args=["plan", "export", "--year", "2025", "--format", "xlsx", "--output", str(xlsx)]).exit_code == 0
-    result = runner.invoke(args=["plan", "import", str(xlsx), "--year", "2026", "--organisation", ORG])
+    assert (
+        runner.invoke(
+            args=["plan", "export", "--year", "2025", "--format", "xlsx", "--output", str(xlsx)]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(
+        args=["plan", "import", str(xlsx), "--year", "2026", "--organisation", ORG]
+    )
     assert result.exit_code == 0, result.output
     out = tmp_path / "2026.csv"
     runner.invoke(args=["plan", "export", "--year", "2026", "--output", str(out)])
     assert out.read_bytes() == PLAN_FILE.read_bytes()
 
 
-def test_bad_file_exits_non_zero_with_line_numbers_and_writes_nothing(app: Flask, make_unit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_file_exits_non_zero_with_line_numbers_and_writes_nothing(
+    app: Flask, make_unit, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     _units(make_unit)
     lines = PLAN_FILE.read_text(encoding="utf-8").splitlines()
     lines[3] = lines[3].replace(",3,3,9,", ",3,5,15,")
     lines[6] = lines[6].replace(",Smittskydd", ",Okänd")
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = app.test_cli_runner().invoke(args=["plan", "import", str(bad), "--year", "2025", "--organisation", ORG])
+    result = app.test_cli_runner().invoke(
+        args=["plan", "import", str(bad), "--year", "2025", "--organisation", ORG]
+    )
     assert result.exit_code == 1
     assert "Rad 4" in result.output and "Rad 7" in result.output and "Okänd" in result.output
     with app.app_context():
@@ -71,5 +88,7 @@ def test_missing_column_is_named(app: Flask, make_unit, tmp_path: Path) -> None:
     csv.writer(out, lineterminator="\n").writerows(trimmed)
     bad = tmp_path / "missing.csv"
     bad.write_text(out.getvalue(), encoding="utf-8")
-    result = app.test_cli_runner().invoke(args=["plan", "import", str(bad), "--year", "2025", "--organisation", ORG])
+    result = app.test_cli_runner().invoke(
+        args=["plan", "import", str(bad), "--year", "2025", "--organisation", ORG]
+    )
     assert result.exit_code == 1 and "konsekvens (k)" in result.output.lower()

@@ -45,8 +45,12 @@ def setup(ctx: Flask) -> tuple[Plan, Unit, User]:
 
     unit = create_unit(db.session, code="CE", name="Centrum för ekonomi")
     admin = create_user(
-        db.session, username="ikadmin", email="ik@example.org", full_name="IK Samordnare",
-        password="ett-långt-lösenord-1", role="admin",
+        db.session,
+        username="ikadmin",
+        email="ik@example.org",
+        full_name="IK Samordnare",
+        password="ett-långt-lösenord-1",
+        role="admin",
     )
     org = get_or_create_organisation(db.session, "Region Test – HSF")
     plan = get_or_create_plan(db.session, org, 2025)
@@ -63,8 +67,12 @@ def test_risk_value_is_always_s_times_k(setup: tuple[Plan, Unit, User]) -> None:
     assert db.session.scalar(select(Risk.risk_value).where(Risk.id == risk.id)) == 12
 
 
-@pytest.mark.parametrize("field,value", [("probability", 5), ("probability", 0), ("consequence", 7)])
-def test_scores_outside_1_to_4_are_refused(setup: tuple[Plan, Unit, User], field: str, value: int) -> None:
+@pytest.mark.parametrize(
+    "field,value", [("probability", 5), ("probability", 0), ("consequence", 7)]
+)
+def test_scores_outside_1_to_4_are_refused(
+    setup: tuple[Plan, Unit, User], field: str, value: int
+) -> None:
     plan, unit, admin = setup
     with pytest.raises(ServiceError, match="heltal 1–4"):
         create_risk(db.session, plan, _data(unit.id, **{field: value}), actor=admin, now=NOW)
@@ -72,20 +80,32 @@ def test_scores_outside_1_to_4_are_refused(setup: tuple[Plan, Unit, User], field
     assert db.session.scalar(select(func.count(Risk.id))) == 0
 
 
-def test_creation_and_every_score_change_are_kept_as_history(setup: tuple[Plan, Unit, User]) -> None:
+def test_creation_and_every_score_change_are_kept_as_history(
+    setup: tuple[Plan, Unit, User],
+) -> None:
     plan, unit, admin = setup
     risk = create_risk(db.session, plan, _data(unit.id), actor=admin, now=NOW)
     db.session.commit()
     later = datetime(2025, 4, 1, 8, 0, tzinfo=UTC)
     update_risk(
-        db.session, risk, _data(unit.id, probability=2), actor=admin, now=later,
-        reason="Nya rutiner har införts", expected_version=risk.version,
+        db.session,
+        risk,
+        _data(unit.id, probability=2),
+        actor=admin,
+        now=later,
+        reason="Nya rutiner har införts",
+        expected_version=risk.version,
     )
     db.session.commit()
     history = db.session.scalars(
-        select(RiskAssessment).where(RiskAssessment.risk_id == risk.id).order_by(RiskAssessment.changed_at)
+        select(RiskAssessment)
+        .where(RiskAssessment.risk_id == risk.id)
+        .order_by(RiskAssessment.changed_at)
     ).all()
-    assert [(h.old_probability, h.old_consequence, h.new_probability, h.new_consequence) for h in history] == [
+    assert [
+        (h.old_probability, h.old_consequence, h.new_probability, h.new_consequence)
+        for h in history
+    ] == [
         (None, None, 3, 4),
         (3, 4, 2, 4),
     ]
@@ -114,15 +134,31 @@ def test_text_change_without_score_change_needs_no_reason(setup: tuple[Plan, Uni
     assert len(db.session.get(Risk, risk.id).assessments) == 1
 
 
-def test_stale_version_is_a_conflict_and_nothing_is_overwritten(setup: tuple[Plan, Unit, User]) -> None:
+def test_stale_version_is_a_conflict_and_nothing_is_overwritten(
+    setup: tuple[Plan, Unit, User],
+) -> None:
     plan, unit, admin = setup
     risk = create_risk(db.session, plan, _data(unit.id), actor=admin, now=NOW)
     db.session.commit()
     loaded_version = risk.version
-    update_risk(db.session, risk, _data(unit.id, method="Först"), actor=admin, now=NOW, expected_version=loaded_version)
+    update_risk(
+        db.session,
+        risk,
+        _data(unit.id, method="Först"),
+        actor=admin,
+        now=NOW,
+        expected_version=loaded_version,
+    )
     db.session.commit()
     with pytest.raises(StaleObject):
-        update_risk(db.session, risk, _data(unit.id, method="Sist"), actor=admin, now=NOW, expected_version=loaded_version)
+        update_risk(
+            db.session,
+            risk,
+            _data(unit.id, method="Sist"),
+            actor=admin,
+            now=NOW,
+            expected_version=loaded_version,
+        )
     db.session.rollback()
     assert db.session.get(Risk, risk.id).method == "Först"
 
@@ -131,8 +167,14 @@ def test_adopted_plan_is_locked_without_a_reason(setup: tuple[Plan, Unit, User])
     plan, unit, admin = setup
     risk = create_risk(db.session, plan, _data(unit.id), actor=admin, now=NOW)
     adopt_plan(
-        db.session, plan, actor=admin, now=NOW, decision_date=date(2025, 2, 20),
-        decision_body="Hälso- och sjukvårdsnämnden", decision_paragraph="§ 12", diary_number="HSN 2025/12",
+        db.session,
+        plan,
+        actor=admin,
+        now=NOW,
+        decision_date=date(2025, 2, 20),
+        decision_body="Hälso- och sjukvårdsnämnden",
+        decision_paragraph="§ 12",
+        diary_number="HSN 2025/12",
     )
     db.session.commit()
     with pytest.raises(ServiceError, match="fastställd"):
@@ -148,16 +190,28 @@ def test_adopted_plan_is_locked_without_a_reason(setup: tuple[Plan, Unit, User])
     assert db.session.scalar(select(func.count(PlanAmendment.id))) == 0
 
 
-def test_changes_after_adoption_are_recorded_with_their_reason(setup: tuple[Plan, Unit, User]) -> None:
+def test_changes_after_adoption_are_recorded_with_their_reason(
+    setup: tuple[Plan, Unit, User],
+) -> None:
     plan, unit, admin = setup
     risk = create_risk(db.session, plan, _data(unit.id), actor=admin, now=NOW)
     adopt_plan(
-        db.session, plan, actor=admin, now=NOW, decision_date=date(2025, 2, 20),
-        decision_body="Hälso- och sjukvårdsnämnden", decision_paragraph="§ 12", diary_number="HSN 2025/12",
+        db.session,
+        plan,
+        actor=admin,
+        now=NOW,
+        decision_date=date(2025, 2, 20),
+        decision_body="Hälso- och sjukvårdsnämnden",
+        decision_paragraph="§ 12",
+        diary_number="HSN 2025/12",
     )
     db.session.commit()
     update_risk(
-        db.session, risk, _data(unit.id, deadline=date(2025, 10, 31)), actor=admin, now=NOW,
+        db.session,
+        risk,
+        _data(unit.id, deadline=date(2025, 10, 31)),
+        actor=admin,
+        now=NOW,
         reason="Nämnden beslutade om ny tidpunkt",
     )
     db.session.commit()
@@ -172,19 +226,37 @@ def test_adoption_requires_decision_details_and_risks(setup: tuple[Plan, Unit, U
     plan, unit, admin = setup
     with pytest.raises(ServiceError, match="utan risker"):
         adopt_plan(
-            db.session, plan, actor=admin, now=NOW, decision_date=date(2025, 2, 20),
-            decision_body="HSN", decision_paragraph="§ 1", diary_number="1",
+            db.session,
+            plan,
+            actor=admin,
+            now=NOW,
+            decision_date=date(2025, 2, 20),
+            decision_body="HSN",
+            decision_paragraph="§ 1",
+            diary_number="1",
         )
     db.session.rollback()
     plan = db.session.get(Plan, plan.id)
     create_risk(db.session, plan, _data(unit.id), actor=admin, now=NOW)
     with pytest.raises(ServiceError, match="diarienummer"):
         adopt_plan(
-            db.session, plan, actor=admin, now=NOW, decision_date=date(2025, 2, 20),
-            decision_body="HSN", decision_paragraph="§ 1", diary_number="  ",
+            db.session,
+            plan,
+            actor=admin,
+            now=NOW,
+            decision_date=date(2025, 2, 20),
+            decision_body="HSN",
+            decision_paragraph="§ 1",
+            diary_number="  ",
         )
     with pytest.raises(ServiceError, match="framtiden"):
         adopt_plan(
-            db.session, plan, actor=admin, now=NOW, decision_date=date(2025, 3, 2),
-            decision_body="HSN", decision_paragraph="§ 1", diary_number="1",
+            db.session,
+            plan,
+            actor=admin,
+            now=NOW,
+            decision_date=date(2025, 3, 2),
+            decision_body="HSN",
+            decision_paragraph="§ 1",
+            diary_number="1",
         )

@@ -22,13 +22,20 @@ def _risk_count(app: Flask) -> int:
         return db.session.scalar(select(func.count(Risk.id)))
 
 
-def test_plan_page_shows_both_sections_with_document_columns(app: Flask, demo: dict[str, str]) -> None:
+def test_plan_page_shows_both_sections_with_document_columns(
+    app: Flask, demo: dict[str, str]
+) -> None:
     client = app.test_client()
     login(client, "admin", demo["admin"])
     html = client.get(f"/plans/{_plan_id(app)}").get_data(as_text=True)
     for heading in (
-        "Regionövergripande kontrollområden", "Förvaltningens kontrollområden", "Granskningsområde",
-        "Berört reglemente/policy/regler", "Metod för granskning", "Riskvärden", "Granskning klar",
+        "Regionövergripande kontrollområden",
+        "Förvaltningens kontrollområden",
+        "Granskningsområde",
+        "Berört reglemente/policy/regler",
+        "Metod för granskning",
+        "Riskvärden",
+        "Granskning klar",
         "Ansvarig för granskning",
     ):
         assert heading in html
@@ -62,11 +69,13 @@ def _upload(client, content: bytes, filename: str, **fields: object):  # type: i
         "year": "2026",
         "file": (io.BytesIO(content), filename),
     }
-    data.update({k: v for k, v in fields.items()})
+    data.update(dict(fields.items()))
     return client.post("/plans/import", data=data, content_type="multipart/form-data")
 
 
-def test_upload_of_a_bad_file_lists_each_bad_row_and_writes_nothing(app: Flask, demo: dict[str, str]) -> None:
+def test_upload_of_a_bad_file_lists_each_bad_row_and_writes_nothing(
+    app: Flask, demo: dict[str, str]
+) -> None:
     client = app.test_client()
     login(client, "admin", demo["admin"])
     lines = PLAN_FILE.read_text(encoding="utf-8").splitlines()
@@ -83,7 +92,9 @@ def test_upload_of_a_bad_file_lists_each_bad_row_and_writes_nothing(app: Flask, 
         assert db.session.scalar(select(func.count(Plan.id)).where(Plan.year == 2026)) == 0
 
 
-def test_upload_of_the_shipped_csv_as_excel_export_creates_the_plan(app: Flask, demo: dict[str, str]) -> None:
+def test_upload_of_the_shipped_csv_as_excel_export_creates_the_plan(
+    app: Flask, demo: dict[str, str]
+) -> None:
     client = app.test_client()
     login(client, "admin", demo["admin"])
     text = PLAN_FILE.read_text(encoding="utf-8")
@@ -100,7 +111,9 @@ def test_upload_of_the_shipped_csv_as_excel_export_creates_the_plan(app: Flask, 
         assert any("kemiska arbetsmiljö- och miljörisker" in r.title for r in plan.risks)
 
 
-def test_unknown_unit_is_refused_unless_creation_is_asked_for(app: Flask, demo: dict[str, str]) -> None:
+def test_unknown_unit_is_refused_unless_creation_is_asked_for(
+    app: Flask, demo: dict[str, str]
+) -> None:
     client = app.test_client()
     login(client, "admin", demo["admin"])
     text = PLAN_FILE.read_text(encoding="utf-8").replace(",CHR\n", ",Ny enhet\n")
@@ -116,16 +129,23 @@ def test_adopt_form_locks_the_plan(app: Flask, make_user, make_unit) -> None:  #
     from datetime import date
 
     from riskreg.db import now_utc
-    from riskreg.plans.services import RiskData, create_risk, get_or_create_organisation, get_or_create_plan
+    from riskreg.plans.services import (
+        RiskData,
+        create_risk,
+        get_or_create_organisation,
+        get_or_create_plan,
+    )
 
     unit = make_unit("CE")
     make_user("ik", "admin")
     with app.app_context():
         plan = get_or_create_plan(db.session, get_or_create_organisation(db.session, "Org"), 2025)
         create_risk(
-            db.session, plan,
+            db.session,
+            plan,
             RiskData("region", "R", "", "", "", 2, 2, date(2025, 8, 15), unit.id),
-            actor=None, now=now_utc(),
+            actor=None,
+            now=now_utc(),
         )
         db.session.commit()
         plan_id = plan.id
@@ -133,7 +153,12 @@ def test_adopt_form_locks_the_plan(app: Flask, make_user, make_unit) -> None:  #
     login(client, "ik")
     response = client.post(
         f"/plans/{plan_id}/adopt",
-        data={"decision_date": "2025-01-15", "decision_body": "HSN", "decision_paragraph": "§ 4", "diary_number": "HSN 2025/4"},
+        data={
+            "decision_date": "2025-01-15",
+            "decision_body": "HSN",
+            "decision_paragraph": "§ 4",
+            "diary_number": "HSN 2025/4",
+        },
     )
     assert response.status_code == 302
     page = client.get(f"/plans/{plan_id}").get_data(as_text=True)

@@ -79,16 +79,25 @@ def _risk(app: Flask, title_part: str) -> Risk:
 
 def _form(risk: Risk, **changes: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "section": risk.section, "title": risk.title, "review_area": risk.review_area,
-        "regulation": risk.regulation, "method": risk.method, "probability": risk.probability,
-        "consequence": risk.consequence, "deadline": risk.deadline.isoformat(),
-        "responsible_unit_id": risk.responsible_unit_id, "reason": "", "version": risk.version,
+        "section": risk.section,
+        "title": risk.title,
+        "review_area": risk.review_area,
+        "regulation": risk.regulation,
+        "method": risk.method,
+        "probability": risk.probability,
+        "consequence": risk.consequence,
+        "deadline": risk.deadline.isoformat(),
+        "responsible_unit_id": risk.responsible_unit_id,
+        "reason": "",
+        "version": risk.version,
     }
     data.update(changes)
     return data
 
 
-def test_edit_after_adoption_needs_reason_then_records_history(app: Flask, demo: dict[str, str]) -> None:
+def test_edit_after_adoption_needs_reason_then_records_history(
+    app: Flask, demo: dict[str, str]
+) -> None:
     client = _admin(app, demo)
     risk = _risk(app, "remisshantering")
     response = client.post(f"/risks/{risk.id}/edit", data=_form(risk, probability=2))
@@ -119,13 +128,20 @@ def test_out_of_range_score_is_a_form_error(app: Flask, demo: dict[str, str]) ->
     assert _risk(app, "remisshantering").consequence == 3
 
 
-def test_stale_form_shows_conflict_and_keeps_both_versions(app: Flask, demo: dict[str, str]) -> None:
+def test_stale_form_shows_conflict_and_keeps_both_versions(
+    app: Flask, demo: dict[str, str]
+) -> None:
     first, second = _admin(app, demo), _admin(app, demo)
     risk = _risk(app, "remisshantering")
-    assert first.post(
-        f"/risks/{risk.id}/edit", data=_form(risk, method="Version A", reason="A")
-    ).status_code == 302
-    response = second.post(f"/risks/{risk.id}/edit", data=_form(risk, method="Version B", reason="B"))
+    assert (
+        first.post(
+            f"/risks/{risk.id}/edit", data=_form(risk, method="Version A", reason="A")
+        ).status_code
+        == 302
+    )
+    response = second.post(
+        f"/risks/{risk.id}/edit", data=_form(risk, method="Version B", reason="B")
+    )
     html = response.get_data(as_text=True)
     assert 'data-testid="conflict"' in html
     assert "Version B" in html  # the user's own edit is still in the form
@@ -138,14 +154,22 @@ def test_create_and_delete_risk_in_a_draft_plan(app: Flask, make_user, make_unit
     unit = make_unit("CE")
     make_user("ik", "admin")
     with app.app_context():
-        plan_id = get_or_create_plan(db.session, get_or_create_organisation(db.session, "Org"), 2026).id
+        plan_id = get_or_create_plan(
+            db.session, get_or_create_organisation(db.session, "Org"), 2026
+        ).id
         db.session.commit()
     client = app.test_client()
     login(client, "ik")
     response = client.post(
         f"/risks/new?plan={plan_id}",
-        data={"section": "region", "title": "Ny risk", "probability": 2, "consequence": 3,
-              "deadline": "2026-06-30", "responsible_unit_id": unit.id},
+        data={
+            "section": "region",
+            "title": "Ny risk",
+            "probability": 2,
+            "consequence": 3,
+            "deadline": "2026-06-30",
+            "responsible_unit_id": unit.id,
+        },
     )
     assert response.status_code == 302
     with app.app_context():
@@ -167,8 +191,12 @@ def test_admin_changes_level_name_label_and_cell_colour(app: Flask, demo: dict[s
         data[name] = value
     for name, value in re.findall(r'<input[^>]*value="([^"]*)"[^>]*name="([^"]+)"', html):
         data.setdefault(value, name)
-    for select_name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        data[select_name] = re.search(r'<option selected value="(\d+)"|<option value="(\d+)" selected', body).group(0)
+    for select_name, body in re.findall(
+        r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S
+    ):
+        data[select_name] = re.search(
+            r'<option selected value="(\d+)"|<option value="(\d+)" selected', body
+        ).group(0)
         data[select_name] = re.search(r'value="(\d+)"', data[select_name]).group(1)
     data["levels-2-name"] = "Mycket hög"
     data["probability_labels-3-label"] = "Mycket sannolik"
