@@ -201,9 +201,9 @@ def _search_hypergeometric(
     deviations can be accepted.
     """
     bad = ceil_fraction(tolerable * population)
-    start = 1  # the binomial lower bound does not hold: finite populations need fewer
+    start, chunk = 1, 128  # the binomial lower bound does not hold: N finite needs fewer
     while start <= population:
-        stop = min(population, start + 4095)
+        stop = min(population, start + chunk - 1)
         sizes = np.arange(start, stop + 1, dtype=np.int64)
         counts = [ceil_fraction(int(n) * expected) for n in sizes]
         cdf = hypergeom.cdf(counts, population, bad, sizes)
@@ -211,7 +211,7 @@ def _search_hypergeometric(
         if hits.size:
             index = int(hits[0])
             return int(sizes[index]), counts[index]
-        start = stop + 1
+        start, chunk = stop + 1, min(chunk * 2, 1 << 14)
     return population, bad - 1
 
 
