@@ -91,8 +91,8 @@ FLOAT_NOISE_TOLERANCE = 1e-10
 """Float noise (in fraction units) ignored by :func:`round_up_percent`.
 
 1e-10 of a rate is 1e-8 percentage points, far below the 0.1 % display step. The
-closest genuine A-3/A-4 table value lies about 9e-9 above a display step, so the
-tolerance cannot change a table cell while it absorbs noise such as
+closest genuine A-3/A-4 value lies about 9e-9 (as a rate) from a display step, so the
+tolerance cannot change a table cell, while it absorbs noise such as
 ``0.04900000001`` (which must display as 4.9 %, not 5.0 %).
 """
 
@@ -240,6 +240,10 @@ def attribute_sample_size(
     423 instead of the table's 400 at 90 %, T 5 %, E 3.5 %, where 400 × 3.5 % is
     exactly 14. The tables' "*" cells (sizes above about 2 000) are returned as
     computed; see :data:`AICPA_TABLE_SIZE_LIMIT`.
+
+    One known erratum: table A-2 prints 112 for T 7 % with E 3.25 % and 3.5 %, but
+    P(X <= 4 | n = 112, p = 7 %) = 10.07 % exceeds the 10 % risk, so 112 does not give
+    90 % confidence. We return 113 (4), the smallest size that does.
 
     With ``population_size`` the hypergeometric distribution is used instead (the
     population holds ``ceil(T N)`` deviations in the intolerable case), which never
@@ -578,15 +582,23 @@ def evaluate_attribute(
 
 @dataclass(frozen=True)
 class MusFinding:
-    """One examined MUS item: book and audited amounts in öre."""
+    """One examined MUS item: book and audited amounts in öre.
+
+    ``points`` is the number of selection points that hit the item. It is 1 with a
+    fixed interval (items below the interval hold at most one point), but cell
+    selection can hit an item that straddles two cells twice; each hit is a
+    sampling unit, so its tainting then enters the Stringer bound twice.
+    """
 
     key: str
     book_amount: int
     audited_amount: int
+    points: int = 1
 
     def __post_init__(self) -> None:
         require_int(self.book_amount, "book_amount", minimum=1)
         require_int(self.audited_amount, "audited_amount")
+        require_int(self.points, "points", minimum=1)
 
     @property
     def misstatement(self) -> int:
@@ -671,9 +683,9 @@ def evaluate_mus(
             top_over += max(miss, 0)
             under += max(-miss, 0)
         elif miss > 0:
-            taints.append((Fraction(miss, finding.book_amount), finding.key))
+            taints.extend([(Fraction(miss, finding.book_amount), finding.key)] * finding.points)
         elif miss < 0:
-            under += Fraction(-miss, finding.book_amount) * interval
+            under += Fraction(-miss, finding.book_amount) * interval * finding.points
     lines = _stringer_lines(taints, interval, conf)
     basic = reliability_factor(0, conf) * interval
     projected = sum((line.projected for line in lines), Fraction(0)) + top_over

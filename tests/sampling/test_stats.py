@@ -351,8 +351,20 @@ def test_evaluate_mus_without_misstatements_is_basic_precision() -> None:
     assert result.within_tolerable  # 299 573 <= 300 000
 
 
+def test_evaluate_mus_counts_an_item_hit_twice_twice() -> None:
+    """Cell selection can hit a straddling item twice: two sampling units."""
+    once = evaluate_mus([MusFinding("A", 60_000, 30_000)], 100_000, 0.95, 10**7)
+    twice = evaluate_mus([MusFinding("A", 60_000, 30_000, points=2)], 100_000, 0.95, 10**7)
+    assert [line.rank for line in twice.lines] == [1, 2]
+    assert twice.projected_misstatement == 2 * once.projected_misstatement == 100_000
+    expected = RF0 * 100_000 + (RF2 - RF0) * 0.5 * 100_000
+    assert twice.upper_misstatement_limit == pytest.approx(expected, abs=1e-6)
+
+
 def test_mus_finding_validation() -> None:
     with pytest.raises(ValueError):
         MusFinding("A", 0, 0)
     with pytest.raises(TypeError):
         MusFinding("A", 100.0, 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        MusFinding("A", 100, 0, points=0)
