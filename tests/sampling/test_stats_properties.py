@@ -109,7 +109,7 @@ def test_hypergeometric_size_fits_the_population(
 def test_mus_size_equals_brute_force_scan(
     tolerable: Fraction, ratio: Fraction, confidence: str
 ) -> None:
-    """The galloping bisection must find the same n as a plain upward scan."""
+    """The chunked search from the RF(0)/T bound must agree with a scan from n = 1."""
     book = 10**10
     tolerable_amount = int(tolerable * book)
     expected_amount = int(tolerable_amount * ratio)
