@@ -107,6 +107,7 @@ def simple_random_sample(keys: Iterable[str], n: int, seed: str) -> list[str]:
     census). Keys must be unique; a duplicate that ends up selected raises.
     """
     require_int(n, "n", minimum=0)
+    _check_seed(seed)  # also when n == 0 and the keys are never read
     picked = heapq.nsmallest(n, _ranked(keys, seed))
     selected = [key for _, key in picked]
     if len(set(selected)) != len(selected):
@@ -209,6 +210,7 @@ def systematic_sample(
     if ``population_size`` is given; the count is then verified.
     """
     require_int(n, "n", minimum=0)
+    _check_seed(seed)
     size = _population_size(keys, population_size)
     if n > size:
         raise ValueError(f"n ({n}) exceeds the population size ({size})")

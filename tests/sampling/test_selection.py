@@ -164,6 +164,10 @@ def test_bad_seeds_and_keys() -> None:
         simple_random_sample([1, 2, 3], 2, SEED)  # type: ignore[list-item]
     with pytest.raises(ValueError):
         simple_random_sample(KEYS, -1, SEED)
+    with pytest.raises(ValueError):
+        simple_random_sample(KEYS, 0, "")
+    with pytest.raises(ValueError):
+        systematic_sample(KEYS, 0, "bad\x1fseed")
 
 
 def test_duplicate_keys_are_detected_when_selected() -> None:
