@@ -17,15 +17,31 @@ from riskreg.reminders.decide import (
     due_reminders,
     local_date,
 )
+from riskreg.reminders.digest import (
+    Digest,
+    DigestEntry,
+    OutgoingDigest,
+    build_message,
+    build_messages,
+    group_digests,
+    render_digest,
+)
 from riskreg.reminders.policy import ReminderPolicy, is_working_day, next_working_day
 
 __all__ = [
+    "Digest",
+    "DigestEntry",
     "DueReminder",
+    "OutgoingDigest",
     "Recipient",
     "ReminderItem",
     "ReminderPolicy",
+    "build_message",
+    "build_messages",
     "due_reminders",
+    "group_digests",
     "is_working_day",
     "local_date",
     "next_working_day",
+    "render_digest",
 ]
