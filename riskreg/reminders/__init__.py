@@ -27,15 +27,18 @@ from riskreg.reminders.digest import (
     render_digest,
 )
 from riskreg.reminders.policy import ReminderPolicy, is_working_day, next_working_day
+from riskreg.reminders.smtp import MessageResult, SendResult, send_digests
 
 __all__ = [
     "Digest",
     "DigestEntry",
     "DueReminder",
+    "MessageResult",
     "OutgoingDigest",
     "Recipient",
     "ReminderItem",
     "ReminderPolicy",
+    "SendResult",
     "build_message",
     "build_messages",
     "due_reminders",
@@ -44,4 +47,5 @@ __all__ = [
     "local_date",
     "next_working_day",
     "render_digest",
+    "send_digests",
 ]

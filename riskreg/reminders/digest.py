@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from email.utils import quote as quote_header
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
@@ -364,6 +365,23 @@ def _sender_header(sender: str | tuple[str, str]) -> Address:
     return addresses[0]
 
 
+def _recipient_header(recipient: Recipient) -> Address | str:
+    """The To header value.
+
+    ``Address`` refuses a non-ASCII local part (``åsa@region.se``), which SMTPUTF8 servers
+    accept. For those a formatted string is used instead: smtplib then sends the message with
+    SMTPUTF8, or reports it as not sendable if the server lacks that extension, instead of
+    this function failing the whole run.
+    """
+    name = _clean_display_name(recipient.name)
+    addr = recipient.address.strip()
+    local_part = addr.rpartition("@")[0]
+    if local_part.isascii():
+        return Address(display_name=name, addr_spec=addr)
+    # formataddr() insists on an ASCII address; quote the display name ourselves.
+    return f'"{quote_header(name)}" <{addr}>' if name else f"<{addr}>"
+
+
 def build_message(
     digest: Digest,
     *,
@@ -381,10 +399,7 @@ def build_message(
     today = local_date(now)
     rendered = render_digest(digest, base_url=base_url, today=today)
     from_address = _sender_header(sender)
-    to_address = Address(
-        display_name=_clean_display_name(digest.recipient.name),
-        addr_spec=digest.recipient.address.strip(),
-    )
+    to_address = _recipient_header(digest.recipient)
 
     message = EmailMessage()
     message["Subject"] = rendered.subject
