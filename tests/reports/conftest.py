@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from report_samples import make_followup_report, make_review_report
+from report_helpers import (
+    Pki,
+    SignedReport,
+    sign_as_approver,
+    sign_as_controller,
+    signing_time,
+)
+from report_samples import PASSPHRASE, make_followup_report, make_review_report
 
 from riskreg.reports.data import FollowupReport, ReviewReport
+from riskreg.reports.keys import KeyAlgorithm, create_dev_pki
+from riskreg.reports.pdf import build_review_report
 
 
 @pytest.fixture(scope="session")
@@ -36,5 +44,27 @@ def poppler() -> Callable[[str], str]:
 
 
 @pytest.fixture(scope="session")
-def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("reports")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    p12 = create_dev_pki(tmp_path_factory.mktemp("pki"), "Region Västmanland", PASSPHRASE)
+    return Pki(p12=p12, ca=p12.parent / "ca.pem")
+
+
+@pytest.fixture(scope="session")
+def foreign_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Someone else's PKI: signatures made with it must not be trusted by ours."""
+    p12 = create_dev_pki(
+        tmp_path_factory.mktemp("foreign"),
+        "Region Västmanland",  # same name on purpose: trust is about keys, not names
+        PASSPHRASE,
+        key_algorithm=KeyAlgorithm.EC_P256,
+    )
+    return Pki(p12=p12, ca=p12.parent / "ca.pem")
+
+
+@pytest.fixture(scope="session")
+def signed_report(review_data: ReviewReport, pki: Pki) -> SignedReport:
+    unsigned = build_review_report(review_data)
+    controller_time, approver_time = signing_time(minutes_ago=3), signing_time()
+    certified = sign_as_controller(unsigned, pki, controller_time)
+    cosigned = sign_as_approver(certified, pki, approver_time)
+    return SignedReport(unsigned, certified, cosigned, controller_time, approver_time)

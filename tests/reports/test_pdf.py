@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 from io import BytesIO
@@ -11,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
+from report_helpers import page_count, pdftotext, squash
 from report_samples import RISK_TITLE, make_review_report
 
 from riskreg.reports.data import (
@@ -26,27 +25,6 @@ from riskreg.reports.pdf import (
     build_review_report,
     signature_box,
 )
-
-
-def pdftotext(poppler: Callable[[str], str], pdf: bytes, tmp_path: Path, *pages: int) -> str:
-    """Text of ``pdf`` (optionally first/last page) as poppler extracts it, layout kept."""
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(pdf)
-    args = [poppler("pdftotext"), "-layout"]
-    if pages:
-        args += ["-f", str(pages[0]), "-l", str(pages[-1])]
-    return subprocess.run(
-        [*args, str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def page_count(pdf: bytes) -> int:
-    return len(list(PdfFileReader(BytesIO(pdf)).root["/Pages"]["/Kids"]))
-
-
-def squash(value: str) -> str:
-    """Collapse whitespace: wrapped table cells come out of pdftotext on several lines."""
-    return re.sub(r"\s+", " ", value)
 
 
 @pytest.fixture(scope="module")
