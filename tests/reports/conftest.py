@@ -51,10 +51,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture(scope="session")
 def foreign_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """Someone else's PKI: signatures made with it must not be trusted by ours."""
+    """A look-alike PKI: same organisation name, other keys. Must not be trusted by ours."""
+    p12 = create_dev_pki(tmp_path_factory.mktemp("foreign"), "Region Västmanland", PASSPHRASE)
+    return Pki(p12=p12, ca=p12.parent / "ca.pem")
+
+
+@pytest.fixture(scope="session")
+def foreign_ec_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A look-alike PKI with EC keys (our CA is RSA)."""
     p12 = create_dev_pki(
-        tmp_path_factory.mktemp("foreign"),
-        "Region Västmanland",  # same name on purpose: trust is about keys, not names
+        tmp_path_factory.mktemp("foreign-ec"),
+        "Region Västmanland",
         PASSPHRASE,
         key_algorithm=KeyAlgorithm.EC_P256,
     )
