@@ -40,6 +40,7 @@ from pyhanko.pdf_utils.xref import ObjectStream
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers.pdf_signer import PdfSigningSession
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 
 from ._layout import FONT_DIR
@@ -65,8 +66,23 @@ class _FixedTimePdfSigner(signers.PdfSigner):
     application decides when a user signed, and the stamp, ``/M`` and the audit log must agree.
     """
 
-    def __init__(self, *args: object, signing_time: datetime, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        signature_meta: signers.PdfSignatureMetadata,
+        signer: signers.Signer,
+        *,
+        signing_time: datetime,
+        timestamper: timestamps.TimeStamper | None,
+        stamp_style: TextStampStyle,
+        new_field_spec: SigFieldSpec | None,
+    ) -> None:
+        super().__init__(
+            signature_meta,
+            signer,
+            timestamper=timestamper,
+            stamp_style=stamp_style,
+            new_field_spec=new_field_spec,
+        )
         self._signing_time = signing_time
 
     def init_signing_session(
@@ -104,7 +120,8 @@ def sign_pdf(
     ``timestamp_url`` adds an RFC 3161 signature timestamp from that TSA (PAdES B-T), which
     proves the signature existed at that time independently of ``signed_at``. It needs
     network access to the TSA at signing time, and the TSA's root among the verifier's trust
-    roots; it is not exercised by the offline tests.
+    roots. Only the failure path is tested here (no TSA is reachable offline); a TSA that
+    does not answer raises :class:`SigningError` and nothing is signed.
     """
     _check_arguments(signed_at, field_name, certify, reserve_fields)
     signer = _load_signer(pkcs12_path, passphrase)
@@ -114,7 +131,32 @@ def sign_pdf(
     _check_document_state(writer.prev, field_name, certify, existing)
     if certify:
         _reserve_fields(writer, reserve_fields or {}, existing)
-    metadata = signers.PdfSignatureMetadata(
+    pdf_signer = _FixedTimePdfSigner(
+        _metadata(field_name, signer_name, signer_role, certify),
+        signer,
+        signing_time=signed_at,
+        timestamper=timestamps.HTTPTimeStamper(timestamp_url) if timestamp_url else None,
+        stamp_style=_stamp_style(),
+        new_field_spec=None if field_name in existing else _field_spec(field_name, box),
+    )
+    text_params = {
+        "person": signer_name,
+        "role": signer_role,
+        "when": signed_at.strftime("%Y-%m-%d %H:%M"),
+        "kind": _CERTIFYING if certify else _APPROVING,
+    }
+    try:
+        output = pdf_signer.sign_pdf(writer, appearance_text_params=text_params)
+    except TimestampRequestError as exc:
+        raise SigningError(f"the timestamp service {timestamp_url} did not answer") from exc
+    return bytes(output.getbuffer())
+
+
+def _metadata(
+    field_name: str, signer_name: str, signer_role: str, certify: bool
+) -> signers.PdfSignatureMetadata:
+    """PAdES baseline signature dictionary; DocMDP level 2 (fill forms) when certifying."""
+    return signers.PdfSignatureMetadata(
         field_name=field_name,
         name=signer_name,
         reason=signer_role,
@@ -123,22 +165,6 @@ def sign_pdf(
         subfilter=SigSeedSubFilter.PADES,
         md_algorithm="sha256",
     )
-    pdf_signer = _FixedTimePdfSigner(
-        metadata,
-        signer=signer,
-        timestamper=timestamps.HTTPTimeStamper(timestamp_url) if timestamp_url else None,
-        stamp_style=_stamp_style(),
-        new_field_spec=None if field_name in existing else _field_spec(field_name, box),
-        signing_time=signed_at,
-    )
-    text_params = {
-        "person": signer_name,
-        "role": signer_role,
-        "when": signed_at.strftime("%Y-%m-%d %H:%M"),
-        "kind": _CERTIFYING if certify else _APPROVING,
-    }
-    output = pdf_signer.sign_pdf(writer, appearance_text_params=text_params)
-    return bytes(output.getbuffer())
 
 
 def _check_arguments(

@@ -308,6 +308,8 @@ def _with_messages(report: SignatureReport, status: PdfSignatureStatus) -> Signa
             f"Certifikatet ({_common_name(status)}) kedjar inte till någon betrodd "
             f"utfärdare i riskreg{detail}."
         )
+    if status.timestamp_validity is not None and report.timestamp_time is None:
+        messages.append("Signaturens tidsstämpel kan inte verifieras mot en betrodd utfärdare.")
     messages.extend(_modification_messages(report))
     return replace(report, messages=tuple(messages))
 

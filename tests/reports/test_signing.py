@@ -212,6 +212,23 @@ def test_naive_or_out_of_validity_times_are_refused(signed_report: SignedReport,
         sign_as_controller(signed_report.unsigned, pki, signing_time().replace(year=2020))
 
 
+def test_unreachable_timestamp_server_fails_cleanly(signed_report: SignedReport, pki: Pki) -> None:
+    """Port 9 on loopback refuses at once: the signature is not made without its timestamp."""
+    with pytest.raises(SigningError, match="timestamp service"):
+        sign_pdf(
+            signed_report.unsigned,
+            pkcs12_path=pki.p12,
+            passphrase=PASSPHRASE,
+            signer_name="Anna Åström",
+            signer_role="granskare",
+            signed_at=signing_time(),
+            field_name="Granskare",
+            certify=True,
+            box=signature_box(0),
+            timestamp_url="http://127.0.0.1:9/tsa",
+        )
+
+
 def test_not_a_pdf(pki: Pki) -> None:
     with pytest.raises(SigningError, match="PDF"):
         sign_as_controller(b"inte en pdf", pki, signing_time())
