@@ -18,7 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -226,7 +226,8 @@ class Deviation:
 class ExpectedSignature:
     """A signature the report expects, drawn as a labelled box on the signature page.
 
-    ``field_name`` is the name of the PDF signature field that :func:`sign_pdf` fills; the
+    ``field_name`` is the name of the PDF signature field that ``sign_pdf`` fills (keep it
+    ASCII, e.g. "Granskare", "Godkannare": some readers mangle non-ASCII field names); the
     order of the report's ``signatures`` decides which box (slot 0, 1) belongs to whom.
     """
 
@@ -342,7 +343,7 @@ class FollowupReport:
     summary_lines: tuple[str, ...]
     signatures: tuple[ExpectedSignature, ...]
     generated_at: datetime
-    actions: tuple[FollowupAction, ...] = field(default=())
+    actions: tuple[FollowupAction, ...] = ()
 
 
 DEFAULT_PROBABILITY_LABELS: tuple[str, ...] = (
