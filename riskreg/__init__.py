@@ -96,15 +96,27 @@ def _select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _register_blueprints(app: Flask) -> None:
-    from riskreg.admin.views import bp as admin_bp
-    from riskreg.auth.views import bp as auth_bp
-    from riskreg.dashboard.views import bp as dashboard_bp
-    from riskreg.plans.views import bp as plans_bp
-    from riskreg.risks.views import bp as risks_bp
+FEATURES = (
+    "auth",
+    "dashboard",
+    "plans",
+    "risks",
+    "controls",
+    "sampling",
+    "reminders",
+    "reports",
+    "audit",
+    "admin",
+)
 
-    for blueprint in (auth_bp, dashboard_bp, plans_bp, risks_bp, admin_bp):
-        app.register_blueprint(blueprint)
+
+def _register_blueprints(app: Flask) -> None:
+    import importlib
+
+    import riskreg.models  # noqa: F401 - the full metadata before any query
+
+    for feature in FEATURES:
+        app.register_blueprint(importlib.import_module(f"riskreg.{feature}.views").bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -16,6 +16,7 @@ from flask import abort
 from flask_login import current_user
 
 from riskreg.auth.models import Role, User
+from riskreg.controls.models import Action, Control
 from riskreg.plans.models import Plan, Risk
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,6 +95,85 @@ def visible_unit_ids(user: User) -> set[int] | None:
     if reads_everything(user):
         return None
     return user.scoped_unit_ids()
+
+
+# --- controls (granskningar), deviations and actions -----------------------------------------
+
+def _in_scope(user: Any, unit_id: int) -> bool:
+    return is_authenticated(user) and unit_id in user.scoped_unit_ids()
+
+
+def can_create_control(user: Any) -> bool:
+    """Controllers plan the checks of the plan; the coordinator may too."""
+    return _role(user) in (Role.ADMIN, Role.CONTROLLER)
+
+
+def can_view_control(user: Any, control: Control) -> bool:
+    if reads_everything(user) and _role(user) != Role.CONTROLLER:
+        return True
+    if _role(user) == Role.CONTROLLER:
+        # Controllers read the plan, but work material only of the controls assigned to them.
+        return control.is_controller(user)
+    return _in_scope(user, control.responsible_unit_id)
+
+
+def can_work_on_control(user: Any, control: Control) -> bool:
+    """Import, draw, record results, conclude: the assigned controllers (and the coordinator)."""
+    if _role(user) == Role.ADMIN:
+        return True
+    return _role(user) == Role.CONTROLLER and control.is_controller(user)
+
+
+def can_approve_control(user: Any, control: Control) -> bool:
+    """Approvers of the unit approve; never their own work (segregation of duties)."""
+    return (
+        _role(user) == Role.APPROVER
+        and _in_scope(user, control.responsible_unit_id)
+        and not control.is_controller(user)
+    )
+
+
+def can_view_action(user: Any, action: Action) -> bool:
+    return can_view_control(user, action.control) or _in_scope(user, action.owner_unit_id)
+
+
+def can_answer_action(user: Any, action: Action) -> bool:
+    """The owner unit answers what it has done."""
+    if _role(user) == Role.ADMIN:
+        return True
+    answering_roles = (Role.UNIT_MEMBER, Role.APPROVER)
+    return _role(user) in answering_roles and _in_scope(user, action.owner_unit_id)
+
+
+def can_verify_action(user: Any, action: Action) -> bool:
+    return can_work_on_control(user, action.control)
+
+
+# --- reports, reminders, audit trail ----------------------------------------------------------
+
+def can_view_reports(user: Any) -> bool:
+    return is_authenticated(user)
+
+
+def can_download_report(user: Any, control: Control) -> bool:
+    return can_view_control(user, control)
+
+
+def can_verify_reports(user: Any) -> bool:
+    """Anyone signed in may check a PDF; verification reveals nothing stored."""
+    return is_authenticated(user)
+
+
+def can_manage_reminders(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_view_reminder_log(user: Any) -> bool:
+    return _role(user) in (Role.ADMIN, Role.AUDITOR)
+
+
+def can_view_audit_trail(user: Any) -> bool:
+    return _role(user) in (Role.ADMIN, Role.AUDITOR)
 
 
 # --- route declarations -----------------------------------------------------------------------

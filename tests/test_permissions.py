@@ -1,57 +1,43 @@
-"""Every route × every role. A route missing from EXPECTED fails the guard test.
+"""Every route × every role. A route missing from the matrix fails the guard test.
 
 Each entry says which roles may use the endpoint; everyone else must be refused (403 or 404 for
 signed-in users, a redirect to the login page for anonymous visitors) and see none of the data.
+The matrix lives in tests/permission_matrix/, one module per feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from types import ModuleType
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from riskreg.auth.models import Unit, User
-from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+import tests.permission_matrix as matrix_package
 from tests.conftest import login
+from tests.permission_matrix.roles import ALL, Ids, Matrix
 
-ALL = {"admin", "controller", "unit_member", "approver", "auditor"}
-ADMIN = {"admin"}
-READ_ALL = {"admin", "controller", "auditor"}
-PUBLIC = ALL | {"anonymous"}
 
-# endpoint -> (method, url builder, roles allowed)
-Ids = dict[str, int]
-EXPECTED: dict[str, tuple[str, Callable[[Ids], str], set[str]]] = {
-    "static": ("GET", lambda i: "/static/css/riskreg.css", PUBLIC),
-    "auth.login": ("GET", lambda i: "/login", PUBLIC),
-    "auth.logout": ("POST", lambda i: "/logout", ALL),
-    "auth.language": ("POST", lambda i: "/language", PUBLIC),
-    "auth.change_password": ("GET", lambda i: "/account/password", ALL),
-    "dashboard.index": ("GET", lambda i: "/", ALL),
-    "plans.index": ("GET", lambda i: "/plans/", ALL),
-    "plans.show": ("GET", lambda i: f"/plans/{i['plan']}", ALL),
-    "plans.new": ("GET", lambda i: "/plans/new", ADMIN),
-    "plans.adopt": ("GET", lambda i: f"/plans/{i['plan']}/adopt", ADMIN),
-    "plans.import_file": ("GET", lambda i: "/plans/import", ADMIN),
-    "plans.export": ("GET", lambda i: f"/plans/{i['plan']}/export.csv", READ_ALL),
-    "risks.index": ("GET", lambda i: "/risks/", ALL),
-    "risks.heatmap": ("GET", lambda i: "/risks/heatmap", ALL),
-    "risks.matrix_css": ("GET", lambda i: "/risks/matrix.css", ALL),
-    # The CE risk: unit members of Smittskydd must not see it; the approver (HSF) may.
-    "risks.show": ("GET", lambda i: f"/risks/{i['ce_risk']}", READ_ALL | {"approver"}),
-    "risks.new": ("GET", lambda i: f"/risks/new?plan={i['plan']}", ADMIN),
-    "risks.edit": ("GET", lambda i: f"/risks/{i['ce_risk']}/edit", ADMIN),
-    "risks.delete": ("POST", lambda i: f"/risks/{i['ce_risk']}/delete", ADMIN),
-    "admin.units": ("GET", lambda i: "/admin/units", ADMIN),
-    "admin.edit_unit": ("GET", lambda i: f"/admin/units/{i['unit']}/edit", ADMIN),
-    "admin.users": ("GET", lambda i: "/admin/users", ADMIN),
-    "admin.edit_user": ("GET", lambda i: f"/admin/users/{i['user']}/edit", ADMIN),
-    "admin.matrix": ("GET", lambda i: "/admin/matrix", ADMIN),
-}
+def _modules() -> list[ModuleType]:
+    return [
+        importlib.import_module(f"{matrix_package.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(matrix_package.__path__)
+        if info.name != "roles"
+    ]
+
+
+def _expected() -> Matrix:
+    merged: Matrix = {}
+    for module in _modules():
+        for endpoint, entry in module.EXPECTED.items():
+            assert endpoint not in merged, f"{endpoint} is in two matrix modules"
+            merged[endpoint] = entry
+    return merged
+
+
+EXPECTED = _expected()
 
 DEMO_LOGIN = {
     "admin": "admin",
@@ -60,6 +46,10 @@ DEMO_LOGIN = {
     "approver": "chef",
     "auditor": "revisor",
 }
+
+# Routes that change or destroy something on an allowed GET/POST are exercised in their own
+# feature tests; here only the refusals are checked for them.
+DESTRUCTIVE = {"risks.delete"}
 
 
 def test_every_route_is_in_the_matrix(app: Flask) -> None:
@@ -80,12 +70,11 @@ def test_every_view_declares_its_permission(app: Flask) -> None:
 
 
 def _ids(app: Flask) -> Ids:
-    with app.app_context():
-        plan = db.session.scalar(select(Plan))
-        ce = db.session.scalar(select(Unit).where(Unit.code == "CE"))
-        ce_risk = db.session.scalar(select(Risk).where(Risk.responsible_unit_id == ce.id))
-        user = db.session.scalar(select(User).where(User.username == "ce"))
-        return {"plan": plan.id, "ce_risk": ce_risk.id, "unit": ce.id, "user": user.id}
+    found: Ids = {}
+    for module in _modules():
+        if hasattr(module, "ids"):
+            found.update(module.ids(app))
+    return found
 
 
 ROLES = [*sorted(ALL), "anonymous"]
@@ -103,8 +92,8 @@ def test_role_matrix(app: Flask, demo: dict[str, str], role: str) -> None:
     for endpoint, (method, url_for_ids, allowed) in sorted(
         EXPECTED.items(), key=lambda item: item[0] == "auth.logout"
     ):
-        if endpoint == "risks.delete" and role in allowed:
-            continue  # exercised destructively in tests/risks; here only refusals matter
+        if endpoint in DESTRUCTIVE and role in allowed:
+            continue
         url = url_for_ids(ids)
         response: Any = client.open(url, method=method)
         code = response.status_code

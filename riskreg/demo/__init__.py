@@ -3,10 +3,12 @@ its units and one user of every role. Safe to load twice."""
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -100,7 +102,30 @@ def load_demo(session: Session, *, now: datetime) -> DemoResult:
             now=now,
         )
     adopt_demo_plan(session, plan, users["admin"], now)
+    for step in FEATURE_DEMOS:
+        module = _optional_module(step)
+        if module is not None:
+            module.load(session, now=now, users=users, units=units, plan=plan)
     return DemoResult(created=True, passwords=passwords)
+
+
+# Each feature that has demo data provides riskreg/<feature>/demo.py with
+# load(session, *, now, users, units, plan); they run in this order.
+FEATURE_DEMOS = (
+    "riskreg.controls.demo",
+    "riskreg.sampling.demo",
+    "riskreg.reminders.demo",
+    "riskreg.reports.demo",
+)
+
+
+def _optional_module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
 
 
 def adopt_demo_plan(session: Session, plan: Plan, admin: User, now: datetime) -> None:
