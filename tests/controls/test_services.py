@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from riskreg.auth.models import Unit, User
+from riskreg.controls.models import ActionStatus, Control, ControlStatus
+from riskreg.controls.services import (
+    answer_action,
+    change_status,
+    create_control,
+    raise_action,
+    record_deviation,
+    set_conclusion,
+    verify_action,
+)
+from riskreg.errors import NotAllowed, ServiceError
+from riskreg.extensions import db
+from riskreg.plans.models import Risk
+
+NOW = datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def world(app: Flask, demo: dict[str, str]):  # type: ignore[no-untyped-def]
+    with app.app_context():
+        users = {u.username: u for u in db.session.scalars(select(User))}
+        units = {u.code: u for u in db.session.scalars(select(Unit))}
+        risk = db.session.scalar(select(Risk).where(Risk.title.contains("privata vårdgivare")))
+        control = create_control(
+            db.session,
+            risk,
+            title="Utbetalningar jan–maj 2025",
+            check_type="payments",
+            responsible_unit=units["CE"],
+            controllers=[users["granskare"]],
+            deviation_definition="Belopp som inte följer avtalets prislista.",
+            actor=users["admin"],
+            now=NOW,
+        )
+        db.session.commit()
+        yield users, units, control
+
+
+def test_deadline_defaults_to_the_plan_row(world) -> None:  # type: ignore[no-untyped-def]
+    _, _, control = world
+    assert control.deadline == date(2025, 8, 15)
+    assert [e.to_status for e in control.events] == ["planned"]
+
+
+def test_full_cycle_with_segregation_of_duties(world) -> None:  # type: ignore[no-untyped-def]
+    users, _, control = world
+    change_status(db.session, control, "in_progress", actor=users["granskare"], now=NOW)
+    with pytest.raises(ServiceError, match="slutsats"):
+        change_status(db.session, control, "ready_for_review", actor=users["granskare"], now=NOW)
+    set_conclusion(db.session, control, "Inga väsentliga fel.")
+    change_status(db.session, control, "ready_for_review", actor=users["granskare"], now=NOW)
+    with pytest.raises(NotAllowed):
+        change_status(db.session, control, "approved", actor=users["admin"], now=NOW)
+    change_status(db.session, control, "approved", actor=users["chef"], now=NOW)
+    assert control.approved_by.username == "chef"
+    with pytest.raises(ServiceError, match="skäl"):
+        change_status(db.session, control, "in_progress", actor=users["granskare"], now=NOW)
+    change_status(
+        db.session, control, "in_progress", actor=users["granskare"], now=NOW, note="Nya underlag"
+    )
+    assert control.approved_by is None
+    db.session.commit()
+    steps = [(e.from_status, e.to_status) for e in db.session.get(Control, control.id).events]
+    assert steps == [
+        (None, "planned"),
+        ("planned", "in_progress"),
+        ("in_progress", "ready_for_review"),
+        ("ready_for_review", "approved"),
+        ("approved", "in_progress"),
+    ]
+
+
+def test_controller_cannot_approve_own_work(world) -> None:  # type: ignore[no-untyped-def]
+    users, _, control = world
+    chef = users["chef"]
+    control.controllers.append(chef)
+    change_status(db.session, control, "in_progress", actor=users["granskare"], now=NOW)
+    set_conclusion(db.session, control, "OK")
+    change_status(db.session, control, "ready_for_review", actor=users["granskare"], now=NOW)
+    with pytest.raises(NotAllowed, match="utfört"):
+        change_status(db.session, control, "approved", actor=chef, now=NOW)
+
+
+def test_skipping_a_status_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    users, _, control = world
+    with pytest.raises(ServiceError, match="kan inte gå"):
+        change_status(db.session, control, "approved", actor=users["chef"], now=NOW)
+    assert control.status == ControlStatus.PLANNED
+
+
+def test_action_is_answered_by_unit_and_verified_by_controller(world) -> None:  # type: ignore[no-untyped-def]
+    users, units, control = world
+    change_status(db.session, control, "in_progress", actor=users["granskare"], now=NOW)
+    deviation = record_deviation(
+        db.session,
+        control,
+        description="Fel pris för besök",
+        actor=users["granskare"],
+        now=NOW,
+        recovery_claim_ore=125_000,
+    )
+    action = raise_action(
+        db.session,
+        control,
+        description="Återkräv felaktig ersättning",
+        owner_unit=units["CE"],
+        due_date=date(2025, 6, 30),
+        actor=users["granskare"],
+        now=NOW,
+        deviation=deviation,
+    )
+    with pytest.raises(ServiceError, match="besvarad"):
+        verify_action(db.session, action, accepted=True, note="", actor=users["granskare"], now=NOW)
+    answer_action(db.session, action, answer="Återkrav skickat", actor=users["ce"], now=NOW)
+    with pytest.raises(ServiceError, match="varför"):
+        verify_action(
+            db.session, action, accepted=False, note="", actor=users["granskare"], now=NOW
+        )
+    verify_action(
+        db.session,
+        action,
+        accepted=False,
+        note="Bifoga fakturan",
+        actor=users["granskare"],
+        now=NOW,
+    )
+    assert action.status == ActionStatus.OPEN
+    answer_action(db.session, action, answer="Faktura bifogad", actor=users["ce"], now=NOW)
+    verify_action(db.session, action, accepted=True, note="", actor=users["granskare"], now=NOW)
+    assert action.is_done and action.verified_by.username == "granskare"
+
+
+def test_action_due_in_the_past_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    users, units, control = world
+    with pytest.raises(ServiceError, match="förflutna"):
+        raise_action(
+            db.session,
+            control,
+            description="x",
+            owner_unit=units["CE"],
+            due_date=date(2025, 5, 1),
+            actor=users["granskare"],
+            now=NOW,
+        )
