@@ -281,4 +281,7 @@ def start_command(host: str, port: int) -> None:
     upgrade()
     _load_demo_and_print()
     click.echo(f"riskreg körs på http://{host}:{port}/  (Ctrl+C avslutar)")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
