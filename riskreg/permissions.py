@@ -133,6 +133,11 @@ def can_approve_control(user: Any, control: Control) -> bool:
     )
 
 
+def can_reopen_control(user: Any, control: Control) -> bool:
+    """An approved control is reopened (with a reason) by its controllers or an approver."""
+    return can_work_on_control(user, control) or can_approve_control(user, control)
+
+
 def can_view_action(user: Any, action: Action) -> bool:
     return can_view_control(user, action.control) or _in_scope(user, action.owner_unit_id)
 

@@ -6,13 +6,17 @@ that hold whoever acts (segregation of duties, reasons for reopening) are enforc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import (
+    CONTROL_STATUS_TITLES,
     Action,
     ActionStatus,
     CheckType,
@@ -22,7 +26,7 @@ from riskreg.controls.models import (
     Deviation,
 )
 from riskreg.errors import NotAllowed, ServiceError, StaleObject
-from riskreg.plans.models import Risk
+from riskreg.plans.models import Plan, Risk
 
 # to_status -> the statuses it may be reached from
 TRANSITIONS: dict[ControlStatus, set[ControlStatus]] = {
@@ -54,17 +58,12 @@ def create_control(
     controllers = list(controllers)
     if not title.strip():
         raise ServiceError("Ange vad granskningen gäller.")
-    if not controllers:
-        raise ServiceError("Minst en granskare måste tilldelas.")
-    not_controllers = [u.username for u in controllers if u.role != Role.CONTROLLER]
-    if not_controllers:
-        raise ServiceError("Bara granskare kan tilldelas: " + ", ".join(not_controllers))
+    _check_controllers(controllers)
     deadline = deadline or risk.deadline
     if deadline is None:
         raise ServiceError("Ange när granskningen ska vara klar; planraden saknar datum.")
     check_type = CheckType(check_type)
-    if check_type == CheckType.GENERIC and not attributes_text.strip():
-        raise ServiceError("Ange vilka attribut som kontrolleras per post (ett per rad).")
+    _check_attributes(check_type, attributes_text)
     control = Control(
         risk=risk,
         title=title.strip(),
@@ -82,6 +81,88 @@ def create_control(
         ControlEvent(at=now, actor=actor, from_status=None, to_status=ControlStatus.PLANNED.value)
     )
     session.flush()
+    _record_controllers(session, control, None)
+    return control
+
+
+def _check_controllers(controllers: list[User]) -> None:
+    if not controllers:
+        raise ServiceError("Minst en granskare måste tilldelas.")
+    not_controllers = [u.username for u in controllers if u.role != Role.CONTROLLER]
+    if not_controllers:
+        raise ServiceError("Bara granskare kan tilldelas: " + ", ".join(not_controllers))
+
+
+def _check_attributes(check_type: CheckType, attributes_text: str) -> None:
+    if check_type == CheckType.GENERIC and not attributes_text.strip():
+        raise ServiceError("Ange vilka attribut som kontrolleras per post (ett per rad).")
+
+
+def _check_version(obj: Control | Action, expected_version: int | None, message: str) -> None:
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleObject(message)
+
+
+STALE_CONTROL = (
+    "Någon annan har sparat granskningen sedan du öppnade sidan. "
+    "Dina ändringar har inte sparats; jämför med den aktuella versionen."
+)
+STALE_ACTION = (
+    "Någon annan har ändrat åtgärden sedan du öppnade sidan. "
+    "Dina ändringar har inte sparats; jämför med den aktuella versionen."
+)
+
+
+def _record_controllers(session: Session, control: Control, before: list[str] | None) -> None:
+    """The assignment lives in an association table, which the automatic trail cannot see."""
+    from riskreg.audit.trail import record
+
+    after = ", ".join(sorted(u.username for u in control.controllers))
+    if before is None:
+        record(session, "assign", "control", control.id, {"controllers": after})
+        return
+    if ", ".join(sorted(before)) != after:
+        record(
+            session,
+            "assign",
+            "control",
+            control.id,
+            {"controllers": after, "previous_controllers": ", ".join(sorted(before))},
+        )
+
+
+def update_control(
+    session: Session,
+    control: Control,
+    *,
+    title: str,
+    controllers: Iterable[User],
+    deadline: date,
+    deviation_definition: str,
+    attributes_text: str = "",
+    expected_version: int | None = None,
+) -> Control:
+    """Change the plan of a control; only while it is planned, before any testing."""
+    _check_version(control, expected_version, STALE_CONTROL)
+    if control.status_enum != ControlStatus.PLANNED:
+        raise ServiceError("En granskning kan bara ändras medan den är planerad.")
+    controllers = list(controllers)
+    if not title.strip():
+        raise ServiceError("Ange vad granskningen gäller.")
+    _check_controllers(controllers)
+    _check_attributes(control.check_type_enum, attributes_text)
+    before = [u.username for u in control.controllers]
+    control.title = title.strip()
+    control.deadline = deadline
+    control.deviation_definition = deviation_definition.strip()
+    control.attributes_text = attributes_text.strip()
+    if sorted(u.id for u in controllers) != sorted(u.id for u in control.controllers):
+        control.controllers = controllers
+        # A change of the association table alone does not update the control row; bump the
+        # version by hand so that other open forms see the save as a conflict.
+        control.version = control.version + 1
+    session.flush()
+    _record_controllers(session, control, before)
     return control
 
 
@@ -94,15 +175,26 @@ def change_status(
     now: datetime,
     note: str = "",
     expected_version: int | None = None,
+    expected_status: ControlStatus | str | None = None,
 ) -> Control:
-    """Move a control to its next status, recording who, when and why."""
+    """Move a control to its next status, recording who, when and why.
+
+    `expected_status` names the step the user asked for (sending back and reopening both lead
+    to "in progress"): the control must be in that status now.
+    """
     if expected_version is not None and control.version != expected_version:
         raise StaleObject("Granskningen har ändrats av någon annan. Ladda om sidan.")
     to_status = ControlStatus(to_status)
     current = control.status_enum
+    if expected_status is not None and current != ControlStatus(expected_status):
+        raise ServiceError(
+            f"Granskningen har status ”{CONTROL_STATUS_TITLES[current]}”, "
+            f"inte ”{CONTROL_STATUS_TITLES[ControlStatus(expected_status)]}”."
+        )
     if current not in TRANSITIONS.get(to_status, set()):
         raise ServiceError(
-            f"Granskningen kan inte gå från {current.value} till {to_status.value}."
+            f"Granskningen kan inte gå från ”{CONTROL_STATUS_TITLES[current]}” "
+            f"till ”{CONTROL_STATUS_TITLES[to_status]}”."
         )
     note = note.strip()
     if current == ControlStatus.APPROVED and not note:
@@ -134,7 +226,10 @@ def change_status(
     return control
 
 
-def set_conclusion(session: Session, control: Control, conclusion: str) -> Control:
+def set_conclusion(
+    session: Session, control: Control, conclusion: str, *, expected_version: int | None = None
+) -> Control:
+    _check_version(control, expected_version, STALE_CONTROL)
     if control.status_enum in (ControlStatus.READY_FOR_REVIEW, ControlStatus.APPROVED):
         raise ServiceError("Slutsatsen kan inte ändras när granskningen är lämnad eller godkänd.")
     control.conclusion = conclusion.strip()
@@ -209,9 +304,16 @@ def raise_action(
 
 
 def answer_action(
-    session: Session, action: Action, *, answer: str, actor: User, now: datetime
+    session: Session,
+    action: Action,
+    *,
+    answer: str,
+    actor: User,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> Action:
     """The owner unit says what it has done; the controller then verifies it."""
+    _check_version(action, expected_version, STALE_ACTION)
     if action.is_done:
         raise ServiceError("Åtgärden är redan verifierad.")
     if not answer.strip():
@@ -232,8 +334,10 @@ def verify_action(
     note: str,
     actor: User,
     now: datetime,
+    expected_version: int | None = None,
 ) -> Action:
     """Accept the unit's answer (done) or send the action back to the unit (open again)."""
+    _check_version(action, expected_version, STALE_ACTION)
     if action.status != ActionStatus.ANSWERED:
         raise ServiceError("Bara en besvarad åtgärd kan verifieras.")
     if not accepted and not note.strip():
@@ -250,18 +354,132 @@ def verify_action(
 
 
 def change_action_due_date(
-    session: Session, action: Action, *, due_date: date, reason: str, now: datetime
+    session: Session,
+    action: Action,
+    *,
+    due_date: date,
+    reason: str,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> Action:
     """A new due date; reminders about the old date stop because their keys name that date."""
+    _check_version(action, expected_version, STALE_ACTION)
     if action.is_done:
         raise ServiceError("Åtgärden är redan verifierad.")
     if not reason.strip():
         raise ServiceError("Ange varför sista dag ändras.")
     if due_date < now.date():
         raise ServiceError("Sista dag kan inte ligga i det förflutna.")
+    if due_date == action.due_date:
+        raise ServiceError("Ange ett annat datum än det nuvarande.")
     from riskreg.audit.context import because
 
     with because(reason.strip()):
         action.due_date = due_date
         session.flush()
     return action
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ControlFilter:
+    plan_id: int | None = None
+    status: str | None = None
+    unit_id: int | None = None
+    check_type: str | None = None
+    risk_id: int | None = None
+
+
+def control_query(flt: ControlFilter) -> Select[tuple[Control]]:
+    """Controls matching the filter, soonest deadline first. Callers keep only those the user
+    may see (permissions.can_view_control), so the rule lives in one place."""
+    query = (
+        select(Control)
+        .join(Control.risk)
+        .options(
+            selectinload(Control.risk).selectinload(Risk.plan).selectinload(Plan.organisation),
+            selectinload(Control.responsible_unit),
+            selectinload(Control.controllers).selectinload(User.units),
+        )
+    )
+    if flt.plan_id:
+        query = query.where(Risk.plan_id == flt.plan_id)
+    if flt.status:
+        query = query.where(Control.status == flt.status)
+    if flt.unit_id:
+        query = query.where(Control.responsible_unit_id == flt.unit_id)
+    if flt.check_type:
+        query = query.where(Control.check_type == flt.check_type)
+    if flt.risk_id:
+        query = query.where(Control.risk_id == flt.risk_id)
+    return query.order_by(Control.deadline, Risk.position, Control.id)
+
+
+@dataclass
+class ActionFilter:
+    status: str | None = None
+    overdue: bool = False
+    control_id: int | None = None
+
+
+def action_query(flt: ActionFilter, *, today: date) -> Select[tuple[Action]]:
+    """Actions matching the filter, soonest due date first. Callers keep only those the user
+    may see (permissions.can_view_action)."""
+    query = select(Action).options(
+        selectinload(Action.control).selectinload(Control.controllers).selectinload(User.units),
+        selectinload(Action.owner_unit),
+    )
+    if flt.status:
+        query = query.where(Action.status == flt.status)
+    if flt.overdue:
+        query = query.where(Action.due_date < today, Action.status != ActionStatus.VERIFIED.value)
+    if flt.control_id:
+        query = query.where(Action.control_id == flt.control_id)
+    return query.order_by(Action.due_date, Action.id)
+
+
+def is_overdue(obj: Control | Action, today: date) -> bool:
+    """Past its date and not finished (a control approved, an action verified)."""
+    if isinstance(obj, Control):
+        return obj.deadline < today and obj.status_enum != ControlStatus.APPROVED
+    return obj.due_date < today and not obj.is_done
+
+
+@dataclass(frozen=True)
+class DueDateChange:
+    at: datetime
+    actor_name: str
+    old: str
+    new: str
+    reason: str
+
+
+def due_date_history(session: Session, action: Action) -> list[DueDateChange]:
+    """Every change of the action's due date, read back from the audit trail."""
+    from riskreg.audit.models import AuditEntry
+
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == Action.__tablename__,
+            AuditEntry.object_id == str(action.id),
+            AuditEntry.action == "update",
+        )
+        .order_by(AuditEntry.id)
+    )
+    found: list[DueDateChange] = []
+    for entry in entries:
+        change = json.loads(entry.payload).get("changes", {}).get("due_date")
+        if change:
+            found.append(
+                DueDateChange(
+                    at=entry.at,
+                    actor_name=entry.actor_name,
+                    old=change[0] or "",
+                    new=change[1] or "",
+                    reason=entry.reason or "",
+                )
+            )
+    return found

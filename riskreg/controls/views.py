@@ -1,5 +1,650 @@
+"""The control workflow pages: controls of plan rows, their status flow, deviations and actions.
+
+Each view: load or 404 → permission check → form → service → commit → redirect. The lists load
+the candidates with a query and keep those that `permissions.can_view_*` allows, so the rule
+of who sees what stays in riskreg/permissions.py.
+"""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from riskreg import permissions
+from riskreg.auth.models import Role, Unit, User
+from riskreg.controls.forms import (
+    AnswerForm,
+    ConclusionForm,
+    ControlForm,
+    DueDateForm,
+    NewActionForm,
+    NewControlForm,
+    StatusForm,
+    VerifyForm,
+)
+from riskreg.controls.models import (
+    ACTION_STATUS_TITLES,
+    CHECK_TYPE_TITLES,
+    CONTROL_STATUS_TITLES,
+    Action,
+    ActionStatus,
+    CheckType,
+    Control,
+    ControlStatus,
+)
+from riskreg.controls.services import (
+    ActionFilter,
+    ControlFilter,
+    action_query,
+    answer_action,
+    change_action_due_date,
+    change_status,
+    control_query,
+    create_control,
+    due_date_history,
+    is_overdue,
+    raise_action,
+    set_conclusion,
+    update_control,
+    verify_action,
+)
+from riskreg.db import now_utc
+from riskreg.errors import ServiceError, StaleObject
+from riskreg.extensions import db
+from riskreg.formtools import choices
+from riskreg.permissions import require, requires
+from riskreg.plans.models import Plan, Risk
+from riskreg.plans.services import RiskFilter, latest_plan, risk_query
 
 bp = Blueprint("controls", __name__, url_prefix="/controls")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _today() -> date:
+    """Today in the organisation's time zone: what "overdue" means to its users."""
+    return now_utc().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _version(value: str | None) -> int:
+    """The version a form was loaded with; an unreadable one never matches (a conflict)."""
+    return int(value) if (value or "").isdigit() else -1
+
+
+def _control_or_404(control_id: int) -> Control:
+    control = db.get_or_404(Control, control_id)
+    require(permissions.can_view_control(current_user, control), hide=True)
+    return control
+
+
+def _action_or_404(action_id: int) -> Action:
+    action = db.get_or_404(Action, action_id)
+    require(permissions.can_view_action(current_user, action), hide=True)
+    return action
+
+
+def _visible_controls(flt: ControlFilter) -> list[Control]:
+    return [
+        c
+        for c in db.session.scalars(control_query(flt))
+        if permissions.can_view_control(current_user, c)
+    ]
+
+
+def _unit_choices() -> list[Any]:
+    units = db.session.scalars(select(Unit).order_by(Unit.code))
+    return choices((u.id, f"{u.code} – {u.name}") for u in units)
+
+
+def _controller_choices(assigned: list[User] | None = None) -> list[Any]:
+    """Active controllers, and whoever is assigned already (even if since deactivated)."""
+    users = set(
+        db.session.scalars(select(User).where(User.role == Role.CONTROLLER, User.active.is_(True)))
+    )
+    users.update(assigned or [])
+    return choices((u.id, u.full_name) for u in sorted(users, key=lambda u: u.full_name))
+
+
+def _users(ids: list[int] | None) -> list[User]:
+    if not ids:
+        return []
+    return list(db.session.scalars(select(User).where(User.id.in_(ids))))
+
+
+class ControlsUI:
+    """Titles and small lookups for templates, under one name (`controls_ui`)."""
+
+    def status_title(self, status: str) -> str:
+        return _(CONTROL_STATUS_TITLES[ControlStatus(status)])
+
+    def check_type_title(self, check_type: str) -> str:
+        return _(CHECK_TYPE_TITLES[CheckType(check_type)])
+
+    def action_status_title(self, status: str) -> str:
+        return _(ACTION_STATUS_TITLES[ActionStatus(status)])
+
+    def statuses(self) -> list[tuple[str, str]]:
+        return [(s.value, _(t)) for s, t in CONTROL_STATUS_TITLES.items()]
+
+    def check_types(self) -> list[tuple[str, str]]:
+        return [(c.value, _(t)) for c, t in CHECK_TYPE_TITLES.items()]
+
+    def action_statuses(self) -> list[tuple[str, str]]:
+        return [(s.value, _(t)) for s, t in ACTION_STATUS_TITLES.items()]
+
+    def sek(self, ore: int) -> str:
+        """An amount in öre as Swedish kronor: 1 250,00 kr (thousands by a no-break space)."""
+        sign = "-" if ore < 0 else ""
+        kronor, rest = divmod(abs(ore), 100)
+        grouped = f"{kronor:,}".replace(",", "\u00a0")
+        return f"{sign}{grouped},{rest:02d}\u00a0kr"
+
+    def overdue(self, obj: Control | Action) -> bool:
+        return is_overdue(obj, _today())
+
+    def of_risk(self, risk: Risk) -> list[Control]:
+        """The controls of a plan row that the signed-in user may see (for the risk page)."""
+        return _visible_controls(ControlFilter(risk_id=risk.id))
+
+    def overview(self, plan: Plan | None) -> dict[str, Any]:
+        """Counts for the dashboard panel: visible controls of the plan by status, overdue."""
+        controls = _visible_controls(ControlFilter(plan_id=plan.id)) if plan else []
+        today = _today()
+        actions = [
+            a
+            for a in db.session.scalars(action_query(ActionFilter(overdue=True), today=today))
+            if permissions.can_view_action(current_user, a)
+        ]
+        return {
+            "by_status": Counter(c.status for c in controls),
+            "total": len(controls),
+            "overdue_controls": sum(1 for c in controls if is_overdue(c, today)),
+            "overdue_actions": len(actions),
+        }
+
+
+CONTROLS_UI = ControlsUI()
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"controls_ui": CONTROLS_UI}
+
+
+# --- controls ---------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@requires(permissions.is_authenticated)
+def index() -> str:
+    status = request.args.get("status") or None
+    check_type = request.args.get("type") or None
+    flt = ControlFilter(
+        plan_id=_int_arg("plan"),
+        status=status if status in {s.value for s in ControlStatus} else None,
+        unit_id=_int_arg("unit"),
+        check_type=check_type if check_type in {c.value for c in CheckType} else None,
+    )
+    overdue = request.args.get("overdue") == "1"
+    controls = _visible_controls(flt)
+    if overdue:
+        today = _today()
+        controls = [c for c in controls if is_overdue(c, today)]
+    return render_template(
+        "controls/index.html",
+        controls=controls,
+        flt=flt,
+        overdue=overdue,
+        plans=db.session.scalars(select(Plan).order_by(Plan.year.desc())).all(),
+        units=db.session.scalars(select(Unit).order_by(Unit.code)).all(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(permissions.can_create_control)
+def new() -> str | Response:
+    risk_id = _int_arg("risk")
+    if risk_id is None:
+        plan = db.session.get(Plan, _int_arg("plan") or 0) or latest_plan(db.session)
+        risks = (
+            db.session.scalars(
+                risk_query(RiskFilter(plan_id=plan.id), permissions.visible_unit_ids(current_user))
+            ).all()
+            if plan
+            else []
+        )
+        return render_template("controls/pick_risk.html", plan=plan, risks=risks)
+    risk = db.get_or_404(Risk, risk_id)
+    require(permissions.can_view_risk(current_user, risk), hide=True)
+    form = NewControlForm()
+    form.check_type.choices = choices(
+        [("", _("Välj typ")), *((c.value, _(t)) for c, t in CHECK_TYPE_TITLES.items())]
+    )
+    form.responsible_unit_id.choices = _unit_choices()
+    form.controllers.choices = _controller_choices()
+    if request.method == "GET":
+        form.title.data = risk.review_area or risk.title
+        form.responsible_unit_id.data = risk.responsible_unit_id
+        form.deadline.data = risk.deadline
+        if current_user.role == Role.CONTROLLER:
+            form.controllers.data = [current_user.id]
+    if form.validate_on_submit():
+        try:
+            control = create_control(
+                db.session,
+                risk,
+                title=form.title.data or "",
+                check_type=form.check_type.data or "",
+                responsible_unit=db.get_or_404(Unit, form.responsible_unit_id.data),
+                controllers=_users(form.controllers.data),
+                deviation_definition=form.deviation_definition.data or "",
+                deadline=form.deadline.data,
+                attributes_text=form.attributes_text.data or "",
+                actor=current_user,
+                now=now_utc(),
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Granskningen är planerad."), "success")
+            return redirect(url_for("controls.show", control_id=control.id))
+    return render_template("controls/edit.html", form=form, risk=risk, control=None)
+
+
+@bp.route("/<int:control_id>")
+@requires(permissions.is_authenticated)
+def show(control_id: int) -> str:
+    return _render_show(_control_or_404(control_id))
+
+
+def _render_show(
+    control: Control,
+    *,
+    conclusion_form: ConclusionForm | None = None,
+    conflict: Control | None = None,
+) -> str:
+    if conclusion_form is None:
+        conclusion_form = ConclusionForm(
+            formdata=None, data={"conclusion": control.conclusion, "version": control.version}
+        )
+    return render_template(
+        "controls/show.html",
+        control=control,
+        risk=control.risk,
+        conclusion_form=conclusion_form,
+        conflict=conflict,
+    )
+
+
+@bp.route("/<int:control_id>/edit", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def edit(control_id: int) -> str | Response:
+    control = _control_or_404(control_id)
+    require(permissions.can_work_on_control(current_user, control))
+    if control.status_enum != ControlStatus.PLANNED:
+        flash(_("En granskning kan bara ändras medan den är planerad."), "warning")
+        return redirect(url_for("controls.show", control_id=control.id))
+    form = ControlForm(obj=control if request.method == "GET" else None)
+    form.controllers.choices = _controller_choices(control.controllers)
+    if request.method == "GET":
+        form.controllers.data = [u.id for u in control.controllers]
+        form.version.data = str(control.version)
+    current = None
+    if form.validate_on_submit():
+        try:
+            update_control(
+                db.session,
+                control,
+                title=form.title.data or "",
+                controllers=_users(form.controllers.data),
+                deadline=form.deadline.data or control.risk.deadline or control.deadline,
+                deviation_definition=form.deviation_definition.data or "",
+                attributes_text=form.attributes_text.data or "",
+                expected_version=_version(form.version.data),
+            )
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            current = db.session.get(Control, control_id)
+            form.version.data = str(current.version) if current else ""
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Granskningen är sparad."), "success")
+            return redirect(url_for("controls.show", control_id=control.id))
+    return render_template(
+        "controls/edit.html", form=form, risk=control.risk, control=control, current=current
+    )
+
+
+@bp.route("/<int:control_id>/conclusion", methods=["POST"])
+@requires(permissions.is_authenticated)
+def conclusion(control_id: int) -> str | Response:
+    control = _control_or_404(control_id)
+    require(permissions.can_work_on_control(current_user, control))
+    form = ConclusionForm()
+    if not form.validate_on_submit():
+        return _render_show(control, conclusion_form=form)
+    try:
+        set_conclusion(
+            db.session,
+            control,
+            form.conclusion.data or "",
+            expected_version=_version(form.version.data),
+        )
+    except StaleObject as exc:
+        db.session.rollback()
+        form.form_errors.append(exc.message)
+        current = db.get_or_404(Control, control_id)
+        form.version.data = str(current.version)
+        return _render_show(current, conclusion_form=form, conflict=current)
+    except ServiceError as exc:
+        db.session.rollback()
+        form.form_errors.extend(exc.messages)
+        return _render_show(control, conclusion_form=form)
+    db.session.commit()
+    flash(_("Slutsatsen är sparad."), "success")
+    return redirect(url_for("controls.show", control_id=control.id, _anchor="slutsats"))
+
+
+def _transition(
+    control_id: int,
+    *,
+    from_status: ControlStatus,
+    to_status: ControlStatus,
+    allowed: Callable[[Any, Control], bool],
+    done: str,
+) -> Response:
+    control = _control_or_404(control_id)
+    require(allowed(current_user, control))
+    back = redirect(url_for("controls.show", control_id=control.id))
+    form = StatusForm()
+    if not form.validate_on_submit():
+        flash(_("Formuläret kunde inte tas emot. Ladda om sidan och försök igen."), "danger")
+        return back
+    try:
+        change_status(
+            db.session,
+            control,
+            to_status,
+            actor=current_user,
+            now=now_utc(),
+            note=form.note.data or "",
+            expected_version=_version(form.version.data),
+            expected_status=from_status,
+        )
+    except StaleObject as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    except ServiceError as exc:
+        db.session.rollback()
+        for message in exc.messages:
+            flash(message, "danger")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return back
+
+
+@bp.route("/<int:control_id>/start", methods=["POST"])
+@requires(permissions.is_authenticated)
+def start(control_id: int) -> Response:
+    return _transition(
+        control_id,
+        from_status=ControlStatus.PLANNED,
+        to_status=ControlStatus.IN_PROGRESS,
+        allowed=permissions.can_work_on_control,
+        done=_("Granskningen är påbörjad."),
+    )
+
+
+@bp.route("/<int:control_id>/submit", methods=["POST"])
+@requires(permissions.is_authenticated)
+def submit(control_id: int) -> Response:
+    return _transition(
+        control_id,
+        from_status=ControlStatus.IN_PROGRESS,
+        to_status=ControlStatus.READY_FOR_REVIEW,
+        allowed=permissions.can_work_on_control,
+        done=_("Granskningen är lämnad för godkännande."),
+    )
+
+
+@bp.route("/<int:control_id>/approve", methods=["POST"])
+@requires(permissions.is_authenticated)
+def approve(control_id: int) -> Response:
+    return _transition(
+        control_id,
+        from_status=ControlStatus.READY_FOR_REVIEW,
+        to_status=ControlStatus.APPROVED,
+        allowed=permissions.can_approve_control,
+        done=_("Granskningen är godkänd."),
+    )
+
+
+@bp.route("/<int:control_id>/send-back", methods=["POST"])
+@requires(permissions.is_authenticated)
+def send_back(control_id: int) -> Response:
+    return _transition(
+        control_id,
+        from_status=ControlStatus.READY_FOR_REVIEW,
+        to_status=ControlStatus.IN_PROGRESS,
+        allowed=permissions.can_approve_control,
+        done=_("Granskningen är tillbakaskickad till granskaren."),
+    )
+
+
+@bp.route("/<int:control_id>/reopen", methods=["POST"])
+@requires(permissions.is_authenticated)
+def reopen(control_id: int) -> Response:
+    return _transition(
+        control_id,
+        from_status=ControlStatus.APPROVED,
+        to_status=ControlStatus.IN_PROGRESS,
+        allowed=permissions.can_reopen_control,
+        done=_("Granskningen är öppnad igen."),
+    )
+
+
+@bp.route("/<int:control_id>/actions/new", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def new_action(control_id: int) -> str | Response:
+    control = _control_or_404(control_id)
+    require(permissions.can_work_on_control(current_user, control))
+    form = NewActionForm()
+    form.owner_unit_id.choices = _unit_choices()
+    if request.method == "GET":
+        form.owner_unit_id.data = control.responsible_unit_id
+    if form.validate_on_submit():
+        try:
+            action = raise_action(
+                db.session,
+                control,
+                description=form.description.data or "",
+                owner_unit=db.get_or_404(Unit, form.owner_unit_id.data),
+                due_date=form.due_date.data,  # type: ignore[arg-type]
+                actor=current_user,
+                now=now_utc(),
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Åtgärden är registrerad."), "success")
+            return redirect(url_for("controls.action", action_id=action.id))
+    return render_template("controls/new_action.html", form=form, control=control)
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+ACTION_STATUS_FILTERS = {s.value for s in ActionStatus}
+
+
+@bp.route("/actions/")
+@requires(permissions.is_authenticated)
+def actions() -> str:
+    status = request.args.get("status") or None
+    flt = ActionFilter(
+        status=status if status in ACTION_STATUS_FILTERS else None,
+        overdue=request.args.get("overdue") == "1",
+    )
+    found = [
+        a
+        for a in db.session.scalars(action_query(flt, today=_today()))
+        if permissions.can_view_action(current_user, a)
+    ]
+    return render_template("controls/actions.html", actions=found, flt=flt)
+
+
+@bp.route("/actions/<int:action_id>")
+@requires(permissions.is_authenticated)
+def action(action_id: int) -> str:
+    return _render_action(_action_or_404(action_id))
+
+
+def _render_action(
+    action: Action,
+    *,
+    answer_form: AnswerForm | None = None,
+    verify_form: VerifyForm | None = None,
+    due_form: DueDateForm | None = None,
+    conflict: Action | None = None,
+) -> str:
+    version = {"version": action.version}
+    return render_template(
+        "controls/action.html",
+        action=action,
+        control=action.control,
+        answer_form=answer_form
+        or AnswerForm(formdata=None, data={"answer": action.answer, **version}),
+        verify_form=verify_form or VerifyForm(formdata=None, data=version),
+        due_form=due_form or DueDateForm(formdata=None, data=version),
+        due_changes=due_date_history(db.session, action),
+        conflict=conflict,
+    )
+
+
+def _action_conflict(action_id: int, form: AnswerForm | VerifyForm | DueDateForm) -> Action:
+    current = db.get_or_404(Action, action_id)
+    form.version.data = str(current.version)
+    return current
+
+
+@bp.route("/actions/<int:action_id>/answer", methods=["POST"])
+@requires(permissions.is_authenticated)
+def answer(action_id: int) -> str | Response:
+    action = _action_or_404(action_id)
+    require(permissions.can_answer_action(current_user, action))
+    form = AnswerForm()
+    if form.validate_on_submit():
+        try:
+            answer_action(
+                db.session,
+                action,
+                answer=form.answer.data or "",
+                actor=current_user,
+                now=now_utc(),
+                expected_version=_version(form.version.data),
+            )
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            current = _action_conflict(action_id, form)
+            return _render_action(current, answer_form=form, conflict=current)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Svaret är sparat. Granskaren verifierar det."), "success")
+            return redirect(url_for("controls.action", action_id=action.id))
+    return _render_action(action, answer_form=form)
+
+
+@bp.route("/actions/<int:action_id>/verify", methods=["POST"])
+@requires(permissions.is_authenticated)
+def verify(action_id: int) -> str | Response:
+    action = _action_or_404(action_id)
+    require(permissions.can_verify_action(current_user, action))
+    form = VerifyForm()
+    if form.validate_on_submit():
+        if not (form.accept.data or form.reject.data):
+            form.form_errors.append(_("Välj Verifiera eller Skicka tillbaka."))
+            return _render_action(action, verify_form=form)
+        try:
+            verify_action(
+                db.session,
+                action,
+                accepted=bool(form.accept.data),
+                note=form.note.data or "",
+                actor=current_user,
+                now=now_utc(),
+                expected_version=_version(form.version.data),
+            )
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            current = _action_conflict(action_id, form)
+            return _render_action(current, verify_form=form, conflict=current)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            if form.accept.data:
+                flash(_("Åtgärden är verifierad."), "success")
+            else:
+                flash(_("Åtgärden är tillbakaskickad till enheten."), "success")
+            return redirect(url_for("controls.action", action_id=action.id))
+    return _render_action(action, verify_form=form)
+
+
+@bp.route("/actions/<int:action_id>/due-date", methods=["POST"])
+@requires(permissions.is_authenticated)
+def due_date(action_id: int) -> str | Response:
+    action = _action_or_404(action_id)
+    require(permissions.can_work_on_control(current_user, action.control))
+    form = DueDateForm()
+    if form.validate_on_submit():
+        try:
+            change_action_due_date(
+                db.session,
+                action,
+                due_date=form.due_date.data,  # type: ignore[arg-type]
+                reason=form.reason.data or "",
+                now=now_utc(),
+                expected_version=_version(form.version.data),
+            )
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            current = _action_conflict(action_id, form)
+            return _render_action(current, due_form=form, conflict=current)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.form_errors.extend(exc.messages)
+        else:
+            db.session.commit()
+            flash(_("Sista dag är ändrad."), "success")
+            return redirect(url_for("controls.action", action_id=action.id))
+    return _render_action(action, due_form=form)
