@@ -243,7 +243,7 @@ def _payments(
         book = item.population_item.amount_ore or 0
         if item is deviating:
             wrong = min(1_250_000, book // 10)
-            results = {a: ItemResult.OK.value for a in attributes}
+            results = dict.fromkeys(attributes, ItemResult.OK.value)
             results[attributes[1]] = ItemResult.DEVIATION.value
             services.record_result(
                 session,
@@ -298,7 +298,7 @@ def _all_ok(
     services.record_result(
         session,
         item,
-        attribute_results={a: ItemResult.OK.value for a in attributes},
+        attribute_results=dict.fromkeys(attributes, ItemResult.OK.value),
         overall=ItemResult.OK.value,
         actor=actor,
         now=now,
@@ -374,7 +374,7 @@ def _passcards(
     deviating = next((i for i in draw.items if i.stratum == "avslutade"), draw.items[0])
     for item in draw.items:
         if item is deviating:
-            results = {a: ItemResult.OK.value for a in attributes}
+            results = dict.fromkeys(attributes, ItemResult.OK.value)
             results[attributes[0]] = ItemResult.DEVIATION.value
             services.record_result(
                 session,
@@ -417,9 +417,9 @@ def hygiene_rows(rng: random.Random) -> list[list[str]]:
         for _ in range(count):
             steps = []
             for index in range(8):
-                if index == 2 and rng.random() < 0.35:  # gloves often not needed
-                    steps.append("EA")
-                elif index == 3 and rng.random() < 0.5:
+                # gloves and aprons are often not needed (EA)
+                not_needed = {2: 0.35, 3: 0.5}.get(index, 0.0)
+                if rng.random() < not_needed:
                     steps.append("EA")
                 else:
                     steps.append("N" if rng.random() < 0.025 else "J")
