@@ -26,6 +26,7 @@ from riskreg.controls.services import change_status, create_control, set_conclus
 from riskreg.plans.models import Plan, Risk
 from riskreg.sampling import importing, services
 from riskreg.sampling.checktypes import attributes_for
+from riskreg.sampling.evidence import DEFAULT_MAX_BYTES, evidence_dir, store_evidence
 from riskreg.sampling.models import ItemResult, SampleItem, SamplingMethod, SelectionMethod
 
 POPULATION_SEED = 20250531
@@ -260,6 +261,7 @@ def _payments(
                 ),
                 recovery_claim_ore=wrong,
             )
+            _demo_evidence(item, actor, now, wrong)
             services.raise_item_action(
                 session,
                 item,
@@ -285,6 +287,40 @@ def _payments(
     approver = users["chef"]
     if approver.role == Role.APPROVER and not control.is_controller(approver):
         change_status(session, control, ControlStatus.APPROVED, actor=approver, now=now)
+
+
+def _demo_evidence(item: SampleItem, actor: User, now: datetime, wrong: int) -> None:
+    """A small PDF as evidence of the deviating payment (only with an app: it needs the
+    instance folder)."""
+    from flask import current_app, has_app_context
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    if not has_app_context():
+        return
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=1)
+    canvas.setTitle("Utbetalningsunderlag (demo)")
+    key = item.population_item.record_key
+    lines = (
+        f"Utbetalningsunderlag {key} (demo)",
+        "Prislista enligt avtal 2025: besöksersättning 1 045 kr per besök.",
+        "Utbetalt enligt prislista 2024: 1 020 kr per besök.",
+        f"Felaktigt utbetalt: {_sek(wrong)} kr.",
+    )
+    for row, text in enumerate(lines):
+        canvas.drawString(72, 770 - 20 * row, text)
+    canvas.save()
+    buffer.seek(0)
+    store_evidence(
+        item,
+        buffer,
+        f"underlag-{key}.pdf",
+        storage=evidence_dir(current_app.instance_path),
+        max_bytes=DEFAULT_MAX_BYTES,
+        actor=actor,
+        now=now,
+    )
 
 
 def _all_ok(
