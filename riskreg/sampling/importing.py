@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -202,6 +203,15 @@ def _map_header(
     return found, problems
 
 
+def _fast_text(value: str) -> str:
+    """parse_text for the common cell: printable, already NFC, not an Excel error value."""
+    if value.isprintable() and not value.startswith("#") and (
+        value.isascii() or unicodedata.is_normalized("NFC", value)
+    ):
+        return value.strip()
+    return parse_text(value)
+
+
 def _parse_cell(column: Column, value: Cell) -> object:
     """Parse one cell; raises ValueError with a Swedish message (no line prefix)."""
     if column.kind == "amount":
@@ -210,7 +220,7 @@ def _parse_cell(column: Column, value: Cell) -> object:
         return parse_date(value)
     if column.kind == "int":
         return parse_int(value)
-    text = parse_text(value)
+    text = _fast_text(value) if isinstance(value, str) else parse_text(value)
     if len(text) > MAX_TEXT:
         raise ValueError(f"är längre än {MAX_TEXT} tecken.")
     return text
