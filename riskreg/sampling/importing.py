@@ -682,11 +682,12 @@ def count_items(session: Session, population: Population) -> int:
 
 def positive_total(session: Session, population: Population) -> int:
     """Sum of the positive amounts: the monetary units MUS can select."""
-    return session.scalar(
+    total = session.scalar(
         select(func.coalesce(func.sum(PopulationItem.amount_ore), 0)).where(
             PopulationItem.population_id == population.id, PopulationItem.amount_ore > 0
         )
-    ) or 0
+    )
+    return int(total or 0)  # PostgreSQL sums bigint as numeric
 
 
 __all__ = [
