@@ -99,7 +99,7 @@ def _item(item_id: int) -> SampleItem:
 def _failed(exc: ServiceError) -> list[str]:
     db.session.rollback()
     flash(exc.message, "danger")
-    return exc.messages if len(exc.messages) > 1 else []
+    return exc.messages if exc.messages != [exc.message] else []
 
 
 @bp.app_template_filter("sek")

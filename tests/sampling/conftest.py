@@ -100,12 +100,14 @@ def world(app: Flask) -> Iterator[World]:
                 now=NOW,
             ).id
         db.session.commit()
-        yield World(
+        made = World(
             controls,
             {name: user.id for name, user in users.items()},
             {code: unit.id for code, unit in units.items()},
         )
-        db.session.rollback()
+    # No app context stays pushed: requests of the test client must get their own (and so
+    # their own flask.g, where Flask-Login keeps the signed-in user).
+    yield made
 
 
 def csv_bytes(
