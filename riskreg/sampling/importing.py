@@ -353,7 +353,7 @@ def import_population(
         )
         session.add(population)
         session.flush()
-        count, total, strata = _insert_rows(
+        count, total, positive, strata = _insert_rows(
             session, population.id, spec, mapping, table, period_start, period_end, batch_size
         )
     digest = reader.hexdigest()
@@ -370,7 +370,7 @@ def import_population(
     ).all()
     for old in previous:
         old.superseded = True
-    _supersede_stale_plans(session, control, count, total)
+    _supersede_stale_plans(session, control, count, positive)
     session.flush()
     record(
         session,
@@ -403,10 +403,11 @@ def _insert_rows(
     period_start: date | None,
     period_end: date | None,
     batch_size: int,
-) -> tuple[int, int, dict[str, int]]:
+) -> tuple[int, int, int, dict[str, int]]:
+    """Validate and insert the rows; returns (rows, total, total of positive amounts, strata)."""
     errors = _Errors()
     batch = _Batch([], {})
-    count = total = 0
+    count = total = positive = 0
     strata: dict[str, int] = {}
     key_label = spec.column(spec.key_column).label if spec.key_column else "Nyckel"
     period_column = spec.period_date_column
@@ -445,6 +446,7 @@ def _insert_rows(
                 raise ServiceError(f"Filen har fler än {MAX_ROWS:,} rader.".replace(",", " "))
             if isinstance(amount, int):
                 total += amount
+                positive += max(amount, 0)
             if stratum is not None:
                 strata[stratum] = strata.get(stratum, 0) + 1
             batch.lines[key] = row.line
@@ -467,7 +469,7 @@ def _insert_rows(
     errors.raise_if_any()
     if count == 0:
         raise ServiceError("Filen innehåller inga poster. Inget har sparats.")
-    return count, total, strata
+    return count, total, positive, strata
 
 
 def _flush_batch(
@@ -495,8 +497,11 @@ def _flush_batch(
     session.execute(insert(PopulationItem.__table__), batch.rows)
 
 
-def _supersede_stale_plans(session: Session, control: Control, count: int, total: int) -> None:
-    """A plan computed from the old population's size or total no longer fits the new one."""
+def _supersede_stale_plans(
+    session: Session, control: Control, count: int, positive_total: int
+) -> None:
+    """A plan computed from the old population's size or book value no longer fits the new
+    one (the MUS book value defaults to the sum of the positive amounts)."""
     plans = session.scalars(
         select(SamplePlan).where(
             SamplePlan.control_id == control.id, SamplePlan.superseded.is_(False)
@@ -504,7 +509,7 @@ def _supersede_stale_plans(session: Session, control: Control, count: int, total
     ).all()
     for plan in plans:
         stale_size = plan.population_size is not None and plan.population_size != count
-        stale_book = plan.book_value_ore is not None and plan.book_value_ore != total
+        stale_book = plan.book_value_ore is not None and plan.book_value_ore != positive_total
         if stale_size or stale_book:
             plan.superseded = True
 
