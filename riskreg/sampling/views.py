@@ -1,5 +1,703 @@
+"""Pages of the sample checks: population, plan, draw, items, hygiene, evaluation.
+
+Each view: load or 404 → permission check → form → service → commit → redirect. Controllers
+assigned to the control (and the coordinator) work; whoever may view the control reads.
+"""
+
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response as WResponse
+
+from riskreg import permissions
+from riskreg.auth.models import Unit
+from riskreg.controls.models import (
+    ACTION_STATUS_TITLES,
+    CHECK_TYPE_TITLES,
+    CONTROL_STATUS_TITLES,
+    CheckType,
+    Control,
+)
+from riskreg.db import now_utc
+from riskreg.errors import ServiceError
+from riskreg.extensions import db
+from riskreg.formtools import choices
+from riskreg.permissions import require, requires
+from riskreg.sampling import evidence as evidence_store
+from riskreg.sampling import importing, services
+from riskreg.sampling._exact import format_sek
+from riskreg.sampling.checktypes import (
+    SAMPLING_METHOD_TITLES,
+    SELECTION_METHOD_TITLES,
+    STRATUM_TITLES,
+    attributes_for,
+    spec_for,
+)
+from riskreg.sampling.forms import (
+    ActionForm,
+    ConclusionForm,
+    DrawForm,
+    EvidenceForm,
+    ExtendForm,
+    HygieneForm,
+    HygieneImportForm,
+    PlanForm,
+    PopulationImportForm,
+    item_form_class,
+)
+from riskreg.sampling.models import (
+    ITEM_RESULT_TITLES,
+    Evidence,
+    HygieneObservation,
+    SampleItem,
+    SamplingMethod,
+    SelectionMethod,
+)
+from riskreg.sampling.selection import generate_seed
 
 bp = Blueprint("sampling", __name__, url_prefix="/sampling")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _control(control_id: int) -> Control:
+    control = db.get_or_404(Control, control_id)
+    require(permissions.can_view_control(current_user, control), hide=True)
+    return control
+
+
+def _require_work(control: Control) -> None:
+    require(permissions.can_work_on_control(current_user, control))
+
+
+def _item(item_id: int) -> SampleItem:
+    item = db.get_or_404(SampleItem, item_id)
+    require(permissions.can_view_control(current_user, item.draw.control), hide=True)
+    return item
+
+
+def _failed(exc: ServiceError) -> list[str]:
+    db.session.rollback()
+    flash(exc.message, "danger")
+    return exc.messages if exc.messages != [exc.message] else []
+
+
+@bp.app_template_filter("sek")
+def sek_filter(ore: int | Fraction | None) -> str:
+    return "" if ore is None else format_sek(ore)
+
+
+@bp.app_template_filter("sek_float")
+def sek_float_filter(value: float | None) -> str:
+    """A float amount in öre (Stringer terms), shown rounded up to whole öre."""
+    return "" if value is None else format_sek(Fraction(value))
+
+
+@bp.app_template_filter("percent")
+def percent_filter(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    text = format((value * 100).normalize(), "f")
+    return f"{text.replace('.', ',')} %"
+
+
+@bp.app_template_global("sampling_summary")
+def sampling_summary(control: Control) -> services.Summary:
+    """For templates/sampling/_control_panel.html, which the control page includes."""
+    return services.summary(db.session, control)
+
+
+@bp.app_context_processor
+def _sampling_titles() -> dict[str, Any]:
+    return _titles()
+
+
+def _titles() -> dict[str, Any]:
+    return {
+        "result_titles": {k.value: v for k, v in ITEM_RESULT_TITLES.items()},
+        "sampling_titles": {k.value: v for k, v in SAMPLING_METHOD_TITLES.items()},
+        "selection_titles": {k.value: v for k, v in SELECTION_METHOD_TITLES.items()},
+        "stratum_titles": STRATUM_TITLES,
+        "check_type_titles": {k.value: v for k, v in CHECK_TYPE_TITLES.items()},
+        "control_status_titles": {k.value: v for k, v in CONTROL_STATUS_TITLES.items()},
+        "action_status_titles": {k.value: v for k, v in ACTION_STATUS_TITLES.items()},
+    }
+
+
+# --- overview -----------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@requires(permissions.is_authenticated)
+def index() -> str:
+    controls = [
+        c
+        for c in db.session.scalars(select(Control).order_by(Control.deadline, Control.id))
+        if permissions.can_view_control(current_user, c)
+    ]
+    summaries = [services.summary(db.session, c) for c in controls]
+    return render_template("sampling/index.html", summaries=summaries, **_titles())
+
+
+@bp.route("/controls/<int:control_id>")
+@requires(permissions.is_authenticated)
+def control(control_id: int) -> str:
+    control = _control(control_id)
+    return render_template(
+        "sampling/control.html",
+        control=control,
+        spec=spec_for(control),
+        attributes=attributes_for(control),
+    )
+
+
+# --- population ---------------------------------------------------------------------------------
+
+
+@bp.route("/controls/<int:control_id>/population", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def population(control_id: int) -> str | WResponse:
+    control = _control(control_id)
+    _require_work(control)
+    spec = spec_for(control)
+    if not spec.has_population:
+        return redirect(url_for("sampling.hygiene_import", control_id=control.id))
+    form = PopulationImportForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            imported = importing.import_population(
+                db.session,
+                control,
+                upload.stream,
+                upload.filename or "",
+                actor=current_user,
+                now=now_utc(),
+                source=form.source.data or "",
+                period_start=form.period_start.data,
+                period_end=form.period_end.data,
+                key_column=form.key_column.data or "",
+                amount_column=form.amount_column.data or "",
+            )
+        except ServiceError as exc:
+            errors = _failed(exc)
+        else:
+            db.session.commit()
+            flash(
+                _("Populationen är importerad: %(n)s poster.", n=imported.row_count), "success"
+            )
+            return redirect(url_for("sampling.control", control_id=control.id))
+    current = importing.current_population(db.session, control)
+    return render_template(
+        "sampling/population.html",
+        control=control,
+        spec=spec,
+        form=form,
+        errors=errors,
+        current=current,
+        drawn=importing.has_current_draw(db.session, control),
+    )
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+@bp.route("/controls/<int:control_id>/plan", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def plan(control_id: int) -> str | WResponse:
+    control = _control(control_id)
+    _require_work(control)
+    spec = spec_for(control)
+    form = PlanForm()
+    form.method.choices = choices(
+        (m.value, SAMPLING_METHOD_TITLES[m]) for m in spec.sampling_methods
+    )
+    population = importing.current_population(db.session, control)
+    book_value = importing.positive_total(db.session, population) if population else None
+    if request.method == "GET" and population is not None and control.check_type != "payments":
+        form.population_size.description = _(
+            "Populationen har %(n)s poster.", n=population.row_count
+        )
+    if form.validate_on_submit():
+        try:
+            made = services.plan_sample(
+                db.session,
+                control,
+                method=form.method.data,
+                actor=current_user,
+                now=now_utc(),
+                confidence=Decimal(form.confidence.data),
+                tolerable_rate=form.tolerable_rate.fraction,
+                expected_rate=form.expected_rate.fraction,
+                population_size=form.population_size.data,
+                book_value_ore=form.book_value.ore,
+                tolerable_misstatement_ore=form.tolerable_misstatement.ore,
+                expected_misstatement_ore=form.expected_misstatement.ore,
+                sample_size=form.sample_size.data,
+                justification=form.justification.data or "",
+            )
+        except ServiceError as exc:
+            _failed(exc)
+        else:
+            db.session.commit()
+            flash(_("Urvalsplanen är sparad: %(n)s poster.", n=made.sample_size), "success")
+            return redirect(url_for("sampling.plan", control_id=control.id))
+    return render_template(
+        "sampling/plan.html",
+        control=control,
+        form=form,
+        current=services.current_plan(db.session, control),
+        population=population,
+        book_value=book_value,
+        drawn=services.current_draw(db.session, control) is not None,
+        **_titles(),
+    )
+
+
+# --- draw ---------------------------------------------------------------------------------------
+
+
+@bp.route("/controls/<int:control_id>/draw", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def draw(control_id: int) -> str | WResponse:
+    control = _control(control_id)
+    _require_work(control)
+    spec = spec_for(control)
+    form = DrawForm()
+    plan = services.current_plan(db.session, control)
+    allowed = [
+        m
+        for m in spec.selection_methods
+        if plan is None or (plan.method == SamplingMethod.MUS) == (m in services.MUS_METHODS)
+    ]
+    form.selection_method.choices = choices((m.value, SELECTION_METHOD_TITLES[m]) for m in allowed)
+    population = importing.current_population(db.session, control)
+    strata = (
+        {k: v for k, v in services.stratum_counts(db.session, population).items() if k}
+        if population
+        else {}
+    )
+    if form.validate_on_submit():
+        sizes: dict[str, int] = {}
+        for index, name in enumerate(sorted(strata)):
+            raw = (request.form.get(f"stratum-{index}") or "0").strip()
+            sizes[name] = int(raw) if raw.isdigit() else -1
+        try:
+            made = services.draw_sample(
+                db.session,
+                control,
+                selection_method=form.selection_method.data,
+                seed=generate_seed(),
+                actor=current_user,
+                now=now_utc(),
+                reason=form.reason.data or "",
+                strata_sizes=sizes,
+            )
+        except ServiceError as exc:
+            _failed(exc)
+        else:
+            db.session.commit()
+            flash(_("Urvalet är draget: %(n)s poster.", n=made.sample_size), "success")
+            return redirect(url_for("sampling.items", control_id=control.id))
+    return render_template(
+        "sampling/draw.html",
+        control=control,
+        form=form,
+        plan=plan,
+        population=population,
+        current=services.current_draw(db.session, control),
+        strata=sorted(strata.items()),
+        extend_form=ExtendForm(formdata=None),
+        **_titles(),
+    )
+
+
+@bp.route("/controls/<int:control_id>/extend", methods=["POST"])
+@requires(permissions.is_authenticated)
+def extend(control_id: int) -> WResponse:
+    control = _control(control_id)
+    _require_work(control)
+    form = ExtendForm()
+    current = services.current_draw(db.session, control)
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "danger")
+    elif current is None:
+        flash(_("Inget urval är draget."), "danger")
+    else:
+        try:
+            services.extend_sample(
+                db.session,
+                current,
+                additional=form.additional.data or 0,
+                reason=form.reason.data or "",
+                actor=current_user,
+                now=now_utc(),
+            )
+        except ServiceError as exc:
+            _failed(exc)
+        else:
+            db.session.commit()
+            flash(_("Urvalet är utökat till %(n)s poster.", n=current.sample_size), "success")
+            return redirect(url_for("sampling.items", control_id=control.id))
+    return redirect(url_for("sampling.draw", control_id=control.id))
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+@bp.route("/controls/<int:control_id>/items")
+@requires(permissions.is_authenticated)
+def items(control_id: int) -> str:
+    control = _control(control_id)
+    current = services.current_draw(db.session, control)
+    return render_template(
+        "sampling/items.html",
+        control=control,
+        draw=current,
+        summary=services.summary(db.session, control),
+        mus=current is not None and services.is_mus_draw(current),
+        **_titles(),
+    )
+
+
+def _next_unassessed(item: SampleItem) -> SampleItem | None:
+    later = [i for i in item.draw.items if not i.result and i.position > item.position]
+    earlier = [i for i in item.draw.items if not i.result and i.position < item.position]
+    return (later or earlier or [None])[0]
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def item(item_id: int) -> str | WResponse:
+    sample_item = _item(item_id)
+    control = sample_item.draw.control
+    attributes = attributes_for(control)
+    form_class = item_form_class(attributes)
+    existing = {r.attribute: r.result for r in sample_item.attribute_results}
+    deviation = services.item_deviation(db.session, sample_item)
+    if request.method == "POST":
+        _require_work(control)
+        form = form_class()
+    else:
+        form = form_class(formdata=None)
+        form.version.data = str(sample_item.version)
+        form.overall.data = sample_item.result
+        form.comment.data = sample_item.comment
+        if sample_item.audited_amount_ore is not None:
+            form.audited_amount.data = format_sek(sample_item.audited_amount_ore).removesuffix(
+                " kr"
+            )
+        for index, attribute in enumerate(attributes):
+            getattr(form, f"attr_{index}").data = existing.get(attribute)
+        if deviation is not None:
+            form.deviation_description.data = deviation.description
+            if deviation.recovery_claim_ore is not None:
+                form.recovery_claim.data = format_sek(deviation.recovery_claim_ore).removesuffix(
+                    " kr"
+                )
+    if request.method == "POST" and form.validate_on_submit():
+        results = {
+            attribute: getattr(form, f"attr_{index}").data or ""
+            for index, attribute in enumerate(attributes)
+        }
+        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            services.record_result(
+                db.session,
+                sample_item,
+                attribute_results=results,
+                overall=form.overall.data or "",
+                actor=current_user,
+                now=now_utc(),
+                comment=form.comment.data or "",
+                audited_amount_ore=form.audited_amount.ore,
+                deviation_description=form.deviation_description.data or "",
+                recovery_claim_ore=form.recovery_claim.ore,
+                expected_version=version,
+            )
+            db.session.commit()
+        except ServiceError as exc:
+            _failed(exc)
+        except StaleDataError:
+            db.session.rollback()
+            flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."),
+                  "danger")
+        else:
+            flash(_("Resultatet för post %(n)s är sparat.", n=sample_item.position), "success")
+            if request.form.get("next") == "1":
+                following = _next_unassessed(sample_item)
+                if following is not None:
+                    return redirect(url_for("sampling.item", item_id=following.id))
+                return redirect(url_for("sampling.items", control_id=control.id))
+            return redirect(url_for("sampling.item", item_id=sample_item.id))
+    population_item = sample_item.population_item
+    columns = json.loads(sample_item.draw.population.columns_json or "[]")
+    data = json.loads(population_item.data_json or "{}")
+    action_form = ActionForm(formdata=None)
+    action_form.owner_unit.choices = _unit_choices()
+    action_form.owner_unit.data = control.responsible_unit_id
+    return render_template(
+        "sampling/item.html",
+        control=control,
+        item=sample_item,
+        form=form,
+        attribute_fields=[getattr(form, f"attr_{i}") for i in range(len(attributes))],
+        population_item=population_item,
+        columns=columns,
+        data=data,
+        mus=services.is_mus_draw(sample_item.draw),
+        payments=control.check_type == CheckType.PAYMENTS,
+        deviation=deviation,
+        evidence_form=EvidenceForm(formdata=None),
+        action_form=action_form,
+        can_work=permissions.can_work_on_control(current_user, control),
+        **_titles(),
+    )
+
+
+def _unit_choices() -> list[Any]:
+    units = db.session.scalars(select(Unit).order_by(Unit.code))
+    return choices((u.id, f"{u.code} – {u.name}") for u in units)
+
+
+@bp.route("/items/<int:item_id>/evidence", methods=["POST"])
+@requires(permissions.is_authenticated)
+def evidence_upload(item_id: int) -> WResponse:
+    sample_item = _item(item_id)
+    _require_work(sample_item.draw.control)
+    form = EvidenceForm()
+    if not form.validate_on_submit():
+        flash(_("Välj en fil."), "danger")
+        return redirect(url_for("sampling.item", item_id=sample_item.id))
+    upload = form.file.data
+    try:
+        stored = evidence_store.store_evidence(
+            sample_item,
+            upload.stream,
+            upload.filename or "",
+            storage=evidence_store.evidence_dir(current_app.instance_path),
+            max_bytes=int(
+                current_app.config.get("EVIDENCE_MAX_BYTES", evidence_store.DEFAULT_MAX_BYTES)
+            ),
+            actor=current_user,
+            now=now_utc(),
+        )
+        db.session.flush()
+    except ServiceError as exc:
+        _failed(exc)
+    else:
+        db.session.commit()
+        flash(_("Underlaget ”%(name)s” är sparat.", name=stored.file_name), "success")
+    return redirect(url_for("sampling.item", item_id=sample_item.id))
+
+
+@bp.route("/evidence/<int:evidence_id>")
+@requires(permissions.is_authenticated)
+def evidence_download(evidence_id: int) -> WResponse:
+    stored = db.get_or_404(Evidence, evidence_id)
+    require(permissions.can_view_control(current_user, stored.item.draw.control), hide=True)
+    path = evidence_store.evidence_dir(current_app.instance_path) / stored.stored_name
+    if not path.is_file():
+        flash(_("Filen finns inte längre i lagringen."), "danger")
+        return redirect(url_for("sampling.item", item_id=stored.item_id))
+    return send_file(
+        path,
+        mimetype=stored.content_type,
+        as_attachment=True,
+        download_name=stored.file_name,
+        max_age=0,
+    )
+
+
+@bp.route("/items/<int:item_id>/action", methods=["POST"])
+@requires(permissions.is_authenticated)
+def item_action(item_id: int) -> WResponse:
+    sample_item = _item(item_id)
+    _require_work(sample_item.draw.control)
+    form = ActionForm()
+    form.owner_unit.choices = _unit_choices()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "danger")
+        return redirect(url_for("sampling.item", item_id=sample_item.id))
+    unit = db.session.get(Unit, form.owner_unit.data)
+    try:
+        if unit is None:
+            raise ServiceError(_("Välj ansvarig enhet."))
+        services.raise_item_action(
+            db.session,
+            sample_item,
+            description=form.description.data or "",
+            owner_unit=unit,
+            due_date=form.due_date.data or date.min,
+            actor=current_user,
+            now=now_utc(),
+        )
+    except ServiceError as exc:
+        _failed(exc)
+    else:
+        db.session.commit()
+        flash(_("Åtgärden är registrerad för %(unit)s.", unit=unit.code), "success")
+    return redirect(url_for("sampling.item", item_id=sample_item.id))
+
+
+# --- hygiene ------------------------------------------------------------------------------------
+
+
+@bp.route("/controls/<int:control_id>/hygiene", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def hygiene(control_id: int) -> str | WResponse:
+    control = _control(control_id)
+    _require_work(control)
+    if control.check_type != CheckType.HYGIENE:
+        flash(_("Granskningen gäller inte hygienrutiner."), "warning")
+        return redirect(url_for("sampling.control", control_id=control.id))
+    form = HygieneForm()
+    if request.method == "GET":
+        form.unit_name.data = request.args.get("unit", "")
+        if request.args.get("profession"):
+            form.profession.data = request.args["profession"]
+        form.kind.data = request.args.get("kind", "observation")
+        try:
+            form.observed_on.data = date.fromisoformat(request.args.get("date", ""))
+        except ValueError:
+            form.observed_on.data = now_utc().date()
+    if form.validate_on_submit():
+        try:
+            services.add_observation(
+                db.session,
+                control,
+                unit_name=form.unit_name.data or "",
+                profession=form.profession.data or "",
+                observed_on=form.observed_on.data,
+                kind=form.kind.data or "",
+                steps=[getattr(form, f"step{i}").data or "" for i in range(1, 9)],
+                actor=current_user,
+                now=now_utc(),
+            )
+        except ServiceError as exc:
+            _failed(exc)
+        else:
+            db.session.commit()
+            flash(_("Observationen är sparad."), "success")
+            return redirect(
+                url_for(
+                    "sampling.hygiene",
+                    control_id=control.id,
+                    unit=form.unit_name.data,
+                    profession=form.profession.data,
+                    kind=form.kind.data,
+                    date=form.observed_on.data.isoformat() if form.observed_on.data else "",
+                )
+            )
+    recent = db.session.scalars(
+        select(HygieneObservation)
+        .where(HygieneObservation.control_id == control.id)
+        .order_by(HygieneObservation.id.desc())
+        .limit(10)
+    ).all()
+    units = db.session.scalars(
+        select(HygieneObservation.unit_name)
+        .where(HygieneObservation.control_id == control.id)
+        .distinct()
+        .order_by(HygieneObservation.unit_name)
+    ).all()
+    return render_template(
+        "sampling/hygiene.html",
+        control=control,
+        form=form,
+        steps=[getattr(form, f"step{i}") for i in range(1, 9)],
+        recent=recent,
+        units=units,
+        count=services.hygiene_count(db.session, control),
+    )
+
+
+@bp.route("/controls/<int:control_id>/hygiene/import", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def hygiene_import(control_id: int) -> str | WResponse:
+    control = _control(control_id)
+    _require_work(control)
+    form = HygieneImportForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            added = importing.import_observations(
+                db.session,
+                control,
+                upload.stream,
+                upload.filename or "",
+                actor=current_user,
+                now=now_utc(),
+            )
+        except ServiceError as exc:
+            errors = _failed(exc)
+        else:
+            db.session.commit()
+            flash(_("%(n)s observationer är importerade.", n=added), "success")
+            return redirect(url_for("sampling.evaluate", control_id=control.id))
+    return render_template(
+        "sampling/hygiene_import.html", control=control, form=form, errors=errors
+    )
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+@bp.route("/controls/<int:control_id>/evaluate", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def evaluate(control_id: int) -> str | WResponse:
+    control = _control(control_id)
+    form = ConclusionForm()
+    if request.method == "POST":
+        _require_work(control)
+        if form.validate_on_submit():
+            try:
+                services.write_conclusion(db.session, control, form.conclusion.data or "")
+            except ServiceError as exc:
+                _failed(exc)
+            else:
+                db.session.commit()
+                flash(_("Slutsatsen är sparad."), "success")
+                return redirect(url_for("sampling.evaluate", control_id=control.id))
+    else:
+        form.conclusion.data = control.conclusion
+    current = services.current_draw(db.session, control)
+    return render_template(
+        "sampling/evaluate.html",
+        control=control,
+        form=form,
+        evaluation=services.evaluate(db.session, control),
+        plan=current.plan if current else services.current_plan(db.session, control),
+        draw=current,
+        can_work=permissions.can_work_on_control(current_user, control),
+        **_titles(),
+    )
+
+
+__all__ = ["SelectionMethod", "bp"]

@@ -1,0 +1,38 @@
+"""`riskreg sample ...`: thin commands over the sampling services."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("sample", help="Stickprov.")
+def sample_group() -> None:
+    pass
+
+
+@sample_group.command("verify")
+@click.argument("control_id", type=int)
+@with_appcontext
+def sample_verify(control_id: int) -> None:
+    """Härled granskningens urval på nytt ur population och frö och jämför med det lagrade."""
+    from riskreg.controls.models import Control
+    from riskreg.extensions import db
+    from riskreg.sampling.services import current_draw, verify_draw
+
+    control = db.session.get(Control, control_id)
+    if control is None:
+        click.echo(f"Fel: ingen granskning med id {control_id}.", err=True)
+        sys.exit(1)
+    draw = current_draw(db.session, control)
+    if draw is None or draw.status != "drawn":
+        click.echo(f"Fel: granskningen ”{control.title}” har inget draget urval.", err=True)
+        sys.exit(1)
+    result = verify_draw(db.session, draw)
+    db.session.rollback()
+    if not result.ok:
+        click.echo(f"Urvalet stämmer INTE (dragning {draw.id}): {result.message}", err=True)
+        sys.exit(1)
+    click.echo(result.message)

@@ -1,0 +1,73 @@
+"""Attribute evaluation: deviations and unassessable items, the limit rounded up for display."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+from flask import Flask
+from sqlalchemy import select
+
+from riskreg.extensions import db
+from riskreg.sampling import importing, services, stats
+from riskreg.sampling.models import SampleDraw
+from tests.conftest import login
+from tests.sampling.conftest import NOW, World, csv_bytes
+
+ATTRIBUTES = ("Registrerad i tid", "Bedömd av behörig person", "Beslut dokumenterat",
+              "Remissvar skickat", "Patienten informerad", "Vårdgarantins tider hållna")
+
+
+def _referral_sample(app: Flask, world: World) -> int:
+    with app.app_context():
+        control = world.control("referrals")
+        actor = world.user("granskare")
+        rows = [[f"R{n:04d}", "VC", "Ortopedi", "2025-02-03", "Normal"] for n in range(500)]
+        importing.import_population(
+            db.session, control,
+            io.BytesIO(csv_bytes(["Remiss-id", "Avsändare", "Mottagare", "Mottagen",
+                                  "Prioritet"], rows)),
+            "r.csv", actor=actor, now=NOW,
+        )
+        services.plan_sample(db.session, control, method="attribute", actor=actor, now=NOW,
+                             confidence=Decimal("0.90"), tolerable_rate=Decimal("0.10"))
+        draw = services.draw_sample(db.session, control, selection_method="simple_random",
+                                    seed="s", actor=actor, now=NOW)
+        for index, item in enumerate(draw.items):
+            results = dict.fromkeys(ATTRIBUTES, "ok")
+            overall = "ok"
+            if index == 0:
+                results["Remissvar skickat"] = overall = "deviation"
+            elif index == 1:
+                results["Beslut dokumenterat"] = overall = "not_assessable"
+            elif index >= 20:
+                break  # two items left unassessed
+            services.record_result(
+                db.session, item, attribute_results=results, overall=overall, actor=actor,
+                now=NOW, deviation_description="Inget svar." if overall == "deviation" else "",
+            )
+        db.session.commit()
+        return control.id
+
+
+def test_attribute_evaluation_counts_unassessable_and_rounds_up(app: Flask, world: World) -> None:
+    control_id = _referral_sample(app, world)
+    with app.app_context():
+        draw = db.session.scalar(select(SampleDraw))
+        assert draw.sample_size == 22  # AICPA A-2: 90 %, tolerable 10 %, expected 0 -> 22
+        evaluation = services.evaluate(db.session, draw.control)
+    assert (evaluation.assessed, evaluation.deviations, evaluation.not_assessable) == (20, 1, 1)
+    assert not evaluation.complete
+    expected = stats.evaluate_attribute(20, 2, "0.90", "0.10")
+    assert evaluation.attribute.upper_limit_percent == expected.upper_limit_percent
+    assert expected.upper_limit_percent == stats.round_up_percent(
+        stats.upper_deviation_limit(20, 2, "0.90")
+    )
+    client = app.test_client()
+    login(client, "granskare")
+    page = client.get(f"/sampling/controls/{control_id}/evaluate").get_data(as_text=True)
+    shown = str(expected.upper_limit_percent).replace(".", ",")
+    assert f'data-testid="upper-limit">{shown} %' in page
+    assert "10,0 %" in page  # 2 of 20 assessed
+    assert "preliminär" in page and "räknas som avvikelser" in page
+    assert "Överstiger tolerabel frekvens" in page
