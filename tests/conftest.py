@@ -180,16 +180,22 @@ def login(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> 
     )
 
 
-@pytest.fixture()
-def demo(app: Flask) -> dict[str, str]:
-    """The demo data set: units, one user per role, the adopted 2025 plan. Returns passwords."""
+def load_demo_data(app: Flask, feature_demos: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Load the demo data, optionally only up to some features' steps. Returns passwords."""
     from riskreg.db import now_utc
     from riskreg.demo import load_demo
 
     with app.app_context():
-        result = load_demo(db.session, now=now_utc())
+        result = load_demo(db.session, now=now_utc(), feature_demos=feature_demos)
         db.session.commit()
     return result.passwords
+
+
+@pytest.fixture()
+def demo(app: Flask) -> dict[str, str]:
+    """The whole demo data set: units, one user per role, the adopted 2025 plan and every
+    feature's demo step. Returns the passwords."""
+    return load_demo_data(app)
 
 
 def csrf_token_from(html: str) -> str:

@@ -59,7 +59,9 @@ def demo_password(username: str) -> str:
             return password
 
 
-def load_demo(session: Session, *, now: datetime) -> DemoResult:
+def load_demo(
+    session: Session, *, now: datetime, feature_demos: tuple[str, ...] | None = None
+) -> DemoResult:
     """Create the demo organisation once; a second call changes nothing and reports that."""
     if session.scalar(select(Organisation).where(Organisation.name == ORGANISATION)):
         return DemoResult(created=False, passwords={})
@@ -102,7 +104,7 @@ def load_demo(session: Session, *, now: datetime) -> DemoResult:
             now=now,
         )
     adopt_demo_plan(session, plan, users["admin"], now)
-    for step in FEATURE_DEMOS:
+    for step in FEATURE_DEMOS if feature_demos is None else feature_demos:
         module = _optional_module(step)
         if module is not None:
             module.load(session, now=now, users=users, units=units, plan=plan)

@@ -3,10 +3,18 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.conftest import load_demo_data
+
 pytestmark = pytest.mark.browser
 
 PAYMENTS = "Utbetalningar till privata vårdgivare januari–maj 2025"
 
+
+
+@pytest.fixture()
+def demo(app):  # type: ignore[no-untyped-def]
+    """The demo up to the controls step (later steps move the payments control on)."""
+    return load_demo_data(app, ("riskreg.controls.demo",))
 
 def _login(page: Page, live_server: str, username: str, password: str) -> None:
     page.goto(live_server + "/login")
