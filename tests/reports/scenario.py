@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from io import BytesIO
 
+from flask import Flask
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,7 +32,14 @@ from riskreg.controls.services import (
     record_deviation,
     set_conclusion,
 )
+from riskreg.db import now_utc
 from riskreg.plans.models import Risk
+from riskreg.reports.services import (
+    SigningSettings,
+    cosign_report,
+    ensure_dev_keys,
+    sign_review,
+)
 from riskreg.sampling import stats
 from riskreg.sampling.models import (
     AttributeResult,
@@ -45,6 +58,7 @@ ATTRIBUTES = (
     "Ingen dubbelutbetalning",
     "Attesterad av behörig person",
 )
+DEVIATION_DEFINITION = "Utbetalning utan giltigt avtal, med fel belopp, dubbel eller ej attesterad."
 CONCLUSION = (
     "Utbetalningarna följer i allt väsentligt avtalen. En utbetalning översteg prislistan; "
     "återkrav är begärt och prislistan i ekonomisystemet rättas."
@@ -100,7 +114,7 @@ def build_approved_control(
         check_type=CheckType.PAYMENTS,
         responsible_unit=ce,
         controllers=[controller_user],
-        deviation_definition="Utbetalning utan giltigt avtal, med fel belopp, dubbel eller ej attesterad.",
+        deviation_definition=DEVIATION_DEFINITION,
         deadline=risk.deadline,
         actor=_user(session, admin),
         now=start,
@@ -234,3 +248,92 @@ def approved_control(session: Session, scenario: Scenario) -> Control:
     control = session.get(Control, scenario.control_id)
     assert control is not None
     return control
+
+
+# ---------------------------------------------------------------- signing helpers
+
+
+def settings_for(app: Flask) -> SigningSettings:
+    """The app's signing settings, after making sure the dev keys exist in its instance."""
+    settings = SigningSettings.from_config(app.config, app.instance_path)
+    ensure_dev_keys(settings.pkcs12_path.parent, "Region Västmanland")
+    return SigningSettings.from_config(app.config, app.instance_path)
+
+
+def user(session: Session, username: str) -> User:
+    return _user(session, username)
+
+
+def sign_both(app: Flask, scenario: Scenario, *, now: datetime | None = None) -> int:
+    """Certify as the controller and co-sign as the approver; commits; returns the report id."""
+    from riskreg.extensions import db
+
+    moment = now or now_utc()
+    settings = settings_for(app)
+    with app.app_context():
+        control = approved_control(db.session, scenario)
+        report = sign_review(
+            db.session,
+            control,
+            actor=_user(db.session, scenario.controller),
+            now=moment,
+            settings=settings,
+        )
+        cosign_report(
+            db.session,
+            report,
+            actor=_user(db.session, scenario.approver),
+            now=moment + timedelta(minutes=1),
+            settings=settings,
+        )
+        db.session.commit()
+        return report.id
+
+
+def build(app: Flask, **kwargs: object) -> Scenario:
+    """``build_approved_control`` in its own app context, committed."""
+    from riskreg.extensions import db
+
+    with app.app_context():
+        scenario = build_approved_control(db.session, now=now_utc(), **kwargs)  # type: ignore[arg-type]
+        db.session.commit()
+        return scenario
+
+
+# ---------------------------------------------------------------- tampering helpers
+
+
+def flip_byte_in_first_page(content: bytes) -> bytes:
+    """Change one byte inside page 1's content stream, which both signatures cover."""
+    reader = PdfFileReader(BytesIO(content))
+    ref = reader.root["/Pages"]["/Kids"][0].raw_get("/Contents")
+    header = re.search(rb"\n%d 0 obj\b" % ref.idnum, content)
+    assert header is not None
+    start = content.index(b"stream", header.end()) + len(b"stream\n")
+    tampered = bytearray(content)
+    tampered[start + 40] ^= 0x01
+    return bytes(tampered)
+
+
+def append_text_revision(content: bytes) -> bytes:
+    """A new revision that writes text on page 1, leaving every signature's bytes intact."""
+    writer = IncrementalPdfFileWriter(BytesIO(content))
+    font = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Font"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
+        }
+    )
+    resources = generic.DictionaryObject(
+        {
+            generic.NameObject("/Font"): generic.DictionaryObject(
+                {generic.NameObject("/FT"): writer.add_object(font)}
+            )
+        }
+    )
+    stream = generic.StreamObject(stream_data=b"BT /FT 24 Tf 60 420 Td (INGA AVVIKELSER) Tj ET")
+    writer.add_stream_to_page(0, writer.add_object(stream), resources=resources)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
