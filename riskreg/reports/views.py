@@ -115,7 +115,7 @@ def report_panel(control: Control) -> ReviewPanel:
 
 @bp.app_context_processor
 def _panel_helpers() -> dict[str, Any]:
-    return {"report_panel": report_panel, "report_sign_form": SignForm}
+    return {"report_panel": report_panel}
 
 
 # ------------------------------------------------------------------ lists and downloads
