@@ -224,7 +224,7 @@ def review_report(
             check_type=CHECK_TYPE_TITLES.get(CheckType(control.check_type), control.check_type),
             responsible_unit=f"{control.responsible_unit.name} ({control.responsible_unit.code})",
             deadline=control.deadline,
-            deviation_definition=control.deviation_definition,
+            deviation_definition=control.deviation_definition or "",
             status_history=_history(inputs, tz),
         ),
         population=_population(inputs, generated_at, tz),
@@ -233,7 +233,7 @@ def review_report(
         deviations=_deviations(inputs),
         evaluation_lines=(*evaluation.lines, *evaluation.notes),
         evaluation_figures=evaluation.figures,
-        conclusion=control.conclusion,
+        conclusion=control.conclusion or "",
         signatures=(
             data.ExpectedSignature(
                 data.SignerRole.CONTROLLER, controller.name, controller.title, CONTROLLER_FIELD
@@ -286,7 +286,7 @@ def _history(inputs: ReviewInputs, tz: tzinfo) -> tuple[data.StatusEvent, ...]:
             at=event.at.astimezone(tz),
             actor=_name(event.actor),
             action=_status_action(event.from_status, event.to_status),
-            note=event.note,
+            note=event.note or "",
         )
         for event in inputs.control.events
     ]
@@ -379,7 +379,9 @@ def _attribute_names(inputs: ReviewInputs) -> tuple[str, ...]:
     """The attributes checked per item: the control's own list, else those recorded."""
     if inputs.is_hygiene:
         return HYGIENE_STEP_TITLES
-    names = [line.strip() for line in inputs.control.attributes_text.splitlines() if line.strip()]
+    names = [
+        line.strip() for line in (inputs.control.attributes_text or "").splitlines() if line.strip()
+    ]
     for item in inputs.items:
         for result in item.attribute_results:
             if result.attribute not in names:
@@ -458,9 +460,9 @@ def _description(item: ItemRow) -> str:
 def _item_result(item: ItemRow) -> tuple[data.ItemResult, str]:
     if item.result is None:
         note = "Ej bedömd; räknas som avvikelse i utvärderingen."
-        return data.ItemResult.NOT_ASSESSABLE, f"{note} {item.comment}".strip()
+        return data.ItemResult.NOT_ASSESSABLE, f"{note} {item.comment or ''}".strip()
     result = _ITEM_RESULT.get(ItemResultRow(item.result), data.ItemResult.NOT_ASSESSABLE)
-    return result, item.comment
+    return result, item.comment or ""
 
 
 def _items(inputs: ReviewInputs) -> tuple[data.SampledItem, ...]:

@@ -372,6 +372,10 @@ def followup_sign(plan_id: int) -> WResponse:
 # ------------------------------------------------------------------ verification
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g}".replace(".", ",")
+
+
 @bp.route("/verify", methods=["GET", "POST"])
 @requires(permissions.can_verify_reports)
 def verify() -> str:
@@ -381,9 +385,7 @@ def verify() -> str:
     if form.validate_on_submit():
         content = form.file.data.stream.read(limit + 1)
         if len(content) > limit:
-            form.file.errors.append(
-                _("Filen är större än %(mb)s MB.", mb=round(limit / (1024 * 1024), 1))
-            )
+            form.file.errors.append(_("Filen är större än %(mb)s MB.", mb=_megabytes(limit)))
         else:
             try:
                 outcome = services.verify_upload(
@@ -405,5 +407,5 @@ def verify() -> str:
         outcome=outcome,
         can_see_subject=can_see,
         signed_state=ReportState.SIGNED.value,
-        limit_mb=round(limit / (1024 * 1024), 1),
+        limit_mb=_megabytes(limit),
     )
