@@ -49,7 +49,7 @@ def keys_init(organisation: str | None, force: bool) -> None:
     """Skapa en utvecklings-CA och ett signeringscertifikat i instance/keys/."""
     from riskreg.extensions import db
     from riskreg.plans.models import Organisation
-    from riskreg.reports.services import KEYS_DIR, ensure_dev_keys
+    from riskreg.reports.services import KEYS_DIR, certificate_organisation, ensure_dev_keys
 
     if organisation is None:
         first = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
@@ -62,7 +62,8 @@ def keys_init(organisation: str | None, force: bool) -> None:
     if not keys.created:
         click.echo(f"Nycklarna finns redan i {keys_dir}; inget ändrat (--force ersätter dem).")
     else:
-        click.echo(f"Skapade utvecklingsnycklar för {organisation} i {keys_dir}:")
+        named = certificate_organisation(organisation)
+        click.echo(f"Skapade utvecklingsnycklar för {named} i {keys_dir}:")
         click.echo(f"  signeringsnyckel (PKCS#12): {keys.pkcs12_path}")
         click.echo(f"  lösenfras (läsbar bara för ägaren, 0600): {keys.passphrase_path}")
         click.echo(f"  rotcertifikat att lita på vid verifiering: {keys.ca_path}")
