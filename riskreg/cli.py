@@ -42,6 +42,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(start_command)
     app.cli.add_command(sample_group)
+    from riskreg.reports.cli import keys_group, reports_group
+
+    app.cli.add_command(keys_group)
+    app.cli.add_command(reports_group)
 
 
 # --- users ------------------------------------------------------------------------------------

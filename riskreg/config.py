@@ -35,6 +35,14 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "riskreg@localhost",
+    # Signed reports (riskreg/reports). None means the file `riskreg keys init` writes in
+    # instance/keys/: signing.p12, its passphrase in `passphrase` (0600), ca.pem.
+    "SIGNING_PKCS12": None,
+    "SIGNING_PASSPHRASE": None,
+    "SIGNING_TRUST_ROOTS": None,
+    "TIMESTAMP_URL": None,  # an RFC 3161 timestamp service; none by default
+    "REPORTS_DIR": None,  # where signed reports are stored; default instance/reports
+    "REPORT_UPLOAD_MAX_BYTES": 20 * 1024 * 1024,  # largest PDF the verify page accepts
 }
 
 # Short names used in the environment that map to Flask/extension keys.

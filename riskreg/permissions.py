@@ -169,6 +169,30 @@ def can_verify_reports(user: Any) -> bool:
     return is_authenticated(user)
 
 
+def can_sign_review(user: Any, control: Control) -> bool:
+    """The certifying signature of a review report: an assigned controller of the control."""
+    return _role(user) == Role.CONTROLLER and control.is_controller(user)
+
+
+def can_cosign_review(user: Any, control: Control) -> bool:
+    """The co-signature: an approver who may approve the control (never one of its controllers)."""
+    return can_approve_control(user, control)
+
+
+def can_view_followup(user: Any) -> bool:
+    """The yearly follow-up of a plan: the register's readers and the approvers who present it."""
+    return reads_everything(user) or _role(user) == Role.APPROVER
+
+
+def can_sign_followup(user: Any) -> bool:
+    """The coordinator (administrator) certifies the follow-up."""
+    return is_admin(user)
+
+
+def can_cosign_followup(user: Any) -> bool:
+    return _role(user) == Role.APPROVER
+
+
 def can_manage_reminders(user: Any) -> bool:
     return is_admin(user)
 

@@ -168,9 +168,9 @@ def fmt_date(value: date | None) -> str:
     return value.isoformat() if value is not None else "–"
 
 
-def fmt_datetime(value: datetime) -> str:
+def fmt_datetime(value: datetime | None) -> str:
     """Date and minute in the datetime's own zone (callers pass Europe/Stockholm)."""
-    return value.strftime("%Y-%m-%d %H:%M")
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "–"
 
 
 # ---------------------------------------------------------------- tables

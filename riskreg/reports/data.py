@@ -141,18 +141,20 @@ class Population:
     """The population the sample was drawn from, so anyone can re-draw the same sample.
 
     ``sha256`` is the hex digest of the imported file; together with the seed it pins the
-    selection down completely.
+    selection down completely. Unknown dates (a population without a stated period, a
+    hygiene review made of observations rather than an imported file) are ``None`` and print
+    as "–".
     """
 
     source: str
-    period_start: date
-    period_end: date
+    period_start: date | None
+    period_end: date | None
     size: int
     total_amount_ore: int | None
     file_name: str
     sha256: str
     imported_by: str
-    imported_at: datetime
+    imported_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,225 @@
+"""The report pages: auditors' list and downloads, signing through the web, verification."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from riskreg.extensions import db
+from riskreg.reports.models import Report, ReportState
+from riskreg.reports.verify import Verdict, verify_pdf
+from tests.conftest import login
+from tests.reports.scenario import (
+    Scenario,
+    append_text_revision,
+    build,
+    flip_byte_in_first_page,
+    settings_for,
+    sign_both,
+)
+
+
+@pytest.fixture()
+def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "archive"
+    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
+    settings_for(app)
+    return build(app)
+
+
+def client_as(app: Flask, demo: dict[str, str], username: str) -> FlaskClient:
+    client = app.test_client()
+    response = login(client, username, demo[username])
+    assert response.status_code == 302
+    return client
+
+
+def _report(app: Flask) -> Report:
+    with app.app_context():
+        report = db.session.scalar(select(Report))
+        assert report is not None
+        db.session.expunge(report)
+        return report
+
+
+# ---------------------------------------------------------------- auditors
+
+
+def test_auditor_lists_completed_controls_and_downloads_the_signed_report(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    report_id = sign_both(app, scenario)
+    client = client_as(app, demo, "revisor")
+    page = client.get("/reports/").get_data(as_text=True)
+    assert "Utbetalningar till privata vårdgivare 2025" in page
+    assert "Signerad och medsignerad" in page
+    assert f"/reports/{report_id}/download" in page
+    response = client.get(f"/reports/{report_id}/download")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert verify_pdf(response.data, settings_for(app).trust_roots()).verdict is Verdict.VALID
+    report = _report(app)
+    assert f'filename="{report.reference}.pdf"' in response.headers["Content-Disposition"]
+
+
+def test_auditor_sees_no_sign_buttons(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
+    client = client_as(app, demo, "revisor")
+    page = client.get(f"/reports/controls/{scenario.control_id}").get_data(as_text=True)
+    assert "Godkänd, väntar på granskarens signatur" in page
+    assert "Signera som granskare" not in page and "Medsignera" not in page
+    refused = client.post(f"/reports/controls/{scenario.control_id}/sign", data={"confirm": "y"})
+    assert refused.status_code == 403
+
+
+def test_other_units_member_neither_lists_nor_downloads(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    report_id = sign_both(app, scenario)
+    client = client_as(app, demo, "smittskydd")
+    page = client.get("/reports/").get_data(as_text=True)
+    assert "Utbetalningar till privata vårdgivare 2025" not in page
+    assert client.get(f"/reports/{report_id}/download").status_code == 404
+
+
+def test_a_changed_stored_file_is_refused_on_download(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    report_id = sign_both(app, scenario)
+    report = _report(app)
+    path = settings_for(app).store().path(report.final_file or "")
+    path.chmod(0o600)
+    path.write_bytes(flip_byte_in_first_page(path.read_bytes()))
+    client = client_as(app, demo, "revisor")
+    assert client.get(f"/reports/{report_id}/download").status_code == 500
+
+
+# ---------------------------------------------------------------- signing through the web
+
+
+def test_controller_signs_then_approver_cosigns(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    control_url = f"/reports/controls/{scenario.control_id}"
+    controller = client_as(app, demo, "granskare")
+    page = controller.get(control_url).get_data(as_text=True)
+    assert "Signera som granskare" in page
+    preview = controller.get(f"{control_url}/preview.pdf")
+    assert preview.status_code == 200 and preview.data.startswith(b"%PDF")
+
+    unconfirmed = controller.post(f"{control_url}/sign", data={})
+    assert unconfirmed.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Report)) is None
+
+    signed = controller.post(
+        f"{control_url}/sign", data={"confirm": "y", "next": control_url}, follow_redirects=True
+    )
+    text = signed.get_data(as_text=True)
+    assert "väntar på medsignatur av Göran Förvaltningschef" in text
+    report = _report(app)
+    assert report.state == ReportState.CERTIFIED
+    # The controller gets no co-sign button and is refused when posting anyway.
+    assert "Medsignera som godkännare" not in text
+    assert controller.post(f"/reports/{report.id}/cosign", data={"confirm": "y"}).status_code == 403
+
+    approver = client_as(app, demo, "chef")
+    page = approver.get(control_url).get_data(as_text=True)
+    assert "Medsignera som godkännare" in page
+    done = approver.post(
+        f"/reports/{report.id}/cosign", data={"confirm": "y"}, follow_redirects=True
+    )
+    assert "medsignerad och arkiverad" in done.get_data(as_text=True)
+    report = _report(app)
+    assert report.state == ReportState.SIGNED and report.final_sha256
+
+    again = approver.post(
+        f"/reports/{report.id}/cosign", data={"confirm": "y"}, follow_redirects=True
+    )
+    assert "redan medsignerad" in again.get_data(as_text=True)
+    again = controller.post(f"{control_url}/sign", data={"confirm": "y"}, follow_redirects=True)
+    assert "redan signerad" in again.get_data(as_text=True)
+
+
+def test_next_must_stay_on_the_site(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
+    controller = client_as(app, demo, "granskare")
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        response = controller.post(
+            f"/reports/controls/{scenario.control_id}/sign", data={"next": target}
+        )
+        assert response.status_code == 302
+        assert response.location.endswith(f"/reports/controls/{scenario.control_id}")
+
+
+# ---------------------------------------------------------------- verification page
+
+
+def _upload(client: FlaskClient, content: bytes, name: str = "rapport.pdf") -> str:
+    response = client.post(
+        "/reports/verify",
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_verify_page_accepts_the_issued_report(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    sign_both(app, scenario)
+    report = _report(app)
+    content = settings_for(app).store().path(report.final_file or "").read_bytes()
+    client = client_as(app, demo, "smittskydd")  # anyone signed in may verify
+    page = _upload(client, content)
+    assert 'data-testid="verdict">giltig<' in page
+    assert "alla 2 signaturer är giltiga" in page
+    assert f"medsignerade rapporten {report.reference}" in page
+    # smittskydd may not read the CE control: its title is not revealed.
+    assert "Utbetalningar till privata vårdgivare 2025" not in page
+    auditor_page = _upload(client_as(app, demo, "revisor"), content)
+    assert "Utbetalningar till privata vårdgivare 2025" in auditor_page
+
+
+def test_verify_page_reports_changes(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
+    sign_both(app, scenario)
+    report = _report(app)
+    content = settings_for(app).store().path(report.final_file or "").read_bytes()
+    client = client_as(app, demo, "revisor")
+    page = _upload(client, flip_byte_in_first_page(content))
+    assert 'data-testid="verdict">ogiltig<' in page
+    assert "hashvärdet stämmer inte" in page
+    assert "inte en rapport som riskreg har utfärdat" in page
+    page = _upload(client, append_text_revision(content))
+    assert 'data-testid="verdict">ogiltig<' in page
+    assert "otillåtet sätt" in page
+
+
+def test_verify_page_checks_content_and_size(
+    app: Flask, demo: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_as(app, demo, "revisor")
+    page = _upload(client, b"GIF89a pretending", "bild.pdf")
+    assert "Filen är inte en PDF." in page and 'data-testid="verify-result"' not in page
+    monkeypatch.setitem(app.config, "REPORT_UPLOAD_MAX_BYTES", 1024)
+    page = _upload(client, b"%PDF-1.7\n" + b"0" * 2000 + b"\n%%EOF\n")
+    assert "Filen är större än" in page
+    page = client.post("/reports/verify", data={}).get_data(as_text=True)
+    assert "Välj en PDF-fil." in page
+
+
+def test_verify_page_says_unsigned(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
+    client = client_as(app, demo, "granskare")
+    preview = client.get(f"/reports/controls/{scenario.control_id}/preview.pdf").data
+    page = _upload(client, preview)
+    assert 'data-testid="verdict">osignerad<' in page
