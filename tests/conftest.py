@@ -182,13 +182,22 @@ def login(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> 
 
 def load_demo_data(app: Flask, feature_demos: tuple[str, ...] | None = None) -> dict[str, str]:
     """Load the demo data, optionally only up to some features' steps. Returns passwords."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from riskreg.db import now_utc
     from riskreg.demo import load_demo
 
-    with app.app_context():
-        result = load_demo(db.session, now=now_utc(), feature_demos=feature_demos)
-        db.session.commit()
-    return result.passwords
+    def run() -> dict[str, str]:
+        with app.app_context():
+            result = load_demo(db.session, now=now_utc(), feature_demos=feature_demos)
+            db.session.commit()
+            db.session.remove()
+        return result.passwords
+
+    # On a worker thread: the demo signs PDFs, and pyHanko's asyncio.run() refuses to run in a
+    # thread where Playwright's browser keeps an event loop open.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 @pytest.fixture()

@@ -17,6 +17,14 @@ pytestmark = pytest.mark.browser
 T = TypeVar("T")
 
 
+
+@pytest.fixture()
+def demo(app):  # type: ignore[no-untyped-def]
+    """The foundation demo only: the test builds its own approved control and report."""
+    from tests.conftest import load_demo_data
+
+    return load_demo_data(app, ())
+
 def off_the_event_loop(function: Callable[..., T], *args: object) -> T:
     """pyHanko runs asyncio.run(); Playwright's sync API keeps a loop running in this thread."""
     with ThreadPoolExecutor(max_workers=1) as pool:

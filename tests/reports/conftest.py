@@ -75,3 +75,11 @@ def signed_report(review_data: ReviewReport, pki: Pki) -> SignedReport:
     certified = sign_as_controller(unsigned, pki, controller_time)
     cosigned = sign_as_approver(certified, pki, approver_time)
     return SignedReport(unsigned, certified, cosigned, controller_time, approver_time)
+
+
+@pytest.fixture()
+def demo(app):  # type: ignore[no-untyped-def]
+    """The foundation demo only: these tests build their own approved controls and reports."""
+    from tests.conftest import load_demo_data
+
+    return load_demo_data(app, ())

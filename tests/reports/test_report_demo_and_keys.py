@@ -65,7 +65,11 @@ def test_configured_passphrase_wins_over_the_file(fresh: Flask) -> None:
 
 def test_demo_step_does_nothing_without_an_approved_control(fresh: Flask) -> None:
     with fresh.app_context():
-        load_demo(db.session, now=now_utc())
+        # Controls planned but none approved (the sampling step, which approves one, left out).
+        load_demo(
+            db.session, now=now_utc(),
+            feature_demos=("riskreg.controls.demo", "riskreg.reports.demo"),
+        )
         db.session.commit()
         assert db.session.scalar(select(Report)) is None
     assert not (Path(fresh.instance_path) / "keys").exists()
@@ -75,7 +79,7 @@ def test_demo_step_signs_approved_controls_on_a_fresh_machine(
     fresh: Flask, poppler: Callable[[str], str], tmp_path: Path
 ) -> None:
     with fresh.app_context():
-        result = load_demo(db.session, now=now_utc())
+        result = load_demo(db.session, now=now_utc(), feature_demos=())
         db.session.commit()
         build_approved_control(db.session, now=now_utc())
         plan = db.session.scalar(select(Plan))
