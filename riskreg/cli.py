@@ -14,6 +14,7 @@ from sqlalchemy import select
 from riskreg.audit.context import acting
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.reminders import cli as reminders_cli
 
 
 def _create_app() -> Flask:
@@ -40,6 +41,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(start_command)
+    app.cli.add_command(reminders_cli.reminders_group)
 
 
 # --- users ------------------------------------------------------------------------------------
