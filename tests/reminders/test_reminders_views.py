@@ -292,3 +292,10 @@ def test_pages_have_no_inline_style_or_script(app: Flask, world: World) -> None:
         page = client.get(url).get_data(as_text=True)
         assert " style=" not in page, url
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), url
+
+
+def test_switching_every_reminder_off_is_allowed_and_shown(app: Flask, world: World) -> None:
+    client = client_for(app, "admin")
+    assert 'data-testid="all-off"' not in client.get("/reminders/policy").get_data(as_text=True)
+    assert client.post("/reminders/policy", data={"days_before": ""}).status_code == 302
+    assert 'data-testid="all-off"' in client.get("/reminders/policy").get_data(as_text=True)
