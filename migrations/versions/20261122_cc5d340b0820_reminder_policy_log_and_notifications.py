@@ -81,9 +81,6 @@ def upgrade():
     with op.batch_alter_table('reminder_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reminder_log_claimed_at'), ['claimed_at'], unique=False)
         batch_op.create_index('ix_reminder_log_item', ['item_kind', 'item_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_reminder_log_recipient_address'), ['recipient_address'], unique=False)
-        batch_op.create_index(batch_op.f('ix_reminder_log_run_id'), ['run_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_reminder_log_sent_at'), ['sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_log_unit_id'), ['unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_log_user_id'), ['user_id'], unique=False)
 
@@ -95,9 +92,6 @@ def downgrade():
     with op.batch_alter_table('reminder_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reminder_log_user_id'))
         batch_op.drop_index(batch_op.f('ix_reminder_log_unit_id'))
-        batch_op.drop_index(batch_op.f('ix_reminder_log_sent_at'))
-        batch_op.drop_index(batch_op.f('ix_reminder_log_run_id'))
-        batch_op.drop_index(batch_op.f('ix_reminder_log_recipient_address'))
         batch_op.drop_index('ix_reminder_log_item')
         batch_op.drop_index(batch_op.f('ix_reminder_log_claimed_at'))
 

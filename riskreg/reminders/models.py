@@ -79,11 +79,13 @@ class SentReminder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     state: Mapped[str] = mapped_column(String(10))
-    run_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Not indexed: every row of a run has the same value, and an index on it would lure
+    # SQLite away from the dedup_key index in the updates that mark a run's rows.
+    run_id: Mapped[str] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(default=1)
     claimed_at: Mapped[datetime] = mapped_column(index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(index=True)
-    recipient_address: Mapped[str] = mapped_column(String(254), index=True)
+    sent_at: Mapped[datetime | None]
+    recipient_address: Mapped[str] = mapped_column(String(254))
     recipient_name: Mapped[str] = mapped_column(String(200), default="")
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), index=True
