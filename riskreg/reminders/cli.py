@@ -42,7 +42,7 @@ def reminders_group() -> None:
     "now_text",
     default=None,
     metavar="ISO-DATETIME",
-    help="Kör som om klockan vore denna (utan tidszon: svensk tid). För test och efterskick.",
+    help="Bestäm vad som förfaller som om klockan vore denna (utan tidszon: svensk tid). För test.",
 )
 @with_appcontext
 def reminders_send(dry_run: bool, now_text: str | None) -> None:
@@ -54,7 +54,8 @@ def reminders_send(dry_run: bool, now_text: str | None) -> None:
     from riskreg.extensions import db
     from riskreg.reminders.services import MailSettings, run_reminders
 
-    now = parse_now(now_text) if now_text else now_utc()
+    at = now_utc()
+    now = parse_now(now_text) if now_text else at
     with acting(actor_name="reminders"):
         try:
             report = run_reminders(
@@ -62,6 +63,7 @@ def reminders_send(dry_run: bool, now_text: str | None) -> None:
                 now=now,
                 mail=MailSettings.from_config(current_app.config),
                 dry_run=dry_run,
+                at=at,
             )
         except ServiceError as exc:
             db.session.rollback()

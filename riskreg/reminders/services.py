@@ -782,12 +782,19 @@ def run_reminders(
     dry_run: bool = False,
     send: Sender = send_digests,
     run_id: str | None = None,
+    at: dt.datetime | None = None,
 ) -> RunReport:
-    """One reminder run at ``now``. Commits (claim, then results); a dry run writes nothing.
+    """One reminder run deciding as of ``now``. Commits (claim, then results); a dry run
+    writes nothing.
+
+    ``at`` is the real time of the run (default ``now``): claims, ``sent_at`` and
+    notifications carry it, and claim expiry is measured on it, so a run with a made-up
+    ``now`` (``--now``) can neither take over nor outlive the claims of a real one.
 
     Raises ServiceError for a configuration that cannot work (before anything is claimed).
     SMTP problems do not raise: they are in the report (``report.ok`` is False).
     """
+    at = at or now
     run_id = run_id or uuid.uuid4().hex
     today = local_date(now)
     report = RunReport(run_id=run_id, now=now, today=today, dry_run=dry_run)
@@ -810,7 +817,7 @@ def run_reminders(
         items, policy, now, directory.recipients_for_unit, directory.manager_for_unit, ()
     )
     blocked = blocking_keys(
-        session, (r.dedup_key for r in candidates), now=now, claim_timeout=mail.claim_timeout
+        session, (r.dedup_key for r in candidates), now=at, claim_timeout=mail.claim_timeout
     )
     # Same as passing ``blocked`` as already_sent: the latest candidate per item and recipient
     # does not depend on what was sent; a sent one is simply dropped (see due_reminders).
@@ -835,7 +842,7 @@ def run_reminders(
     # 2. Claim, committed before anything is sent.
     session.rollback()  # end the read transaction; the claim is a short one of its own
     claimed = claim_reminders(
-        session, reminders, run_id=run_id, now=now, claim_timeout=mail.claim_timeout
+        session, reminders, run_id=run_id, now=at, claim_timeout=mail.claim_timeout
     )
     session.commit()
     report.claimed = len(claimed)
@@ -849,7 +856,7 @@ def run_reminders(
     # 3. Send (no transaction open) and 4. record; release the claims if anything goes wrong.
     try:
         result = send([o.message for o in outgoing], mail.config)
-        sent, failed = record_results(session, outgoing, result, run_id=run_id, now=now)
+        sent, failed = record_results(session, outgoing, result, run_id=run_id, now=at)
         record(
             session,
             "reminders.run",
@@ -857,6 +864,7 @@ def run_reminders(
             run_id,
             {
                 "now": now.isoformat(),
+                "at": at.isoformat(),
                 "digests_sent": len(result.sent),
                 "digests_failed": len(result.failed),
                 "reminders_sent": sent,

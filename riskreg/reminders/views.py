@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from riskreg import permissions
@@ -46,10 +47,17 @@ def _labels() -> dict[str, Any]:
 
 @bp.app_template_global("reminders_unread_count")
 def _unread_count() -> int:
-    """For the menu badge; 0 for anonymous visitors."""
+    """For the menu badge; 0 for anonymous visitors.
+
+    The menu is on every page, error pages included: a database that is down must not turn
+    the 500 page into a second failure, so a failing count shows no badge.
+    """
     if not current_user.is_authenticated:
         return 0
-    return services.unread_count(db.session, current_user)
+    try:
+        return services.unread_count(db.session, current_user)
+    except SQLAlchemyError:
+        return 0
 
 
 @bp.app_template_global("reminders_dashboard_counts")

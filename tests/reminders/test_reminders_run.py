@@ -22,7 +22,7 @@ from reminders_helpers import (
     log_rows,
     sent_keys,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from riskreg.audit.models import AuditEntry
 from riskreg.auth.models import User
@@ -33,8 +33,9 @@ from riskreg.controls.services import (
     raise_action,
     verify_action,
 )
+from riskreg.db import now_utc
 from riskreg.extensions import db
-from riskreg.reminders.models import Notification
+from riskreg.reminders.models import Notification, SentReminder
 from riskreg.reminders.services import MailSettings, run_reminders
 
 pytestmark = pytest.mark.usefixtures("smtp")
@@ -94,7 +95,8 @@ def test_first_run_sends_one_digest_per_recipient(
     assert row.user_id == world.users["anna"]
     assert row.unit_id == world.units["CE"]
     assert row.item_title == "Återkräv felaktiga utbetalningar från vårdgivaren"
-    assert row.sent_at == dt.datetime(2025, 9, 1, 5, 0, tzinfo=dt.UTC)
+    # Logged at the real time of the run; --now only decides what is due.
+    assert row.sent_at is not None and abs(row.sent_at - now_utc()) < dt.timedelta(minutes=5)
     assert row.message_id == str(anna.message["Message-ID"])
     mailbox_row = by_key[f"control:{world.control}|before:3|2025-09-04|ce@region.test"]
     assert mailbox_row.user_id is None
@@ -353,12 +355,13 @@ def test_a_live_claim_blocks_and_an_expired_claim_is_taken_over(
     with app.app_context():
 
         def crash(messages: object, config: object) -> None:
-            raise SystemExit("killed")  # like a process killed while sending
+            raise SystemExit("killed")  # like a process stopped while sending
 
         with pytest.raises(SystemExit):
             run_reminders(
                 db.session,
                 now=dt.datetime(2025, 9, 1, 5, 0, tzinfo=dt.UTC),
+                at=now_utc(),
                 mail=MailSettings.from_config(app.config),
                 send=crash,  # type: ignore[arg-type]
             )
@@ -366,21 +369,25 @@ def test_a_live_claim_blocks_and_an_expired_claim_is_taken_over(
     assert {r.state for r in log_rows(app)} == {"failed"}
     assert all("Körningen avbröts" in r.smtp_result for r in log_rows(app))
 
-    # ... a hard crash leaves them claimed: simulate one.
-    with app.app_context():
-        from sqlalchemy import update
+    # ... a hard crash leaves them claimed: simulate one that happened just now.
+    def crashed_minutes_ago(minutes: int) -> None:
+        with app.app_context():
+            db.session.execute(
+                update(SentReminder).values(
+                    state="claimed", claimed_at=now_utc() - dt.timedelta(minutes=minutes)
+                )
+            )
+            db.session.commit()
 
-        from riskreg.reminders.models import SentReminder
-
-        db.session.execute(update(SentReminder).values(state="claimed"))
-        db.session.commit()
-
-    blocked = send("2025-09-01T07:30")
+    crashed_minutes_ago(1)
+    # A run deciding for a later moment (--now) still measures the claim on the real clock.
+    blocked = send("2025-09-01T09:30")
     assert blocked.exit_code == 0, blocked.stderr
     assert "0 påminnelser att skicka, 10 redan skickade eller under utskick" in blocked.stdout
     assert mail.received == []
 
-    taken_over = send("2025-09-01T08:01")  # 61 minutes after the crashed run claimed them
+    crashed_minutes_ago(61)
+    taken_over = send("2025-09-01T09:31")
     assert taken_over.exit_code == 0, taken_over.stderr
     assert len(mail.received) == 6
     assert {r.state for r in log_rows(app)} == {"sent"}

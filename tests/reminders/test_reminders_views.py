@@ -18,6 +18,7 @@ from riskreg.controls.models import Action, Control
 from riskreg.controls.services import answer_action, raise_action, verify_action
 from riskreg.db import now_utc
 from riskreg.extensions import db
+from riskreg.reminders.decide import local_date
 from riskreg.reminders.models import ReminderPolicySetting
 from riskreg.reminders.services import load_policy
 from tests.conftest import login
@@ -253,9 +254,12 @@ def test_log_with_filters_for_admins_and_auditors(
     assert len(rows(admin, "?kind=control")) == 4
     assert len(rows(admin, "?reason=due")) == 2
     assert len(rows(admin, "?state=failed")) == 0
-    assert len(rows(admin, "?date_from=2025-09-01&date_to=2025-09-01")) == 10
-    assert len(rows(admin, "?date_from=2025-09-02")) == 0
-    assert len(rows(admin, "?date_to=2025-08-31")) == 0
+    # Dates are the (Swedish) days the reminders were sent, not the --now of the run.
+    today = local_date(now_utc())
+    day = dt.timedelta(days=1)
+    assert len(rows(admin, f"?date_from={today}&date_to={today}")) == 10
+    assert len(rows(admin, f"?date_from={today + day}")) == 0
+    assert len(rows(admin, f"?date_to={today - day}")) == 0
     assert len(rows(admin, "?date_from=inte-ett-datum")) == 10  # an invalid filter is ignored
 
     auditor = client_for(app, "revisor")
@@ -299,3 +303,20 @@ def test_switching_every_reminder_off_is_allowed_and_shown(app: Flask, world: Wo
     assert 'data-testid="all-off"' not in client.get("/reminders/policy").get_data(as_text=True)
     assert client.post("/reminders/policy", data={"days_before": ""}).status_code == 302
     assert 'data-testid="all-off"' in client.get("/reminders/policy").get_data(as_text=True)
+
+
+def test_a_failing_badge_count_does_not_break_the_page(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from riskreg.reminders import services
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise OperationalError("SELECT count(*)", {}, Exception("database is down"))
+
+    client = client_for(app, "anna")
+    monkeypatch.setattr(services, "unread_count", broken)
+    response = client.get("/reminders/my-work")
+    assert response.status_code == 200
+    assert "unread-count" not in response.get_data(as_text=True)
