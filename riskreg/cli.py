@@ -14,6 +14,7 @@ from sqlalchemy import select
 from riskreg.audit.context import acting
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.reminders import cli as reminders_cli
 from riskreg.sampling.cli import sample_group
 
 
@@ -46,6 +47,7 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(keys_group)
     app.cli.add_command(reports_group)
+    app.cli.add_command(reminders_cli.reminders_group)
 
 
 # --- users ------------------------------------------------------------------------------------
