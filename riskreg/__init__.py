@@ -28,6 +28,7 @@ def create_app(
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
+    _trust_proxy_headers(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -37,6 +38,30 @@ def create_app(
 
     register_commands(app)
     return app
+
+
+def _trust_proxy_headers(app: Flask) -> None:
+    """Behind a TLS-terminating proxy, take the client address and scheme from its headers.
+
+    Only as many hops as configured are trusted (PROXY_FIX_X_FOR=1: the nearest proxy's
+    X-Forwarded-For entry), so a client cannot forge its address by sending the header itself.
+    The audit trail's IP and the login throttle use request.remote_addr, which this sets.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = {
+        name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0)
+        for name in ("for", "proto", "host", "port", "prefix")
+    }
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=hops["for"],
+            x_proto=hops["proto"],
+            x_host=hops["host"],
+            x_port=hops["port"],
+            x_prefix=hops["prefix"],
+        )
 
 
 def _init_extensions(app: Flask) -> None:
@@ -55,6 +80,9 @@ def _init_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     limiter.init_app(app)
+    from riskreg.auth import throttle
+
+    throttle.init_app(app)
 
     from riskreg.auth.models import User
 

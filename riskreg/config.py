@@ -21,12 +21,31 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Cookies: never readable by scripts, not sent on cross-site subrequests or POSTs, and
+    # Secure (HTTPS only) in production. None means "decide by ENV_NAME": True in production,
+    # False in development (plain http://localhost). Production refuses an explicit False
+    # unless ALLOW_INSECURE_SESSION_COOKIE is also set (see check_production_safety).
+    "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "ALLOW_INSECURE_SESSION_COOKIE": False,
+    # A session unused for this long ends (the signed cookie carries its time; Flask checks it).
+    "PERMANENT_SESSION_LIFETIME": 10 * 3600,
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For / -Proto / -Host / -Port /
+    # -Prefix. 0 (the default) trusts none of these headers; see docs/deploy.md.
+    "PROXY_FIX_X_FOR": 0,
+    "PROXY_FIX_X_PROTO": 0,
+    "PROXY_FIX_X_HOST": 0,
+    "PROXY_FIX_X_PORT": 0,
+    "PROXY_FIX_X_PREFIX": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
+    # Failed logins before a temporary lockout, per typed username and per client address
+    # (riskreg/auth/throttle.py); rate-limit strings as Flask-Limiter writes them.
+    "LOGIN_ACCOUNT_LIMIT": "5 per 15 minutes",
+    "LOGIN_IP_LIMIT": "50 per 15 minutes",
     "BASE_URL": "http://localhost:5000",
     "MAIL_SERVER": "localhost",
     "MAIL_PORT": 25,
@@ -75,6 +94,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     check_production_safety(app.config)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config.get("ENV_NAME") == "production"
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
 
 
 def normalise_database_url(url: str) -> str:
@@ -92,6 +114,13 @@ def check_production_safety(config: Any) -> None:
         raise ConfigError("Production refuses to start with the development SECRET_KEY.")
     if config.get("DEBUG"):
         raise ConfigError("Production refuses to start with DEBUG enabled.")
+    secure = config.get("SESSION_COOKIE_SECURE")
+    if secure is not None and not secure and not config.get("ALLOW_INSECURE_SESSION_COOKIE"):
+        raise ConfigError(
+            "Production refuses SESSION_COOKIE_SECURE=False: the session cookie would travel "
+            "over plain HTTP. Serve riskreg over HTTPS, or set ALLOW_INSECURE_SESSION_COOKIE "
+            "as well if you really mean it."
+        )
 
 
 def _parse_env_value(value: str) -> Any:
