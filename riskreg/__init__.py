@@ -196,9 +196,17 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error: Any) -> tuple[str, int]:
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        from riskreg.uploads import format_size
+
+        # Nothing of the request was handled: werkzeug refuses it while reading the body.
+        db.session.rollback()
+        limit = app.config.get("MAX_CONTENT_LENGTH")
         return render_error(
-            413, _("Filen är för stor"), _("Filen är större än %(mb)s MB.", mb=limit)
+            413,
+            _("Filen är för stor"),
+            _("Filen är större än %(size)s. Inget har sparats.", size=format_size(limit))
+            if limit
+            else _("Filen är för stor. Inget har sparats."),
         )
 
     @app.errorhandler(CSRFError)

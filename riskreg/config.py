@@ -16,7 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "ENV_NAME": "development",
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Whole request (answered with the Swedish 413 page); each upload has its own, smaller
+    # limit checked by riskreg.uploads.check_upload while reading.
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "PLAN_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],

@@ -65,7 +65,13 @@ def test_easily_guessed_passwords_are_refused(password: str) -> None:
 
 @pytest.mark.parametrize(
     "password",
-    [TEST_PASSWORD, "ett-långt-lösenord", "Min katt heter Findus", "Tekopp.Lampa.9", "gröna-bilar-kör"],
+    [
+        TEST_PASSWORD,
+        "ett-långt-lösenord",
+        "Min katt heter Findus",
+        "Tekopp.Lampa.9",
+        "gröna-bilar-kör",
+    ],
 )
 def test_long_unusual_passwords_are_accepted(password: str) -> None:
     assert password_problems(password, username="anna", full_name="Anna Andersson") == []
@@ -135,7 +141,8 @@ def test_account_is_locked_after_five_failures_even_for_the_right_password(
         assert int(response.headers["Retry-After"]) > 800
         assert client.get("/").status_code == 302  # not logged in
         # Another address is refused too: the lock is on the account.
-        assert post_login(hard.test_client(), "anna", TEST_PASSWORD, ip="198.51.100.7").status_code == 429
+        elsewhere = post_login(hard.test_client(), "anna", TEST_PASSWORD, ip="198.51.100.7")
+        assert elsewhere.status_code == 429
 
 
 def test_lockout_message_does_not_reveal_whether_the_account_exists(
@@ -183,12 +190,14 @@ def test_failures_from_one_address_across_many_usernames_are_throttled(
     make_user("anna", "controller")
     with hardened_app(app, LOGIN_IP_LIMIT="3 per 15 minutes") as hard:
         for name in ("a1", "a2", "a3"):
-            assert post_login(hard.test_client(), name, "x" * 12, ip="203.0.113.5").status_code == 200
+            response = post_login(hard.test_client(), name, "x" * 12, ip="203.0.113.5")
+            assert response.status_code == 200
         refused = post_login(hard.test_client(), "anna", TEST_PASSWORD, ip="203.0.113.5")
         assert refused.status_code == 429
         assert "från din adress" in refused.get_data(as_text=True)
         # Other addresses, and the account itself, are unaffected.
-        assert post_login(hard.test_client(), "anna", TEST_PASSWORD, ip="203.0.113.6").status_code == 302
+        other = post_login(hard.test_client(), "anna", TEST_PASSWORD, ip="203.0.113.6")
+        assert other.status_code == 302
 
 
 def test_successful_logins_do_not_count_against_the_address(app: Flask, make_user) -> None:  # type: ignore[no-untyped-def]
