@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from riskreg.audit.models import AuditEntry
@@ -20,21 +19,10 @@ from riskreg.auth.services import authenticate, password_problems
 from riskreg.extensions import db
 from tests.conftest import TEST_PASSWORD, csrf_token_from, login
 from tests.security.apps import hardened_app
+from tests.security.apps import login_with_csrf as post_login
 
 LOCKED = "Inloggningen är tillfälligt spärrad"
 WRONG = "Fel användarnamn eller lösenord"
-
-
-def post_login(
-    client: FlaskClient, username: str, password: str, ip: str = "192.0.2.10", **extra: str
-) -> Any:
-    """Log in through the form as a browser does: fetch the page, send its CSRF token back."""
-    token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": token, **extra},
-        environ_base={"REMOTE_ADDR": ip},
-    )
 
 
 # --- password policy --------------------------------------------------------------------------
