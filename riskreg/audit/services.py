@@ -31,9 +31,11 @@ from riskreg.audit.models import AuditEntry
 
 __all__ = [
     "ACTION_LABELS",
+    "ChainHead",
     "Change",
     "HistoryEntry",
     "TrailFilter",
+    "chain_head",
     "export_rows",
     "history_for",
     "object_type_label",
@@ -328,6 +330,24 @@ def trail_page(
     more = len(rows) > size
     entries = [_entry(row) for row in rows[:size]]
     return entries, (entries[-1].id if more and entries else None)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest entry: writing its id and hash down outside riskreg (minutes, a signed
+    report) lets a later `riskreg audit verify` prove that nothing after it was removed."""
+
+    count: int
+    last_id: int | None
+    last_hash: str | None
+
+
+def chain_head(session: Session) -> ChainHead:
+    count = session.scalar(select(func.count(AuditEntry.id))) or 0
+    last = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    return ChainHead(count, last[0] if last else None, last[1] if last else None)
 
 
 def known_object_types(session: Session) -> list[str]:

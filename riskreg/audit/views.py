@@ -20,6 +20,7 @@ from riskreg.audit.services import (
     OBJECT_PAGES,
     HistoryEntry,
     TrailFilter,
+    chain_head,
     export_rows,
     history_for,
     known_object_types,
@@ -114,6 +115,7 @@ def index() -> str:
         args=_filter_args(),
         object_types=[(t, object_type_label(t)) for t in types],
         actions=[(key, str(label)) for key, label in ACTION_LABELS.items()],
+        head=chain_head(db.session),
     )
 
 
