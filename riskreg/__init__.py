@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import BadRequest
 
 from riskreg.config import instance_path_from_env, load_config
 
@@ -165,6 +167,20 @@ def _register_request_hooks(app: Flask) -> None:
         else:
             set_context(AuditContext(actor_name="anonym", ip=request.remote_addr))
 
+    @app.before_request
+    def refuse_control_characters() -> None:
+        """No form field or query parameter may carry control characters.
+
+        NUL cannot be stored in PostgreSQL at all (psycopg raises: a 500 for the user), and no
+        other C0 control character belongs in what people type. Tab, line breaks and the
+        vertical tab and form feed that text pasted from Word brings along are allowed.
+        One check here covers every form of every feature.
+        """
+        for source in (request.args, request.form):
+            for values in source.listvalues():
+                if any(_CONTROL_CHARACTERS.search(value) for value in values):
+                    raise ControlCharacters()
+
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault(
@@ -176,6 +192,13 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+class ControlCharacters(BadRequest):
+    """A form field or query parameter holds a control character (see the request hook)."""
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -202,13 +225,30 @@ def _register_error_pages(app: Flask) -> None:
 
         # Nothing of the request was handled: werkzeug refuses it while reading the body.
         db.session.rollback()
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        # MAX_CONTENT_LENGTH, or werkzeug's MAX_FORM_MEMORY_SIZE/MAX_FORM_PARTS for forms.
+        limit = app.config.get("MAX_CONTENT_LENGTH") or app.config.get("MAX_FORM_MEMORY_SIZE")
+        if not limit:
+            return render_error(413, _("För mycket data"), _("Inget har sparats."))
+        if request.mimetype == "multipart/form-data":  # an upload
+            title = _("Filen är för stor")
+            message = _("Filen är större än %(size)s. Inget har sparats.", size=format_size(limit))
+        else:
+            title = _("För mycket data")
+            message = _("Det du skickade är större än %(size)s. Inget har sparats.",
+                        size=format_size(limit))
+        return render_error(413, title, message)
+
+    @app.errorhandler(ControlCharacters)
+    def control_characters(error: Any) -> tuple[str, int]:
+        db.session.rollback()
         return render_error(
-            413,
-            _("Filen är för stor"),
-            _("Filen är större än %(size)s. Inget har sparats.", size=format_size(limit))
-            if limit
-            else _("Filen är för stor. Inget har sparats."),
+            400,
+            _("Otillåtna tecken"),
+            _(
+                "Det du skickade innehåller osynliga styrtecken som inte kan sparas. "
+                "Inget har sparats. Skriv in texten på nytt i stället för att klistra in den, "
+                "och försök igen."
+            ),
         )
 
     @app.errorhandler(CSRFError)
