@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
 
 from riskreg.config import instance_path_from_env, load_config
 
@@ -31,6 +32,8 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
     _trust_proxy_headers(app)
+    _limit_plain_forms(app)  # before the extensions: CSRF protection reads the form
+    app.url_map.converters["int"] = DatabaseId  # before any route is added
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -64,6 +67,39 @@ def _trust_proxy_headers(app: Flask) -> None:
             x_port=hops["port"],
             x_prefix=hops["prefix"],
         )
+
+
+#: The largest id a database column holds (PostgreSQL INTEGER); larger ones overflow the driver.
+MAX_ID = 2**31 - 1
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` that matches only ids a database column can hold: /plans/99999999999 is a
+    plain 404 instead of an overflow in the database driver (a 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def parse_id(value: str | None) -> int | None:
+    """An id from a query parameter, or None: ASCII digits only ("¹".isdigit() is true but
+    int() refuses it) and within what the database holds."""
+    if not value or len(value) > 10 or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
+def _limit_plain_forms(app: Flask) -> None:
+    """Only uploads may be big. Werkzeug reads a url-encoded body whole, up to
+    MAX_CONTENT_LENGTH (sized for uploads); every other request gets MAX_FORM_BYTES."""
+
+    @app.before_request
+    def limit_plain_form_size() -> None:
+        if request.mimetype != "multipart/form-data":
+            limits = (app.config.get("MAX_CONTENT_LENGTH"), app.config.get("MAX_FORM_BYTES"))
+            request.max_content_length = min((v for v in limits if v), default=None)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -225,8 +261,8 @@ def _register_error_pages(app: Flask) -> None:
 
         # Nothing of the request was handled: werkzeug refuses it while reading the body.
         db.session.rollback()
-        # MAX_CONTENT_LENGTH, or werkzeug's MAX_FORM_MEMORY_SIZE/MAX_FORM_PARTS for forms.
-        limit = app.config.get("MAX_CONTENT_LENGTH") or app.config.get("MAX_FORM_MEMORY_SIZE")
+        # The request's own limit (MAX_CONTENT_LENGTH, or MAX_FORM_BYTES for plain forms).
+        limit = request.max_content_length
         if not limit:
             return render_error(413, _("För mycket data"), _("Inget har sparats."))
         if request.mimetype == "multipart/form-data":  # an upload

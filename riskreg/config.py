@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     # limit checked by riskreg.uploads.check_upload while reading.
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
     "PLAN_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
+    # Every request that is no upload (url-encoded forms): werkzeug reads those whole.
+    "MAX_FORM_BYTES": 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],
@@ -132,7 +134,7 @@ def _parse_env_value(value: str) -> Any:
         return True
     if lowered in ("false", "no", "off"):
         return False
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return value
 

@@ -27,7 +27,8 @@ NONE = 0  # the "none" choice of optional select fields
 def _expected_version(form: UnitForm | UserForm) -> int:
     """The version the form was loaded with; anything else than digits counts as stale."""
     value = form.version.data or ""
-    return int(value) if value.isdigit() else -1
+    # isascii: "¹".isdigit() is true, but int("¹") raises.
+    return int(value) if value.isascii() and value.isdigit() else -1
 
 
 def _unit_choices(form: UnitForm, unit: Unit | None) -> None:
@@ -205,8 +206,32 @@ def matrix() -> str | Response:
         for k in range(1, MATRIX_SIZE + 1)
     }
     return render_template(
-        "admin/matrix.html", form=form, cells=cells, matrix=current, size=MATRIX_SIZE
+        "admin/matrix.html",
+        form=form,
+        cells=cells,
+        matrix=current,
+        size=MATRIX_SIZE,
+        field_errors=_matrix_errors(form),
     )
+
+
+def _matrix_errors(form: MatrixForm) -> list[str]:
+    """Every field error of the matrix form, saying where it is (cells have no visible label)."""
+    messages: list[str] = []
+    for index, entry in enumerate(form.levels, start=1):
+        for field in entry.form:
+            messages += [f"{_('Nivå')} {index}, {field.label.text}: {e}" for e in field.errors]
+    for axis, entries in (
+        (_("Sannolikhet"), form.probability_labels),
+        (_("Konsekvens"), form.consequence_labels),
+    ):
+        for index, entry in enumerate(entries, start=1):
+            messages += [f"{axis} {index}: {e}" for e in entry.form.label.errors]
+    for index, entry in enumerate(form.cells):
+        p, k = index // MATRIX_SIZE + 1, index % MATRIX_SIZE + 1
+        for field in entry.form:
+            messages += [f"{_('Ruta')} S{p} K{k}: {e}" for e in field.errors]
+    return messages
 
 
 def _fill_matrix_form(form: MatrixForm, matrix: Matrix) -> None:

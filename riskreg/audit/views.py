@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from riskreg import permissions
+from riskreg import parse_id, permissions
 from riskreg.audit.services import (
     ACTION_LABELS,
     EXPORT_HEADER,
@@ -54,7 +54,7 @@ def audit_history(object_type: str, object_id: int | str) -> list[HistoryEntry] 
 
 def object_url(entry: HistoryEntry) -> str | None:
     page = OBJECT_PAGES.get(entry.object_type)
-    if page is None or not entry.object_id.isdigit():
+    if page is None or not (entry.object_id.isascii() and entry.object_id.isdigit()):
         return None
     endpoint, argument = page
     try:
@@ -104,7 +104,10 @@ def index() -> str:
     flt = _filter_from_args(errors)
     before = request.args.get("before", "")
     entries, next_before = trail_page(
-        db.session, flt, before_id=int(before) if before.isdigit() else None, size=PAGE_SIZE
+        db.session,
+        flt,
+        before_id=parse_id(before),
+        size=PAGE_SIZE,
     )
     types = known_object_types(db.session)
     return render_template(
