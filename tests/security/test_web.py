@@ -181,3 +181,31 @@ def test_exports_are_attachments_with_nosniff(app: Flask, demo: dict[str, str]) 
             assert response.status_code == 200, url
             assert response.headers["Content-Disposition"].startswith("attachment;"), url
             assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_ids_beyond_the_database_range_are_404_on_every_route(
+    protected: tuple[Flask, dict[str, str]],
+) -> None:
+    """`<int:...>` only matches ids an INTEGER column holds (riskreg.DatabaseId)."""
+    from werkzeug.routing import IntegerConverter
+
+    hard, demo = protected
+    client = _admin(hard, demo)
+    checked, problems = 0, []
+    for rule in hard.url_map.iter_rules():
+        if not any(isinstance(c, IntegerConverter) for c in rule._converters.values()):
+            continue
+        for huge in (2**31, 10**30):
+            values = {
+                name: (huge if isinstance(conv, IntegerConverter) else "csv")
+                for name, conv in rule._converters.items()
+            }
+            path = rule.rule
+            for name, value in values.items():
+                path = re.sub(rf"<[^>]*:?{name}>", str(value), path)
+            method = "GET" if "GET" in (rule.methods or ()) else "POST"
+            response = client.open(path, method=method)
+            checked += 1
+            if response.status_code != 404:
+                problems.append(f"{method} {path}: {response.status_code}")
+    assert checked >= 10 and not problems, problems
