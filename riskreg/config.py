@@ -9,9 +9,12 @@ from typing import Any
 
 from flask import Flask
 
-DEV_SECRET_KEY = "dev"  # noqa: S105 - the known development default that production refuses
+# The known development key that production refuses (check_production_safety).
+DEV_SECRET_KEY = "dev"  # noqa: S105  # nosec B105
 
 DEFAULTS: dict[str, Any] = {
+    # bandit B105 (low) flags this and MAIL_PASSWORD: None is no password; a missing key is
+    # generated into the instance folder (load_config), a missing mail password means none.
     "SECRET_KEY": None,
     "ENV_NAME": "development",
     "SQLALCHEMY_DATABASE_URI": None,
