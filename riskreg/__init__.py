@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request, session
+from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
 
 from riskreg.config import instance_path_from_env, load_config
 
@@ -28,6 +31,9 @@ def create_app(
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
+    _trust_proxy_headers(app)
+    _limit_plain_forms(app)  # before the extensions: CSRF protection reads the form
+    app.url_map.converters["int"] = DatabaseId  # before any route is added
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -37,6 +43,63 @@ def create_app(
 
     register_commands(app)
     return app
+
+
+def _trust_proxy_headers(app: Flask) -> None:
+    """Behind a TLS-terminating proxy, take the client address and scheme from its headers.
+
+    Only as many hops as configured are trusted (PROXY_FIX_X_FOR=1: the nearest proxy's
+    X-Forwarded-For entry), so a client cannot forge its address by sending the header itself.
+    The audit trail's IP and the login throttle use request.remote_addr, which this sets.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = {
+        name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0)
+        for name in ("for", "proto", "host", "port", "prefix")
+    }
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=hops["for"],
+            x_proto=hops["proto"],
+            x_host=hops["host"],
+            x_port=hops["port"],
+            x_prefix=hops["prefix"],
+        )
+
+
+#: The largest id a database column holds (PostgreSQL INTEGER); larger ones overflow the driver.
+MAX_ID = 2**31 - 1
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` that matches only ids a database column can hold: /plans/99999999999 is a
+    plain 404 instead of an overflow in the database driver (a 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def parse_id(value: str | None) -> int | None:
+    """An id from a query parameter, or None: ASCII digits only ("¹".isdigit() is true but
+    int() refuses it) and within what the database holds."""
+    if not value or len(value) > 10 or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
+def _limit_plain_forms(app: Flask) -> None:
+    """Only uploads may be big. Werkzeug reads a url-encoded body whole, up to
+    MAX_CONTENT_LENGTH (sized for uploads); every other request gets MAX_FORM_BYTES."""
+
+    @app.before_request
+    def limit_plain_form_size() -> None:
+        if request.mimetype != "multipart/form-data":
+            limits = (app.config.get("MAX_CONTENT_LENGTH"), app.config.get("MAX_FORM_BYTES"))
+            request.max_content_length = min((v for v in limits if v), default=None)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -55,6 +118,9 @@ def _init_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     limiter.init_app(app)
+    from riskreg.auth import throttle
+
+    throttle.init_app(app)
 
     from riskreg.auth.models import User
 
@@ -88,6 +154,8 @@ def _select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands, services, exports run outside requests
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("locale")
@@ -135,6 +203,20 @@ def _register_request_hooks(app: Flask) -> None:
         else:
             set_context(AuditContext(actor_name="anonym", ip=request.remote_addr))
 
+    @app.before_request
+    def refuse_control_characters() -> None:
+        """No form field or query parameter may carry control characters.
+
+        NUL cannot be stored in PostgreSQL at all (psycopg raises: a 500 for the user), and no
+        other C0 control character belongs in what people type. Tab, line breaks and the
+        vertical tab and form feed that text pasted from Word brings along are allowed.
+        One check here covers every form of every feature.
+        """
+        for source in (request.args, request.form):
+            for values in source.listvalues():
+                if any(_CONTROL_CHARACTERS.search(value) for value in values):
+                    raise ControlCharacters()
+
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault(
@@ -146,6 +228,13 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+class ControlCharacters(BadRequest):
+    """A form field or query parameter holds a control character (see the request hook)."""
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -168,9 +257,34 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error: Any) -> tuple[str, int]:
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        from riskreg.uploads import format_size
+
+        # Nothing of the request was handled: werkzeug refuses it while reading the body.
+        db.session.rollback()
+        # The request's own limit (MAX_CONTENT_LENGTH, or MAX_FORM_BYTES for plain forms).
+        limit = request.max_content_length
+        if not limit:
+            return render_error(413, _("För mycket data"), _("Inget har sparats."))
+        if request.mimetype == "multipart/form-data":  # an upload
+            title = _("Filen är för stor")
+            message = _("Filen är större än %(size)s. Inget har sparats.", size=format_size(limit))
+        else:
+            title = _("För mycket data")
+            message = _("Det du skickade är större än %(size)s. Inget har sparats.",
+                        size=format_size(limit))
+        return render_error(413, title, message)
+
+    @app.errorhandler(ControlCharacters)
+    def control_characters(error: Any) -> tuple[str, int]:
+        db.session.rollback()
         return render_error(
-            413, _("Filen är för stor"), _("Filen är större än %(mb)s MB.", mb=limit)
+            400,
+            _("Otillåtna tecken"),
+            _(
+                "Det du skickade innehåller osynliga styrtecken som inte kan sparas. "
+                "Inget har sparats. Skriv in texten på nytt i stället för att klistra in den, "
+                "och försök igen."
+            ),
         )
 
     @app.errorhandler(CSRFError)

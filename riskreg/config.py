@@ -9,24 +9,51 @@ from typing import Any
 
 from flask import Flask
 
-DEV_SECRET_KEY = "dev"  # noqa: S105 - the known development default that production refuses
+# The known development key that production refuses (check_production_safety).
+DEV_SECRET_KEY = "dev"  # noqa: S105  # nosec B105
 
 DEFAULTS: dict[str, Any] = {
+    # bandit B105 (low) flags this and MAIL_PASSWORD: None is no password; a missing key is
+    # generated into the instance folder (load_config), a missing mail password means none.
     "SECRET_KEY": None,
     "ENV_NAME": "development",
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Whole request (answered with the Swedish 413 page); each upload has its own, smaller
+    # limit checked by riskreg.uploads.check_upload while reading.
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "PLAN_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
+    # Every request that is no upload (url-encoded forms): werkzeug reads those whole.
+    "MAX_FORM_BYTES": 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Cookies: never readable by scripts, not sent on cross-site subrequests or POSTs, and
+    # Secure (HTTPS only) in production. None means "decide by ENV_NAME": True in production,
+    # False in development (plain http://localhost). Production refuses an explicit False
+    # unless ALLOW_INSECURE_SESSION_COOKIE is also set (see check_production_safety).
+    "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "ALLOW_INSECURE_SESSION_COOKIE": False,
+    # A session unused for this long ends (the signed cookie carries its time; Flask checks it).
+    "PERMANENT_SESSION_LIFETIME": 10 * 3600,
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For / -Proto / -Host / -Port /
+    # -Prefix. 0 (the default) trusts none of these headers; see docs/deploy.md.
+    "PROXY_FIX_X_FOR": 0,
+    "PROXY_FIX_X_PROTO": 0,
+    "PROXY_FIX_X_HOST": 0,
+    "PROXY_FIX_X_PORT": 0,
+    "PROXY_FIX_X_PREFIX": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
+    # Failed logins before a temporary lockout, per typed username and per client address
+    # (riskreg/auth/throttle.py); rate-limit strings as Flask-Limiter writes them.
+    "LOGIN_ACCOUNT_LIMIT": "5 per 15 minutes",
+    "LOGIN_IP_LIMIT": "50 per 15 minutes",
     "BASE_URL": "http://localhost:5000",
     "MAIL_SERVER": "localhost",
     "MAIL_PORT": 25,
@@ -83,6 +110,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     check_production_safety(app.config)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config.get("ENV_NAME") == "production"
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
 
 
 def normalise_database_url(url: str) -> str:
@@ -100,6 +130,13 @@ def check_production_safety(config: Any) -> None:
         raise ConfigError("Production refuses to start with the development SECRET_KEY.")
     if config.get("DEBUG"):
         raise ConfigError("Production refuses to start with DEBUG enabled.")
+    secure = config.get("SESSION_COOKIE_SECURE")
+    if secure is not None and not secure and not config.get("ALLOW_INSECURE_SESSION_COOKIE"):
+        raise ConfigError(
+            "Production refuses SESSION_COOKIE_SECURE=False: the session cookie would travel "
+            "over plain HTTP. Serve riskreg over HTTPS, or set ALLOW_INSECURE_SESSION_COOKIE "
+            "as well if you really mean it."
+        )
 
 
 def _parse_env_value(value: str) -> Any:
@@ -108,7 +145,7 @@ def _parse_env_value(value: str) -> Any:
         return True
     if lowered in ("false", "no", "off"):
         return False
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return value
 

@@ -7,6 +7,7 @@ from wtforms import (
     EmailField,
     FieldList,
     FormField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -44,6 +45,7 @@ class UnitForm(FlaskForm):
         validators=[Optional(), Email(check_deliverability=False), Length(max=254)],
     )
     manager_id = SelectField(_l("Chef"), coerce=int)
+    version = HiddenField()
 
 
 class UserForm(FlaskForm):
@@ -69,8 +71,12 @@ class UserForm(FlaskForm):
     password = PasswordField(
         _l("Lösenord"),
         validators=[Optional(), Length(min=12, max=200)],
-        description=_l("Minst 12 tecken. Lämna tomt för att behålla nuvarande lösenord."),
+        description=_l(
+            "Minst 12 tecken och inte lätt att gissa, gärna tre eller fyra ord. "
+            "Lämna tomt för att behålla nuvarande lösenord."
+        ),
     )
+    version = HiddenField()
 
 
 class LevelSubForm(FlaskForm):

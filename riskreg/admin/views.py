@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from riskreg import permissions
 from riskreg.admin.forms import ROLE_LABELS, MatrixForm, UnitForm, UserForm
+from riskreg.audit.services import history_for
 from riskreg.auth import services as auth_services
 from riskreg.auth.models import Unit, User
-from riskreg.errors import ServiceError
+from riskreg.auth.throttle import throttle
+from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices
 from riskreg.permissions import requires
@@ -19,6 +22,13 @@ from riskreg.risks.models import MATRIX_SIZE
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 NONE = 0  # the "none" choice of optional select fields
+
+
+def _expected_version(form: UnitForm | UserForm) -> int:
+    """The version the form was loaded with; anything else than digits counts as stale."""
+    value = form.version.data or ""
+    # isascii: "¹".isdigit() is true, but int("¹") raises.
+    return int(value) if value.isascii() and value.isdigit() else -1
 
 
 def _unit_choices(form: UnitForm, unit: Unit | None) -> None:
@@ -31,6 +41,13 @@ def _unit_choices(form: UnitForm, unit: Unit | None) -> None:
     form.manager_id.choices = choices(
         [(NONE, "—")] + [(u.id, f"{u.full_name} ({u.username})") for u in users]
     )
+
+
+def _history(object_type: str, obj: Unit | User | None) -> dict[str, object]:
+    """The audit history for the page's object, for those who may read the trail."""
+    if obj is None or not permissions.can_view_audit_trail(current_user):
+        return {"history": None}
+    return {"history": history_for(db.session, object_type, obj.id)}
 
 
 @bp.route("/units")
@@ -50,6 +67,8 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
     if request.method == "GET" and unit:
         form.parent_id.data = unit.parent_id or NONE
         form.manager_id.data = unit.manager_id or NONE
+        form.version.data = str(unit.version)
+    current = None
     if form.validate_on_submit():
         fields = {
             "code": form.code.data or "",
@@ -62,7 +81,16 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
             if unit is None:
                 auth_services.create_unit(db.session, **fields)
             else:
-                auth_services.update_unit(db.session, unit, **fields)
+                auth_services.update_unit(
+                    db.session, unit, **fields, expected_version=_expected_version(form)
+                )
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            # Both versions stay visible: the saved one above the form, the user's in it.
+            # Saving again (with the new version) overwrites deliberately.
+            current = db.session.get(Unit, unit_id)
+            form.version.data = str(current.version) if current else ""
         except ServiceError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)
@@ -70,7 +98,9 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
             db.session.commit()
             flash(_("Enheten är sparad."), "success")
             return redirect(url_for("admin.units"))
-    return render_template("admin/edit_unit.html", form=form, unit=unit)
+    return render_template(
+        "admin/edit_unit.html", form=form, unit=unit, current=current, **_history("unit", unit)
+    )
 
 
 @bp.route("/users")
@@ -91,8 +121,10 @@ def edit_user(user_id: int | None = None) -> str | Response:
     )
     if request.method == "GET" and user:
         form.unit_ids.data = [u.id for u in user.units]
+        form.version.data = str(user.version)
     if user:
         form.username.render_kw = {"readonly": True}
+    current = None
     if form.validate_on_submit():
         units = list(db.session.scalars(select(Unit).where(Unit.id.in_(form.unit_ids.data or []))))
         try:
@@ -119,17 +151,33 @@ def edit_user(user_id: int | None = None) -> str | Response:
                     units=units,
                     active=form.active.data,
                     locale=form.locale.data or "sv",
+                    expected_version=_expected_version(form),
                 )
                 if form.password.data:
                     auth_services.set_password(db.session, user, form.password.data)
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            current = db.session.get(User, user_id)
+            form.version.data = str(current.version) if current else ""
         except ServiceError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)
         else:
             db.session.commit()
+            if user is not None and form.password.data:
+                # A new password from the administrator also lifts a login lockout.
+                throttle().clear_account(user.username)
             flash(_("Användaren är sparad."), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/edit_user.html", form=form, user=user)
+    return render_template(
+        "admin/edit_user.html",
+        form=form,
+        user=user,
+        current=current,
+        role_labels=ROLE_LABELS,
+        **_history("user", user),
+    )
 
 
 @bp.route("/matrix", methods=["GET", "POST"])
@@ -158,8 +206,32 @@ def matrix() -> str | Response:
         for k in range(1, MATRIX_SIZE + 1)
     }
     return render_template(
-        "admin/matrix.html", form=form, cells=cells, matrix=current, size=MATRIX_SIZE
+        "admin/matrix.html",
+        form=form,
+        cells=cells,
+        matrix=current,
+        size=MATRIX_SIZE,
+        field_errors=_matrix_errors(form),
     )
+
+
+def _matrix_errors(form: MatrixForm) -> list[str]:
+    """Every field error of the matrix form, saying where it is (cells have no visible label)."""
+    messages: list[str] = []
+    for index, entry in enumerate(form.levels, start=1):
+        for field in entry.form:
+            messages += [f"{_('Nivå')} {index}, {field.label.text}: {e}" for e in field.errors]
+    for axis, entries in (
+        (_("Sannolikhet"), form.probability_labels),
+        (_("Konsekvens"), form.consequence_labels),
+    ):
+        for index, entry in enumerate(entries, start=1):
+            messages += [f"{axis} {index}: {e}" for e in entry.form.label.errors]
+    for index, entry in enumerate(form.cells):
+        p, k = index // MATRIX_SIZE + 1, index % MATRIX_SIZE + 1
+        for field in entry.form:
+            messages += [f"{_('Ruta')} S{p} K{k}: {e}" for e in field.errors]
+    return messages
 
 
 def _fill_matrix_form(form: MatrixForm, matrix: Matrix) -> None:

@@ -49,10 +49,37 @@ def chain_hash(prev_hash: str, payload: str) -> str:
 
 
 def _identity(obj: Any) -> str:
-    ident = inspect(obj).identity
+    state = inspect(obj)
+    ident = state.identity
     if ident is None:
-        return "?"
+        # A row inserted in this flush gets its identity key only after after_flush; its
+        # primary key attributes already hold the values the database assigned.
+        ident = tuple(state.mapper.primary_key_from_instance(obj))
+        if any(part is None for part in ident):
+            return "?"
     return ":".join(str(part) for part in ident)
+
+
+def _collection_changes(obj: Any, action: str) -> dict[str, list[Any]]:
+    """Many-to-many collections a model lists in ``__audit_collections__`` (e.g. a user's
+    units, which decide what the user may see), as sorted lists of the members' str()."""
+    names = getattr(obj, "__audit_collections__", ())
+    if not names or action == "delete":
+        return {}
+    state = inspect(obj)
+    changes: dict[str, list[Any]] = {}
+    for name in names:
+        hist = state.attrs[name].history
+        if action == "create":
+            members = sorted(str(member) for member in getattr(obj, name))
+            if members:
+                changes[name] = [None, members]
+        elif hist.has_changes():
+            old = sorted(str(m) for m in (*hist.unchanged, *hist.deleted))
+            new = sorted(str(m) for m in (*hist.unchanged, *hist.added))
+            if old != new:
+                changes[name] = [old, new]
+    return changes
 
 
 def _object_changes(obj: Any, action: str) -> dict[str, list[Any]]:
@@ -183,9 +210,14 @@ def _after_flush(session: Session, flush_context: Any) -> None:
         for obj in objects:
             if not _audited(obj):
                 continue
-            if action == "update" and not session.is_modified(obj, include_collections=False):
+            collections = _collection_changes(obj, action)
+            if (
+                action == "update"
+                and not collections
+                and not session.is_modified(obj, include_collections=False)
+            ):
                 continue
-            changes = _object_changes(obj, action)
+            changes = {**_object_changes(obj, action), **collections}
             if action == "update" and not changes:
                 continue
             entries.append(_entry(action, type(obj).__tablename__, _identity(obj), changes))

@@ -11,16 +11,18 @@ from riskreg.formtools import choices
 class LoginForm(FlaskForm):
     username = StringField(_l("Användarnamn"), validators=[DataRequired(), Length(max=80)])
     password = PasswordField(_l("Lösenord"), validators=[DataRequired(), Length(max=200)])
-    next = HiddenField()
+    next = HiddenField(validators=[Length(max=2000)])
 
 
 class LanguageForm(FlaskForm):
     locale = SelectField(_l("Språk"), choices=choices([("sv", "Svenska"), ("en", "English")]))
-    next = HiddenField()
+    next = HiddenField(validators=[Length(max=2000)])
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField(_l("Nuvarande lösenord"), validators=[DataRequired()])
+    current_password = PasswordField(
+        _l("Nuvarande lösenord"), validators=[DataRequired(), Length(max=200)]
+    )
     new_password = PasswordField(
         _l("Nytt lösenord"), validators=[DataRequired(), Length(min=12, max=200)]
     )

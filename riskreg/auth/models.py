@@ -68,6 +68,8 @@ class User(UserMixin, Base):
     __tablename__ = "user"
     __table_args__ = (UniqueConstraint("email"),)
     __audit_redact__ = frozenset({"password_hash"})
+    # Unit membership decides what a user may read: the trail records it (riskreg/audit/trail.py).
+    __audit_collections__ = ("units",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)

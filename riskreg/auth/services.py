@@ -7,49 +7,41 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from riskreg.auth.models import Role, Unit, User
-from riskreg.auth.passwords import hash_password, verify_password
-from riskreg.errors import ServiceError
-
-MIN_PASSWORD_LENGTH = 12
-# A short list of passwords people actually pick; the security issue extends this with a full list.
-COMMON_PASSWORDS = frozenset(
-    {
-        "password1234",
-        "lösenord1234",
-        "losenord1234",
-        "123456789012",
-        "qwertyuiopå",
-        "sommar2025!!",
-        "vinter2025!!",
-        "varen2025!!!",
-        "hosten2025!!",
-        "administrator",
-        "qwerty123456",
-        "välkommen123",
-        "valkommen123",
-        "password123!",
-        "abc123abc123",
-    }
+from riskreg.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    burn_verification_time,
+    hash_password,
+    strength_problems,
+    verify_password,
 )
+from riskreg.errors import ServiceError, StaleObject
 
 
-def password_problems(password: str, *, username: str = "") -> list[str]:
+def password_problems(
+    password: str, *, username: str = "", full_name: str = "", email: str = ""
+) -> list[str]:
+    """Every reason the password is refused (see riskreg.auth.passwords for the policy)."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"Lösenordet måste vara minst {MIN_PASSWORD_LENGTH} tecken.")
-    if password.lower() in COMMON_PASSWORDS:
-        problems.append("Lösenordet är för vanligt; välj ett annat.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"Lösenordet får vara högst {MAX_PASSWORD_LENGTH} tecken.")
     # Very short usernames ("ce") occur by chance in any long password; they reveal nothing.
     if len(username) >= 4 and username.lower() in password.lower():
         problems.append("Lösenordet får inte innehålla användarnamnet.")
+    if not problems:
+        problems.extend(strength_problems(password, (username, full_name, email)))
     return problems
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
     if user is None or not user.active:
+        burn_verification_time(password)
         return None
     if not verify_password(user.password_hash, password):
         return None
@@ -79,7 +71,7 @@ def create_user(
     locale: str = "sv",
 ) -> User:
     role = Role(role)
-    problems = password_problems(password, username=username)
+    problems = password_problems(password, username=username, full_name=full_name, email=email)
     if problems:
         raise ServiceError(problems[0], messages=problems)
     _check_unique_user(session, username, email)
@@ -107,7 +99,9 @@ def update_user(
     units: Iterable[Unit],
     active: bool,
     locale: str,
+    expected_version: int | None = None,
 ) -> User:
+    _check_version(user, expected_version)
     _check_unique_user(session, user.username, email, exclude_id=user.id)
     user.email = email.strip().lower()
     user.full_name = full_name.strip()
@@ -121,12 +115,14 @@ def update_user(
 
 def set_password(session: Session, user: User, password: str) -> None:
     """Set a new password and end every other session of the user (their epoch changes)."""
-    problems = password_problems(password, username=user.username)
+    problems = password_problems(
+        password, username=user.username, full_name=user.full_name, email=user.email
+    )
     if problems:
         raise ServiceError(problems[0], messages=problems)
     user.password_hash = hash_password(password)
     user.session_epoch += 1
-    session.flush()
+    _flush_or_explain(session, "Lösenordet kunde inte sparas.")
 
 
 def _check_unique_user(
@@ -169,7 +165,9 @@ def update_unit(
     parent: Unit | None,
     email: str | None,
     manager: User | None,
+    expected_version: int | None = None,
 ) -> Unit:
+    _check_version(unit, expected_version)
     code = code.strip()
     clash = session.scalar(
         select(Unit).where(func.lower(Unit.code) == code.lower(), Unit.id != unit.id)
@@ -187,12 +185,27 @@ def update_unit(
     return unit
 
 
+STALE_MESSAGE = (
+    "Någon annan har sparat ändringar sedan du öppnade formuläret. "
+    "Dina ändringar har inte sparats; jämför med den aktuella versionen nedan."
+)
+
+
+def _check_version(obj: User | Unit, expected_version: int | None) -> None:
+    """Optimistic locking: the form carries the version it was loaded with."""
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleObject(STALE_MESSAGE)
+
+
 def _flush_or_explain(session: Session, message: str) -> None:
-    """Turn a constraint violation (a concurrent insert the pre-check missed) into a message.
+    """Turn a constraint violation (a concurrent insert the pre-check missed) into a message,
+    and a concurrent save between our read and our write (the version column) into a conflict.
 
     The caller rolls the whole request back on ServiceError, so no savepoint is needed.
     """
     try:
         session.flush()
+    except StaleDataError as exc:
+        raise StaleObject(STALE_MESSAGE) from exc
     except IntegrityError as exc:
         raise ServiceError(message) from exc

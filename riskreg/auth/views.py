@@ -5,12 +5,16 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
 from riskreg import permissions
+from riskreg.audit.trail import record
 from riskreg.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
+from riskreg.auth.models import User
 from riskreg.auth.passwords import verify_password
 from riskreg.auth.services import authenticate, set_password
+from riskreg.auth.throttle import Refusal, throttle
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.permissions import requires
@@ -32,26 +36,80 @@ def safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @requires(permissions.PUBLIC)
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = authenticate(db.session, form.username.data or "", form.password.data or "")
+        username = form.username.data or ""
+        limits = throttle()
+        refusal = limits.refusal(username, request.remote_addr)
+        if refusal is not None:
+            # Refused before the password is looked at: right or wrong, the answer is the same.
+            page = render_template("auth/login.html", form=form, refusal=_refusal_text(refusal))
+            return page, 429, {"Retry-After": str(refusal.retry_after)}
+        user = authenticate(db.session, username, form.password.data or "")
         if user is None:
+            if limits.failed(username, request.remote_addr):
+                _record_lockout(username)
             flash(_("Fel användarnamn eller lösenord."), "danger")
         else:
+            limits.succeeded(username)
             # A fresh session on login: nothing an attacker planted before survives it.
             session.clear()
+            # Permanent: the signed cookie expires PERMANENT_SESSION_LIFETIME after its last use.
+            session.permanent = True
             login_user(user)
             session["locale"] = user.locale
             return redirect(safe_next(form.next.data) or url_for("dashboard.index"))
     return render_template("auth/login.html", form=form)
 
 
+def _refusal_text(refusal: Refusal) -> str:
+    if refusal.reason == "account":
+        return _(
+            "För många misslyckade inloggningsförsök. Inloggningen är tillfälligt spärrad; "
+            "försök igen om %(minutes)s min eller kontakta administratören.",
+            minutes=refusal.minutes,
+        )
+    return _(
+        "För många misslyckade inloggningar från din adress. Försök igen om %(minutes)s min.",
+        minutes=refusal.minutes,
+    )
+
+
+def _record_lockout(username: str) -> None:
+    """Put the lockout of a real account in its audit history (made-up names leave no trace)."""
+    user = db.session.scalar(
+        select(User).where(func.lower(User.username) == username.strip().lower())
+    )
+    if user is None:
+        return
+    record(
+        db.session,
+        "lockout",
+        "user",
+        user.id,
+        {"failed_logins": throttle().account_limit.amount},
+    )
+    db.session.commit()
+
+
 @bp.route("/logout", methods=["POST"])
 @requires(permissions.is_authenticated)
 def logout() -> Response:
+    # The session lives in a signed cookie, so clearing it here would leave any copy of the
+    # cookie (a shared computer, a proxy log) valid. A new epoch ends every session of the
+    # user, this one and copies alike (see load_user in riskreg/__init__.py).
+    # A plain UPDATE: the epoch is no field of any form, so it must not bump the row version
+    # (an administrator editing the user would see a false conflict); the trail gets a
+    # "logout" entry instead of an anonymous epoch change.
+    user_id = current_user.id
+    db.session.execute(
+        update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
+    )
+    record(db.session, "logout", "user", user_id)
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("Du är utloggad."), "info")

@@ -25,15 +25,15 @@ from datetime import date
 from typing import Final
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from riskreg.exports import FORMULA_START, neutralise_cell, xlsx_safe_text
 from riskreg.plans.importer import COLUMN_LABELS, COLUMNS, SECTION_TITLES, PlanRow
 
 __all__ = ["neutralise_formula", "plan_rows_to_csv", "plan_rows_to_xlsx"]
 
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START: Final = FORMULA_START  # shared with every export: riskreg/exports.py
 #: Column widths (characters) chosen for the real plan's texts on an A4-landscape print.
 _WIDTHS: Final[dict[str, float]] = {
     "section": 22, "risk": 45, "review_area": 40, "regulation": 24, "method": 50,
@@ -42,8 +42,12 @@ _WIDTHS: Final[dict[str, float]] = {
 
 
 def neutralise_formula(text: str) -> str:
-    """Prefix ``'`` to text that a spreadsheet would otherwise evaluate as a formula."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """Prefix ``'`` to text that a spreadsheet would otherwise evaluate as a formula.
+
+    The rule lives in :func:`riskreg.exports.neutralise_cell`, shared by every export.
+    """
+    result: str = neutralise_cell(text)
+    return result
 
 
 def _csv_values(row: PlanRow) -> list[str]:
@@ -125,4 +129,4 @@ def plan_rows_to_xlsx(rows: Iterable[PlanRow]) -> bytes:
 def _xlsx_safe(text: str) -> str:
     """XML cannot carry most control characters; openpyxl would raise.  The importer never
     lets them in, but rows may come from elsewhere (the database), so drop them here."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
+    return xlsx_safe_text(text)

@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,6 +26,7 @@ from riskreg.plans.forms import AdoptPlanForm, NewPlanForm, PlanImportForm
 from riskreg.plans.importing import import_plan_file, plan_export_rows
 from riskreg.plans.models import Organisation, Plan, PlanAmendment, Section
 from riskreg.plans.services import get_or_create_organisation, get_or_create_plan
+from riskreg.uploads import check_upload
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
@@ -107,19 +118,25 @@ def import_file() -> str | WResponse:
         if org:
             form.organisation.data = org.name
     if form.validate_on_submit():
-        upload = form.file.data
         try:
-            plan = import_plan_file(
-                db.session,
-                upload.stream,
-                upload.filename or "",
-                organisation=form.organisation.data or "",
-                year=form.year.data or 0,
-                create_units=form.create_units.data,
-                replace=form.replace.data,
-                actor=current_user,
-                now=now_utc(),
+            # Size counted while reading, type by content (a renamed .exe or .png stops here).
+            upload = check_upload(
+                form.file.data,
+                allowed={"csv", "xlsx"},
+                max_bytes=current_app.config["PLAN_IMPORT_MAX_BYTES"],
             )
+            with upload:
+                plan = import_plan_file(
+                    db.session,
+                    upload.stream,
+                    upload.filename,
+                    organisation=form.organisation.data or "",
+                    year=form.year.data or 0,
+                    create_units=form.create_units.data,
+                    replace=form.replace.data,
+                    actor=current_user,
+                    now=now_utc(),
+                )
         except ServiceError as exc:
             db.session.rollback()
             errors = exc.messages

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import permissions
+from riskreg import parse_id, permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError, StaleObject
@@ -31,8 +31,9 @@ bp = Blueprint("risks", __name__, url_prefix="/risks")
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    # Not value.isdigit(): "¹" passes it and int() raises; huge numbers overflow the database
+    # driver (both 500s found by tests/security/test_hostile_forms.py).
+    return parse_id(request.args.get(name))
 
 
 def _filter_from_args() -> RiskFilter:
@@ -157,7 +158,8 @@ def edit(risk_id: int) -> str | Response:
         form.reason.data = ""
     current = None
     if form.validate_on_submit():
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else -1
+        version = form.version.data or ""
+        expected = int(version) if version.isascii() and version.isdigit() else -1
         try:
             update_risk(
                 db.session,

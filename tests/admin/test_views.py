@@ -78,7 +78,7 @@ def test_admin_creates_and_edits_user(app: Flask, make_user, make_unit) -> None:
     with app.app_context():
         karin = db.session.scalar(select(User).where(User.username == "karin"))
         assert karin.role == "controller" and [u.code for u in karin.units] == ["CE"]
-        karin_id = karin.id
+        karin_id, karin_version = karin.id, karin.version
     assert login(app.test_client(), "karin", "ett-långt-lösenord").status_code == 302
     response = client.post(
         f"/admin/users/{karin_id}/edit",
@@ -89,6 +89,7 @@ def test_admin_creates_and_edits_user(app: Flask, make_user, make_unit) -> None:
             "role": "auditor",
             "locale": "en",
             "password": "",
+            "version": karin_version,
         },
     )
     assert response.status_code == 302

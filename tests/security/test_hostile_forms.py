@@ -1,0 +1,176 @@
+"""Hostile input at every form: a clear refusal or a clean save, never a 500, never a trace.
+
+See tests/security/hostile.py for the harness and tests/security/hostile_forms/ for the forms.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import tests.security.hostile_forms as forms_package
+from tests.conftest import login
+from tests.security.hostile import (
+    HostileForm,
+    any_hostile_value,
+    assert_still_serving,
+    changed_tables,
+    fingerprint,
+    hostile_text,
+    invalid_bytes,
+    merge,
+    post,
+    shows_an_error,
+    unacceptable_value,
+)
+
+
+def _forms() -> list[HostileForm]:
+    found: list[HostileForm] = []
+    for info in pkgutil.iter_modules(forms_package.__path__):
+        module = importlib.import_module(f"{forms_package.__name__}.{info.name}")
+        found.extend(module.FORMS)
+    return found
+
+
+FORMS = _forms()
+PROPERTY = settings(
+    max_examples=25,
+    deadline=None,
+    # The demo data is loaded once per form; every example checks its own before and after.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+REFUSED = frozenset({200, 400, 413})
+
+
+def _client(app: Flask, demo: dict[str, str], form: HostileForm) -> FlaskClient:
+    client = app.test_client()
+    if form.login:
+        assert login(client, form.login, demo[form.login]).status_code == 302
+    return client
+
+
+def test_every_foundation_form_is_covered() -> None:
+    names = {form.name for form in FORMS}
+    assert {
+        "login", "language", "change password", "risk new", "risk edit", "risk delete",
+        "unit new", "unit edit", "user new", "user edit", "plan new", "plan adopt",
+        "risk matrix",
+    } <= names
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda form: form.name)
+@PROPERTY
+@given(data=st.data())
+def test_an_unacceptable_value_is_refused_without_trace(
+    app: Flask, demo: dict[str, str], form: HostileForm, data: st.DataObject
+) -> None:
+    client = _client(app, demo, form)
+    url, base = form.url(app), form.valid(app)
+    target = data.draw(st.sampled_from(form.attack), label="field")
+    others = data.draw(
+        st.dictionaries(st.sampled_from(form.attack), any_hostile_value(), max_size=3),
+        label="other fields",
+    )
+    values = merge(base, {**others, target: data.draw(unacceptable_value(), label="value")})
+    before = fingerprint(app)
+    response = post(client, url, values)
+    html = response.get_data(as_text=True)
+    assert response.status_code != 500, html[-2000:]
+    assert response.status_code in REFUSED | form.quiet_refusal, response.status_code
+    if response.status_code in REFUSED:
+        assert shows_an_error(html), f"no visible error for {target}"
+    elif form.quiet_message:
+        landing = client.get(response.location).get_data(as_text=True)
+        assert shows_an_error(landing), f"no flashed error for {target}"
+    assert changed_tables(before, fingerprint(app)) == []
+    assert_still_serving(client)
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda form: form.name)
+@PROPERTY
+@given(data=st.data())
+def test_hostile_but_valid_text_is_saved_cleanly_or_refused_without_trace(
+    app: Flask, demo: dict[str, str], form: HostileForm, data: st.DataObject
+) -> None:
+    client = _client(app, demo, form)
+    url, base = form.url(app), form.valid(app)
+    fields = data.draw(
+        st.lists(st.sampled_from(form.attack), min_size=1, unique=True), label="fields"
+    )
+    changes = {
+        name: data.draw(st.one_of(hostile_text(), invalid_bytes()), label=name)
+        for name in fields
+    }
+    before = fingerprint(app)
+    response = post(client, url, merge(base, changes))
+    html = response.get_data(as_text=True)
+    assert response.status_code != 500, html[-2000:]
+    event(f"answered {response.status_code}")
+    if response.status_code in REFUSED:
+        assert shows_an_error(html)
+        assert changed_tables(before, fingerprint(app)) == []
+    else:
+        assert response.status_code == 302, response.status_code
+        assert "/login" not in response.location or form.login == ""
+        landing = client.get(response.location)
+        assert landing.status_code in (200, 302), (response.location, landing.status_code)
+    assert_still_serving(client)
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda form: form.name)
+def test_a_field_beyond_the_form_memory_limit_gets_the_413_page(
+    app: Flask, demo: dict[str, str], form: HostileForm
+) -> None:
+    """Werkzeug refuses a form field over MAX_FORM_MEMORY_SIZE (500 kB) while parsing."""
+    client = _client(app, demo, form)
+    url, base = form.url(app), form.valid(app)
+    before = fingerprint(app)
+    response = post(client, url, merge(base, {form.attack[0]: "å" * 300_000}))
+    assert response.status_code == 413
+    assert "Inget har sparats" in response.get_data(as_text=True)
+    assert changed_tables(before, fingerprint(app)) == []
+    assert_still_serving(client)
+
+
+#: The search and filter forms (GET): every parameter they read.
+QUERY_FORMS = {
+    "/risks/": ("plan", "year", "section", "unit", "level", "s", "k", "q", "sort"),
+    "/risks/heatmap": ("plan", "year", "section", "unit", "level", "s", "k", "q"),
+    "/audit/": ("type", "object", "user", "action", "from", "to", "before"),
+    "/audit/export.csv": ("type", "object", "user", "action", "from", "to"),
+    "/login": ("next",),
+}
+
+
+@pytest.mark.parametrize("path", sorted(QUERY_FORMS))
+@PROPERTY
+@given(data=st.data())
+def test_hostile_query_parameters_never_break_a_page(
+    app: Flask, demo: dict[str, str], path: str, data: st.DataObject
+) -> None:
+    from urllib.parse import urlencode
+
+    client = app.test_client()
+    if path != "/login":
+        login(client, "admin", demo["admin"])
+    params = data.draw(
+        st.dictionaries(st.sampled_from(QUERY_FORMS[path]), any_hostile_value(), min_size=1),
+        label="params",
+    )
+    response = client.get(f"{path}?{urlencode(params)}")
+    assert response.status_code in (200, 302, 400), response.status_code
+    if response.status_code == 400:
+        assert shows_an_error(response.get_data(as_text=True))
+    assert_still_serving(client)

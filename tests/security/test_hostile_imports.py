@@ -1,0 +1,156 @@
+"""Hostile files at the plan import: random bytes, truncated and bomb XLSX, encoding mix-ups,
+renamed programs, hostile cells. Each is refused with a clear message and leaves no trace, or
+(hostile but valid cells) is imported whole. Never a 500; the server keeps serving.
+
+Other imports (populations, evidence) can reuse `hostile_files()` with their own URL and form.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from functools import cache
+
+import pytest
+from flask import Flask
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from riskreg.demo import PLAN_FILE
+from riskreg.plans.exporter import plan_rows_to_xlsx
+from riskreg.plans.importer import read_plan
+from tests.conftest import login
+from tests.security.hostile import (
+    FRAGMENTS,
+    assert_still_serving,
+    changed_tables,
+    fingerprint,
+    hostile_text,
+    shows_an_error,
+)
+from tests.security.test_hostile_forms import PROPERTY
+
+PLAN_TEXT = PLAN_FILE.read_text(encoding="utf-8")
+
+
+@cache
+def plan_xlsx() -> bytes:
+    return plan_rows_to_xlsx(read_plan(PLAN_FILE, None, set(), True).rows)
+
+
+@cache
+def zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (64 * 1024 * 1024))
+    return buffer.getvalue()
+
+
+def _mixed_encodings(cut: int) -> bytes:
+    """The first lines UTF-8, the rest Windows-1252: what two editors in a row produce."""
+    lines = PLAN_TEXT.splitlines(keepends=True)
+    cut = max(2, min(cut, len(lines) - 1))
+    return "".join(lines[:cut]).encode("utf-8") + "".join(lines[cut:]).encode("cp1252")
+
+
+def broken_files() -> st.SearchStrategy[tuple[bytes, str]]:
+    """(content, filename) that no import may accept."""
+    exe = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 56 + b"This program cannot be run in DOS mode"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    names = st.sampled_from(["plan.csv", "plan.xlsx", "plan.txt", "plan"])
+    return st.one_of(
+        st.tuples(st.binary(min_size=1, max_size=4096), names),
+        st.integers(1, 20_000).map(lambda n: (plan_xlsx()[: min(n, len(plan_xlsx()) - 22)],
+                                              "plan.xlsx")),
+        st.just((zip_bomb(), "plan.xlsx")),
+        st.integers(2, 8).map(lambda cut: (_mixed_encodings(cut), "plan.csv")),
+        st.just((PLAN_TEXT.encode("utf-16-le"), "plan.csv")),  # UTF-16 without its BOM
+        st.just((PLAN_TEXT.encode("utf-8")[:-400] + b"\xc3", "plan.csv")),  # cut mid-character
+        st.tuples(st.sampled_from([exe, png]), names),
+        st.just((b"", "plan.csv")),
+        st.just((PLAN_TEXT.splitlines()[0].encode() + b"\r\n", "plan.csv")),  # header only
+    )
+
+
+def hostile_cells() -> st.SearchStrategy[tuple[bytes, str]]:
+    """The real plan with hostile text in its text cells, in one of the accepted encodings."""
+    rows = list(csv.reader(io.StringIO(PLAN_TEXT)))
+
+    def build(changes: dict[tuple[int, int], str], encoding: str) -> tuple[bytes, str]:
+        edited = [list(row) for row in rows]
+        for (r, c), value in changes.items():
+            edited[r][c] = value
+        out = io.StringIO()
+        csv.writer(out, delimiter=";" if encoding == "cp1252" else ",").writerows(edited)
+        text = out.getvalue()
+        if encoding == "utf-16":
+            return codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "plan.txt"
+        return text.encode(encoding, errors="replace"), "plan.csv"
+
+    cells = st.tuples(st.integers(1, len(rows) - 1), st.sampled_from([1, 2, 3, 4, 9]))
+    return st.builds(
+        build,
+        st.dictionaries(cells, st.one_of(hostile_text(80), st.sampled_from(FRAGMENTS)),
+                        min_size=1, max_size=5),
+        st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]),
+    )
+
+
+def _upload(client, content: bytes, name: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/plans/import",
+        data={
+            "organisation": "Region Västmanland – Hälso- och sjukvårdsförvaltningen",
+            "year": "2026",
+            "create_units": "y",
+            "file": (io.BytesIO(content), name),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.fixture()
+def admin_client(app: Flask, demo: dict[str, str]):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    login(client, "admin", demo["admin"])
+    return client
+
+
+@PROPERTY
+@given(upload=broken_files())
+def test_a_broken_or_hostile_file_is_refused_without_trace(
+    app: Flask, admin_client, upload: tuple[bytes, str]  # type: ignore[no-untyped-def]
+) -> None:
+    content, name = upload
+    before = fingerprint(app)
+    response = _upload(admin_client, content, name)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, response.status_code
+    assert shows_an_error(html)
+    assert changed_tables(before, fingerprint(app)) == []
+    assert_still_serving(admin_client)
+
+
+@PROPERTY
+@given(upload=hostile_cells())
+def test_hostile_cells_are_refused_without_trace_or_imported_whole(
+    app: Flask, admin_client, upload: tuple[bytes, str]  # type: ignore[no-untyped-def]
+) -> None:
+    content, name = upload
+    before = fingerprint(app)
+    response = _upload(admin_client, content, name)
+    assert response.status_code in (200, 302), response.status_code
+    event("imported" if response.status_code == 302 else "refused")
+    if response.status_code == 200:
+        assert shows_an_error(response.get_data(as_text=True))
+        assert changed_tables(before, fingerprint(app)) == []
+    else:
+        page = admin_client.get(response.location)
+        assert page.status_code == 200
+        data_rows = len(list(csv.reader(io.StringIO(PLAN_TEXT)))) - 1
+        assert page.get_data(as_text=True).count('data-testid="risk-row"') == data_rows
+    assert_still_serving(admin_client)
