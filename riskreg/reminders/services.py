@@ -242,7 +242,9 @@ def open_items(session: Session) -> list[ReminderItem]:
     actions = session.execute(
         select(Action.id, Action.description, Action.owner_unit_id, Unit.code, Action.due_date)
         .join(Unit, Unit.id == Action.owner_unit_id)
-        .where(Action.status != ActionStatus.VERIFIED.value)
+        # Only open actions: once the unit has answered, the next step is the controller's,
+        # and reminding the unit about work it reported done would teach it to ignore mail.
+        .where(Action.status == ActionStatus.OPEN.value)
     )
     for aid, description, unit_id, code, due in actions:
         items.append(
