@@ -12,7 +12,9 @@ import riskreg
 CATALOGUE = Path(riskreg.__file__).parent / "translations" / "en" / "LC_MESSAGES"
 
 
-def _compiled(compiled: gettext.GNUTranslations, msgid: str | tuple[str, str]) -> str | tuple[str, ...]:
+def _compiled(
+    compiled: gettext.GNUTranslations, msgid: str | tuple[str, str]
+) -> str | tuple[str, ...]:
     if isinstance(msgid, tuple):  # plural forms: (singular, plural) for n=1 and n=2
         return (compiled.ngettext(msgid[0], msgid[1], 1), compiled.ngettext(msgid[0], msgid[1], 2))
     return compiled.gettext(msgid)
