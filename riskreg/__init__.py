@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from riskreg.config import instance_path_from_env, load_config
+from riskreg.i18n import N_
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,7 +111,8 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Logga in för att fortsätta."
+    login_manager.login_message = N_("Logga in för att fortsätta.")
+    login_manager.localize_callback = _
     login_manager.login_message_category = "info"
     babel.init_app(
         app,

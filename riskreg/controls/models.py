@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskreg.auth.models import Unit, User
 from riskreg.db import Base, now_utc
+from riskreg.i18n import N_
 from riskreg.plans.models import Risk
 
 
@@ -22,11 +23,11 @@ class CheckType(StrEnum):
 
 
 CHECK_TYPE_TITLES = {
-    CheckType.PAYMENTS: "Utbetalningar till privata vårdgivare",
-    CheckType.PASSCARDS: "Passerkort och nycklar",
-    CheckType.HYGIENE: "Basala hygienrutiner och klädregler",
-    CheckType.REFERRALS: "Remisshantering",
-    CheckType.GENERIC: "Övrig granskning",
+    CheckType.PAYMENTS: N_("Utbetalningar till privata vårdgivare"),
+    CheckType.PASSCARDS: N_("Passerkort och nycklar"),
+    CheckType.HYGIENE: N_("Basala hygienrutiner och klädregler"),
+    CheckType.REFERRALS: N_("Remisshantering"),
+    CheckType.GENERIC: N_("Övrig granskning"),
 }
 
 
@@ -38,10 +39,10 @@ class ControlStatus(StrEnum):
 
 
 CONTROL_STATUS_TITLES = {
-    ControlStatus.PLANNED: "Planerad",
-    ControlStatus.IN_PROGRESS: "Pågår",
-    ControlStatus.READY_FOR_REVIEW: "Klar för granskning",
-    ControlStatus.APPROVED: "Godkänd",
+    ControlStatus.PLANNED: N_("Planerad"),
+    ControlStatus.IN_PROGRESS: N_("Pågår"),
+    ControlStatus.READY_FOR_REVIEW: N_("Klar för granskning"),
+    ControlStatus.APPROVED: N_("Godkänd"),
 }
 
 
@@ -52,9 +53,9 @@ class ActionStatus(StrEnum):
 
 
 ACTION_STATUS_TITLES = {
-    ActionStatus.OPEN: "Öppen",
-    ActionStatus.ANSWERED: "Besvarad",
-    ActionStatus.VERIFIED: "Verifierad",
+    ActionStatus.OPEN: N_("Öppen"),
+    ActionStatus.ANSWERED: N_("Besvarad"),
+    ActionStatus.VERIFIED: N_("Verifierad"),
 }
 
 

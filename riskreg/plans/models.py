@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from riskreg.auth.models import Unit, User
 from riskreg.db import Base, now_utc
+from riskreg.i18n import N_
 
 
 class Section(StrEnum):
@@ -20,8 +21,8 @@ class Section(StrEnum):
 
 
 SECTION_TITLES = {
-    Section.REGION: "Regionövergripande kontrollområden",
-    Section.ADMINISTRATION: "Förvaltningens kontrollområden",
+    Section.REGION: N_("Regionövergripande kontrollområden"),
+    Section.ADMINISTRATION: N_("Förvaltningens kontrollområden"),
 }
 
 

@@ -23,7 +23,7 @@ SCORE = [
 
 class RiskForm(FlaskForm):
     section = SelectField(
-        _l("Avsnitt"), choices=choices((k.value, v) for k, v in SECTION_TITLES.items())
+        _l("Avsnitt"), choices=choices((k.value, _l(v)) for k, v in SECTION_TITLES.items())
     )
     title = TextAreaField(_l("Risk"), validators=[DataRequired(), Length(max=2000)])
     review_area = TextAreaField(_l("Granskningsområde"), validators=[Length(max=2000)])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from riskreg.i18n import N_
 from riskreg.risks.models import MATRIX_SIZE, AxisLabel, MatrixCell, RiskLevel
 
 
@@ -21,12 +22,16 @@ class Level:
 
 
 DEFAULT_LEVELS = (
-    Level(1, "Låg", "#4caf50", 1, 3),
-    Level(2, "Medel", "#ffeb3b", 4, 8),
-    Level(3, "Hög", "#f44336", 9, 16),
+    Level(1, N_("Låg"), "#4caf50", 1, 3),
+    Level(2, N_("Medel"), "#ffeb3b", 4, 8),
+    Level(3, N_("Hög"), "#f44336", 9, 16),
 )
-DEFAULT_PROBABILITY_LABELS = {1: "Osannolik", 2: "Mindre sannolik", 3: "Möjlig", 4: "Sannolik"}
-DEFAULT_CONSEQUENCE_LABELS = {1: "Försumbar", 2: "Lindrig", 3: "Kännbar", 4: "Allvarlig"}
+DEFAULT_PROBABILITY_LABELS = {
+    1: N_("Osannolik"), 2: N_("Mindre sannolik"), 3: N_("Möjlig"), 4: N_("Sannolik")
+}
+DEFAULT_CONSEQUENCE_LABELS = {
+    1: N_("Försumbar"), 2: N_("Lindrig"), 3: N_("Kännbar"), 4: N_("Allvarlig")
+}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Final, Literal
 
 from riskreg.controls.models import CHECK_TYPE_TITLES, CheckType, Control
+from riskreg.i18n import N_
 from riskreg.sampling.models import SamplingMethod, SelectionMethod
 
 ColumnKind = Literal["text", "amount", "date", "int"]
@@ -28,8 +29,8 @@ ColumnKind = Literal["text", "amount", "date", "int"]
 STRATUM_LEAVERS: Final = "avslutade"
 STRATUM_OTHERS: Final = "övriga"
 STRATUM_TITLES: Final = {
-    STRATUM_LEAVERS: "Avslutade under perioden",
-    STRATUM_OTHERS: "Övriga",
+    STRATUM_LEAVERS: N_("Avslutade under perioden"),
+    STRATUM_OTHERS: N_("Övriga"),
 }
 
 MAX_TEXT: Final = 1000
@@ -122,10 +123,10 @@ PAYMENTS = CheckTypeSpec(
     key_column="payment_id",
     amount_column="amount",
     attributes=(
-        "Giltigt avtal för perioden",
-        "Beloppet stämmer med avtalets prislista",
-        "Ingen dubbelutbetalning",
-        "Attesterad av behörig person",
+        N_("Giltigt avtal för perioden"),
+        N_("Beloppet stämmer med avtalets prislista"),
+        N_("Ingen dubbelutbetalning"),
+        N_("Attesterad av behörig person"),
     ),
     sampling_methods=(SamplingMethod.MUS, SamplingMethod.ATTRIBUTE,
                       SamplingMethod.NON_STATISTICAL),
@@ -156,28 +157,28 @@ PASSCARDS = CheckTypeSpec(
     key_column="card_id",
     amount_column=None,
     attributes=(
-        "Innehavaren är fortfarande anställd eller har uppdrag",
-        "Behörighetszonerna motsvarar rollen",
-        "Kortet är kvitterat",
+        N_("Innehavaren är fortfarande anställd eller har uppdrag"),
+        N_("Behörighetszonerna motsvarar rollen"),
+        N_("Kortet är kvitterat"),
     ),
     sampling_methods=(SamplingMethod.ATTRIBUTE, SamplingMethod.NON_STATISTICAL),
     selection_methods=(SelectionMethod.STRATIFIED, *ATTRIBUTE_SELECTIONS),
     stratum=_leaver_stratum,
     notes=(
-        "Kort vars innehavares anställning upphör inom perioden bildar skiktet ”Avslutade "
-        "under perioden” och kan överurvalas med skiktat urval.",
+        N_("Kort vars innehavares anställning upphör inom perioden bildar skiktet ”Avslutade "
+        "under perioden” och kan överurvalas med skiktat urval."),
     ),
 )
 
 HYGIENE_STEP_LABELS: Final = (
-    "Handdesinfektion före",
-    "Handdesinfektion efter",
-    "Handskar",
-    "Plastförkläde/skyddsrock",
-    "Arbetskläder med korta ärmar",
-    "Inga ringar, klockor eller armband",
-    "Korta naglar utan lack",
-    "Kort eller uppsatt hår",
+    N_("Handdesinfektion före"),
+    N_("Handdesinfektion efter"),
+    N_("Handskar"),
+    N_("Plastförkläde/skyddsrock"),
+    N_("Arbetskläder med korta ärmar"),
+    N_("Inga ringar, klockor eller armband"),
+    N_("Korta naglar utan lack"),
+    N_("Kort eller uppsatt hår"),
 )
 
 HYGIENE = CheckTypeSpec(
@@ -203,8 +204,8 @@ HYGIENE = CheckTypeSpec(
     selection_methods=(),
     has_population=False,
     notes=(
-        "Basala hygienrutiner mäts med PPM-BHK: varje observation registreras (eller "
-        "importeras) med åtta steg J/N/EA; inget urval dras.",
+        N_("Basala hygienrutiner mäts med PPM-BHK: varje observation registreras (eller "
+        "importeras) med åtta steg J/N/EA; inget urval dras."),
     ),
 )
 
@@ -225,12 +226,12 @@ REFERRALS = CheckTypeSpec(
     key_column="referral_id",
     amount_column=None,
     attributes=(
-        "Registrerad i tid",
-        "Bedömd av behörig person",
-        "Beslut dokumenterat",
-        "Remissvar skickat",
-        "Patienten informerad",
-        "Vårdgarantins tider hållna",
+        N_("Registrerad i tid"),
+        N_("Bedömd av behörig person"),
+        N_("Beslut dokumenterat"),
+        N_("Remissvar skickat"),
+        N_("Patienten informerad"),
+        N_("Vårdgarantins tider hållna"),
     ),
     sampling_methods=(SamplingMethod.ATTRIBUTE, SamplingMethod.NON_STATISTICAL),
     selection_methods=ATTRIBUTE_SELECTIONS,
@@ -246,8 +247,8 @@ GENERIC = CheckTypeSpec(
     sampling_methods=(SamplingMethod.ATTRIBUTE, SamplingMethod.NON_STATISTICAL),
     selection_methods=ATTRIBUTE_SELECTIONS,
     notes=(
-        "Alla kolumner sparas som text. Ange vilken kolumn som identifierar en post "
-        "(nyckel) och, om det finns, vilken som är ett belopp.",
+        N_("Alla kolumner sparas som text. Ange vilken kolumn som identifierar en post "
+        "(nyckel) och, om det finns, vilken som är ett belopp."),
     ),
 )
 
@@ -256,17 +257,17 @@ SPECS: Final[dict[CheckType, CheckTypeSpec]] = {
 }
 
 SAMPLING_METHOD_TITLES: Final = {
-    SamplingMethod.ATTRIBUTE: "Attributurval (statistiskt)",
-    SamplingMethod.MUS: "Beloppsurval, MUS (statistiskt)",
-    SamplingMethod.NON_STATISTICAL: "Icke-statistiskt urval med motivering",
+    SamplingMethod.ATTRIBUTE: N_("Attributurval (statistiskt)"),
+    SamplingMethod.MUS: N_("Beloppsurval, MUS (statistiskt)"),
+    SamplingMethod.NON_STATISTICAL: N_("Icke-statistiskt urval med motivering"),
 }
 
 SELECTION_METHOD_TITLES: Final = {
-    SelectionMethod.SIMPLE_RANDOM: "Obundet slumpmässigt urval",
-    SelectionMethod.SYSTEMATIC: "Systematiskt urval med slumpmässig start",
-    SelectionMethod.STRATIFIED: "Skiktat urval",
-    SelectionMethod.MUS_FIXED_INTERVAL: "MUS med fast intervall",
-    SelectionMethod.MUS_CELL: "MUS med cellurval",
+    SelectionMethod.SIMPLE_RANDOM: N_("Obundet slumpmässigt urval"),
+    SelectionMethod.SYSTEMATIC: N_("Systematiskt urval med slumpmässig start"),
+    SelectionMethod.STRATIFIED: N_("Skiktat urval"),
+    SelectionMethod.MUS_FIXED_INTERVAL: N_("MUS med fast intervall"),
+    SelectionMethod.MUS_CELL: N_("MUS med cellurval"),
 }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -20,6 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from riskreg.formtools import choices
+from riskreg.i18n import N_
 from riskreg.sampling.checktypes import HYGIENE_STEP_LABELS
 from riskreg.sampling.models import ITEM_RESULT_TITLES
 from riskreg.tabular import parse_decimal_sek
@@ -71,17 +74,17 @@ class SekField(StringField):
 
 
 CONFIDENCE_CHOICES = (("0.95", "95 %"), ("0.90", "90 %"))
-RESULT_CHOICES = tuple((result.value, title) for result, title in ITEM_RESULT_TITLES.items())
+RESULT_CHOICES = tuple((result.value, _l(title)) for result, title in ITEM_RESULT_TITLES.items())
 STEP_CHOICES = (("J", "J"), ("N", "N"), ("EA", "EA"))
 PROFESSIONS = (
-    "Undersköterska",
-    "Sjuksköterska",
-    "Läkare",
-    "Barnmorska",
-    "Fysioterapeut",
-    "Arbetsterapeut",
-    "Biomedicinsk analytiker",
-    "Övrig personal",
+    N_("Undersköterska"),
+    N_("Sjuksköterska"),
+    N_("Läkare"),
+    N_("Barnmorska"),
+    N_("Fysioterapeut"),
+    N_("Arbetsterapeut"),
+    N_("Biomedicinsk analytiker"),
+    N_("Övrig personal"),
 )
 
 
@@ -175,7 +178,7 @@ def item_form_class(attributes: tuple[str, ...]) -> type[ItemResultForm]:
         setattr(
             Form,
             f"attr_{index}",
-            RadioField(attribute, choices=choices(RESULT_CHOICES), validators=[Optional()]),
+            RadioField(_l(attribute), choices=choices(RESULT_CHOICES), validators=[Optional()]),
         )
     return Form
 
@@ -196,12 +199,14 @@ class HygieneForm(FlaskForm):
     unit_name = StringField(_l("Enhet"), validators=[DataRequired(_l("Ange enhet.")),
                                                       Length(max=200)])
     profession = SelectField(
-        _l("Yrke"), choices=choices((p, p) for p in PROFESSIONS), validators=[DataRequired()]
+        _l("Yrke"), choices=choices((p, _l(p)) for p in PROFESSIONS), validators=[DataRequired()]
     )
     observed_on = DateField(_l("Datum"), validators=[DataRequired(_l("Ange datum."))])
     kind = RadioField(
         _l("Typ"),
-        choices=choices((("observation", "Observation"), ("self_assessment", "Självskattning"))),
+        choices=choices(
+            (("observation", _l("Observation")), ("self_assessment", _l("Självskattning")))
+        ),
         default="observation",
         validators=[DataRequired()],
     )
@@ -212,7 +217,7 @@ for _index, _label in enumerate(HYGIENE_STEP_LABELS, start=1):
         HygieneForm,
         f"step{_index}",
         RadioField(
-            f"{_index}. {_label}",
+            LazyString(lambda i, label: f"{i}. {gettext(label)}", _index, _label),
             choices=choices(STEP_CHOICES),
             validators=[DataRequired(_l("Ange J, N eller EA för varje steg."))],
         ),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from riskreg.auth.models import User
 from riskreg.controls.models import Control
 from riskreg.db import Base, now_utc
+from riskreg.i18n import N_
 
 
 class SamplingMethod(StrEnum):
@@ -35,9 +36,9 @@ class ItemResult(StrEnum):
 
 
 ITEM_RESULT_TITLES = {
-    ItemResult.OK: "OK",
-    ItemResult.DEVIATION: "Avvikelse",
-    ItemResult.NOT_ASSESSABLE: "Ej bedömbar",
+    ItemResult.OK: N_("OK"),
+    ItemResult.DEVIATION: N_("Avvikelse"),
+    ItemResult.NOT_ASSESSABLE: N_("Ej bedömbar"),
 }
 
 

@@ -134,13 +134,13 @@ def _sampling_titles() -> dict[str, Any]:
 
 def _titles() -> dict[str, Any]:
     return {
-        "result_titles": {k.value: v for k, v in ITEM_RESULT_TITLES.items()},
-        "sampling_titles": {k.value: v for k, v in SAMPLING_METHOD_TITLES.items()},
-        "selection_titles": {k.value: v for k, v in SELECTION_METHOD_TITLES.items()},
-        "stratum_titles": STRATUM_TITLES,
-        "check_type_titles": {k.value: v for k, v in CHECK_TYPE_TITLES.items()},
-        "control_status_titles": {k.value: v for k, v in CONTROL_STATUS_TITLES.items()},
-        "action_status_titles": {k.value: v for k, v in ACTION_STATUS_TITLES.items()},
+        "result_titles": {k.value: _(v) for k, v in ITEM_RESULT_TITLES.items()},
+        "sampling_titles": {k.value: _(v) for k, v in SAMPLING_METHOD_TITLES.items()},
+        "selection_titles": {k.value: _(v) for k, v in SELECTION_METHOD_TITLES.items()},
+        "stratum_titles": {k: _(v) for k, v in STRATUM_TITLES.items()},
+        "check_type_titles": {k.value: _(v) for k, v in CHECK_TYPE_TITLES.items()},
+        "control_status_titles": {k.value: _(v) for k, v in CONTROL_STATUS_TITLES.items()},
+        "action_status_titles": {k.value: _(v) for k, v in ACTION_STATUS_TITLES.items()},
     }
 
 
@@ -231,7 +231,7 @@ def plan(control_id: int) -> str | WResponse:
     spec = spec_for(control)
     form = PlanForm()
     form.method.choices = choices(
-        (m.value, SAMPLING_METHOD_TITLES[m]) for m in spec.sampling_methods
+        (m.value, _(SAMPLING_METHOD_TITLES[m])) for m in spec.sampling_methods
     )
     population = importing.current_population(db.session, control)
     book_value = importing.positive_total(db.session, population) if population else None
@@ -291,7 +291,9 @@ def draw(control_id: int) -> str | WResponse:
         for m in spec.selection_methods
         if plan is None or (plan.method == SamplingMethod.MUS) == (m in services.MUS_METHODS)
     ]
-    form.selection_method.choices = choices((m.value, SELECTION_METHOD_TITLES[m]) for m in allowed)
+    form.selection_method.choices = choices(
+        (m.value, _(SELECTION_METHOD_TITLES[m])) for m in allowed
+    )
     population = importing.current_population(db.session, control)
     strata = (
         {k: v for k, v in services.stratum_counts(db.session, population).items() if k}
