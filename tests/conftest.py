@@ -15,12 +15,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from sqlalchemy import text
 
 from riskreg import create_app
 from riskreg.auth.models import Role, Unit, User
 from riskreg.auth.services import create_unit, create_user
 from riskreg.extensions import db
+
+# No time limits on examples: speed is measured by the scripts under bench/, and a loaded CI
+# machine must not turn a correct test red.
+settings.register_profile("riskreg", deadline=None)
+settings.load_profile("riskreg")
 
 TEST_PASSWORD = "korrekt-häst-batteri-47"
 
