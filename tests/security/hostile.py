@@ -140,12 +140,13 @@ def _repeat_to(piece: str, length: int) -> str:
     return (piece * (length // len(piece) + 1))[:length]
 
 
-def unacceptable_value() -> st.SearchStrategy[str]:
-    """A value every field must refuse: too long, or carrying a control character."""
+def unacceptable_value(min_length: int = TOO_LONG) -> st.SearchStrategy[str]:
+    """A value every field must refuse: too long (at least `min_length` characters), or
+    carrying a control character."""
     too_long = st.builds(
         _repeat_to,
         st.sampled_from((*FRAGMENTS[:14], "x", "å", "🙂")),
-        st.integers(TOO_LONG, 20_000),
+        st.integers(min_length, max(min_length, 20_000)),
     )
     with_control = st.tuples(hostile_text(40), st.sampled_from(CONTROL), hostile_text(40)).map(
         "".join
@@ -165,6 +166,9 @@ class HostileForm:
     quiet_refusal: frozenset[int] = field(default_factory=frozenset)
     #: Whether the page a quiet refusal redirects to must show an error (a flashed message).
     quiet_message: bool = False
+    #: A length every attacked text field refuses: more than the form's longest field allows
+    #: (a control's deviation definition 10 000, its conclusion 20 000).
+    too_long: int = TOO_LONG
 
 
 ERROR_MARKERS = (

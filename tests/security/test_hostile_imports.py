@@ -154,3 +154,81 @@ def test_hostile_cells_are_refused_without_trace_or_imported_whole(
         data_rows = len(list(csv.reader(io.StringIO(PLAN_TEXT)))) - 1
         assert page.get_data(as_text=True).count('data-testid="risk-row"') == data_rows
     assert_still_serving(admin_client)
+
+
+# --- the newer features' uploads: population, hygiene bulk import, report verification ---------
+
+EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 56 + b"This program cannot be run in DOS mode"
+
+
+def feature_files(names: list[str]) -> st.SearchStrategy[tuple[bytes, str]]:
+    """(content, filename) no feature import may accept, named as that import expects."""
+    sample = ("Löpnummer;Belopp;Vårdgivare\r\n" + "".join(
+        f"{n};{n * 100},50;Vårdcentral Åby\r\n" for n in range(1, 40))).encode("utf-8")
+    return st.one_of(
+        st.tuples(st.binary(min_size=1, max_size=4096), st.sampled_from(names)),
+        st.integers(1, 20_000).map(
+            lambda n: (plan_xlsx()[: min(n, len(plan_xlsx()) - 22)], "fil.xlsx")),
+        st.just((zip_bomb(), "fil.xlsx")),
+        st.tuples(st.just(EXE), st.sampled_from(["fil.csv", "fil.pdf", "fil.xlsx"])),
+        st.just((sample[:200] + "Vårdcentral Ödeby".encode("cp1252") + sample[200:], "fil.csv")),
+        st.just((sample.decode().encode("utf-16-le"), "fil.csv")),
+        st.just((b"", "fil.csv")),
+    )
+
+
+def _population_url(app: Flask) -> str:
+    from tests.security.hostile_forms.features import REFERRALS, control_id
+
+    with app.app_context():
+        return f"/sampling/controls/{control_id(REFERRALS)}/population"
+
+
+def _hygiene_import_url(app: Flask) -> str:
+    from tests.security.hostile_forms.features import HYGIENE, control_id
+
+    with app.app_context():
+        return f"/sampling/controls/{control_id(HYGIENE)}/hygiene/import"
+
+
+FEATURE_IMPORTS = {
+    # name: (url, login, extra form fields, file names)
+    "population": (_population_url, "granskare2",
+                   {"source": "Journalsystemet", "key_column": "Löpnummer"},
+                   ["fil.csv", "fil.xlsx", "fil.txt", "fil"]),
+    "hygiene import": (_hygiene_import_url, "granskare2", {}, ["fil.csv", "fil.xlsx", "fil"]),
+    "report verify": (lambda app: "/reports/verify", "admin", {},
+                      ["rapport.pdf", "rapport.csv", "rapport"]),
+}
+
+
+@pytest.mark.parametrize("target", sorted(FEATURE_IMPORTS))
+@PROPERTY
+@given(data=st.data())
+def test_a_broken_file_at_a_feature_import_is_refused_without_trace(
+    app: Flask, demo: dict[str, str], target: str, data: st.DataObject
+) -> None:
+    url_of, user, extra, names = FEATURE_IMPORTS[target]
+    client = app.test_client()
+    assert login(client, user, demo[user]).status_code == 302
+    content, name = data.draw(
+        st.one_of(feature_files(names),
+                  # a PDF header over garbage, and a PDF cut short: the verifier must cope
+                  st.binary(max_size=2000).map(lambda b: (b"%PDF-1.7\n" + b, "rapport.pdf")))
+        if target == "report verify" else feature_files(names),
+        label="upload",
+    )
+    url = url_of(app)
+    before = fingerprint(app)
+    response = client.post(
+        url, data={**extra, "file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code != 500, html[-2000:]
+    assert response.status_code == 200, response.status_code
+    assert shows_an_error(html) or 'data-testid="verify-result"' in html, "no message"
+    if target == "report verify" and not content.startswith(b"%PDF"):
+        assert shows_an_error(html)
+    assert changed_tables(before, fingerprint(app)) == []
+    assert_still_serving(client)
