@@ -318,6 +318,17 @@ def _register_template_helpers(app: Flask) -> None:
             "current_locale": _select_locale(),
         }
 
+    @app.template_filter("tr")
+    def translate_value(value: Any) -> str:
+        """Translate a value that may come from the database (level names, attributes).
+
+        Jinja's own _() marks its result safe, which is right for literal source strings but
+        would render a user's text unescaped; this returns a plain str, so autoescape applies.
+        """
+        from flask_babel import gettext
+
+        return str(gettext(str(value))) if value else ""
+
     @app.template_filter("date_sv")
     def date_sv(value: Any) -> str:
         return value.isoformat() if value else ""

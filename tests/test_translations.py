@@ -90,3 +90,20 @@ def test_the_ui_switches_to_english(
         assert "Log out" in html, path
         found = [word for word in SWEDISH_UI_WORDS if word in html]
         assert not found, (path, found)
+
+
+def test_templates_translate_only_literals() -> None:
+    """Jinja's _() marks its result safe: on a database value it would bypass autoescape.
+
+    Values that need translating (level names, attributes) use the |tr filter instead.
+    """
+    import re
+
+    root = Path(riskreg.__file__).parent.parent / "templates"
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in root.rglob("*.html")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"(?<![\w.])_\(\s*[^'\"\s)]", line)
+    ]
+    assert not offenders, f"_() on a non-literal: {offenders}"
