@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import permissions
+from riskreg import parse_id, permissions
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.forms import (
     AnswerForm,
@@ -77,13 +77,13 @@ def _today() -> date:
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.args.get(name, ""))
 
 
 def _version(value: str | None) -> int:
     """The version a form was loaded with; an unreadable one never matches (a conflict)."""
-    return int(value) if (value or "").isdigit() else -1
+    parsed = parse_id(value)
+    return -1 if parsed is None else parsed
 
 
 def _control_or_404(control_id: int) -> Control:

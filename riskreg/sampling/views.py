@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as WResponse
 
-from riskreg import permissions
+from riskreg import parse_id, permissions
 from riskreg.auth.models import Unit
 from riskreg.controls.models import (
     ACTION_STATUS_TITLES,
@@ -304,7 +304,8 @@ def draw(control_id: int) -> str | WResponse:
         sizes: dict[str, int] = {}
         for index, name in enumerate(sorted(strata)):
             raw = (request.form.get(f"stratum-{index}") or "0").strip()
-            sizes[name] = int(raw) if raw.isdigit() else -1
+            parsed = parse_id(raw)
+            sizes[name] = -1 if parsed is None else parsed
         try:
             made = services.draw_sample(
                 db.session,
@@ -425,7 +426,8 @@ def item(item_id: int) -> str | WResponse:
             attribute: getattr(form, f"attr_{index}").data or ""
             for index, attribute in enumerate(attributes)
         }
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        # A version that is not a plain number never matches: a conflict, never a crash.
+        version = (parse_id(form.version.data) or -1) if form.version.data else None
         try:
             services.record_result(
                 db.session,
