@@ -92,6 +92,13 @@ def parse_id(value: str | None) -> int | None:
     return number if number <= MAX_ID else None
 
 
+def parse_version(value: str | None) -> int:
+    """The version a form was loaded with. Missing or unreadable never matches any stored
+    version, so a forged or damaged form ends as a conflict, never as a crash or an overwrite."""
+    parsed = parse_id(value)
+    return -1 if parsed is None else parsed
+
+
 def _limit_plain_forms(app: Flask) -> None:
     """Only uploads may be big. Werkzeug reads a url-encoded body whole, up to
     MAX_CONTENT_LENGTH (sized for uploads); every other request gets MAX_FORM_BYTES."""

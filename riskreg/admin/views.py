@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import permissions
+from riskreg import parse_version, permissions
 from riskreg.admin.forms import ROLE_LABELS, MatrixForm, UnitForm, UserForm
 from riskreg.audit.services import history_for
 from riskreg.auth import services as auth_services
@@ -26,9 +26,7 @@ NONE = 0  # the "none" choice of optional select fields
 
 def _expected_version(form: UnitForm | UserForm) -> int:
     """The version the form was loaded with; anything else than digits counts as stale."""
-    value = form.version.data or ""
-    # isascii: "¹".isdigit() is true, but int("¹") raises.
-    return int(value) if value.isascii() and value.isdigit() else -1
+    return parse_version(form.version.data)
 
 
 def _unit_choices(form: UnitForm, unit: Unit | None) -> None:

@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, permissions
+from riskreg import parse_id, parse_version, permissions
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.forms import (
     AnswerForm,
@@ -80,10 +80,7 @@ def _int_arg(name: str) -> int | None:
     return parse_id(request.args.get(name, ""))
 
 
-def _version(value: str | None) -> int:
-    """The version a form was loaded with; an unreadable one never matches (a conflict)."""
-    parsed = parse_id(value)
-    return -1 if parsed is None else parsed
+_version = parse_version
 
 
 def _control_or_404(control_id: int) -> Control:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, permissions
+from riskreg import parse_version, permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -146,7 +146,7 @@ def policy() -> str | Response:
                 repeat_escalation_every_days=form.repeat_escalation_every_days.data,
                 actor=current_user,
                 now=now_utc(),
-                expected_version=(parse_id(form.version.data) or -1) if form.version.data else None,
+                expected_version=parse_version(form.version.data) if form.version.data else None,
             )
         except ServiceError as exc:
             db.session.rollback()

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, permissions
+from riskreg import parse_id, parse_version, permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError, StaleObject
@@ -158,8 +158,7 @@ def edit(risk_id: int) -> str | Response:
         form.reason.data = ""
     current = None
     if form.validate_on_submit():
-        version = form.version.data or ""
-        expected = int(version) if version.isascii() and version.isdigit() else -1
+        expected = parse_version(form.version.data)
         try:
             update_risk(
                 db.session,

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as WResponse
 
-from riskreg import parse_id, permissions
+from riskreg import parse_id, parse_version, permissions
 from riskreg.auth.models import Unit
 from riskreg.controls.models import (
     ACTION_STATUS_TITLES,
@@ -426,8 +426,7 @@ def item(item_id: int) -> str | WResponse:
             attribute: getattr(form, f"attr_{index}").data or ""
             for index, attribute in enumerate(attributes)
         }
-        # A version that is not a plain number never matches: a conflict, never a crash.
-        version = (parse_id(form.version.data) or -1) if form.version.data else None
+        version = parse_version(form.version.data) if form.version.data else None
         try:
             services.record_result(
                 db.session,
