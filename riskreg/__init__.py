@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import gettext as _
@@ -81,6 +82,22 @@ class DatabaseId(IntegerConverter):
     def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
+
+
+def safe_next(target: str | None) -> str | None:
+    """A redirect target from a form or query, if it is a path on this site; else None.
+
+    Absolute and scheme-relative URLs are refused, and so are backslashes: browsers read
+    ``/\\evil.example`` as ``//evil.example``, another site.
+    """
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    return target
 
 
 def parse_id(value: str | None) -> int | None:

@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # limit checked by riskreg.uploads.check_upload while reading.
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
     "PLAN_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
+    # A population of some 300 000 payments as CSV; and one evidence file of a sampled item.
+    "POPULATION_IMPORT_MAX_BYTES": 50 * 1024 * 1024,
+    "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
     # Every request that is no upload (url-encoded forms): werkzeug reads those whole.
     "MAX_FORM_BYTES": 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "sv",

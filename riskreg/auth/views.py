@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
-from riskreg import permissions
+from riskreg import permissions, safe_next
 from riskreg.audit.trail import record
 from riskreg.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
 from riskreg.auth.models import User
@@ -20,18 +18,6 @@ from riskreg.extensions import db
 from riskreg.permissions import requires
 
 bp = Blueprint("auth", __name__)
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: an absolute or scheme-relative URL could send users elsewhere."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

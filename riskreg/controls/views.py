@@ -376,7 +376,9 @@ def _transition(
     back = redirect(url_for("controls.show", control_id=control.id))
     form = StatusForm()
     if not form.validate_on_submit():
-        flash(_("Formuläret kunde inte tas emot. Ladda om sidan och försök igen."), "danger")
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "danger")
         return back
     try:
         change_status(
@@ -391,7 +393,7 @@ def _transition(
         )
     except StaleObject as exc:
         db.session.rollback()
-        flash(exc.message, "warning")
+        flash(exc.message, "danger")
     except ServiceError as exc:
         db.session.rollback()
         for message in exc.messages:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, Regexp
+from wtforms.validators import AnyOf, Length, NumberRange, Optional, Regexp
 
 from riskreg.formtools import choices
 from riskreg.reminders.policy import MAX_DAYS
@@ -84,4 +84,4 @@ class MarkReadForm(FlaskForm):
     """Mark one notification (``notification_id``) or all of them (``all``) as read."""
 
     notification_id = IntegerField(validators=[Optional()])
-    all = HiddenField()
+    all = HiddenField(validators=[Optional(), AnyOf(("1",))])

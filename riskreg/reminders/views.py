@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from riskreg import parse_version, permissions
+from riskreg import parse_id, parse_version, permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -182,11 +182,11 @@ def log() -> str:
         kind=(form.kind.data or "") if valid else "",
         reason=(form.reason.data or "") if valid else "",
         state=(form.state.data or "") if valid else "",
-        item_id=request.args.get("item", type=int),
+        item_id=parse_id(request.args.get("item")),
     )
     query = services.log_query(flt)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(parse_id(request.args.get("page")) or 1, 1)
     rows = db.session.scalars(query.limit(LOG_PAGE_SIZE).offset((page - 1) * LOG_PAGE_SIZE)).all()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(

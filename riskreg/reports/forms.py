@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 
 class SignForm(FlaskForm):
@@ -16,7 +16,7 @@ class SignForm(FlaskForm):
         _l("Jag har läst rapporten och signerar den med organisationens signeringscertifikat."),
         validators=[DataRequired(_l("Bekräfta att du har läst rapporten innan du signerar."))],
     )
-    next = HiddenField()
+    next = HiddenField(validators=[Length(max=2000)])
 
 
 class FollowupSignForm(SignForm):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,7 +22,7 @@ from sqlalchemy import select
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as WResponse
 
-from riskreg import permissions
+from riskreg import permissions, safe_next
 from riskreg.auth.models import Role, User
 from riskreg.controls.models import Control, ControlStatus
 from riskreg.db import now_utc
@@ -36,6 +35,7 @@ from riskreg.reports import assemble, services
 from riskreg.reports.forms import FollowupSignForm, SignForm, VerifyForm
 from riskreg.reports.models import REPORT_STATE_TITLES, Report, ReportKind, ReportState
 from riskreg.reports.services import ReportFileError, SigningSettings
+from riskreg.uploads import check_upload
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -62,12 +62,7 @@ def _file_response(
 
 
 def _safe_next(default: str) -> str:
-    """Only a path on this site (no scheme, no host) may be a redirect target."""
-    target = request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return default
+    return safe_next(request.form.get("next")) or default
 
 
 def _control_page(control: Control) -> str:
@@ -383,16 +378,14 @@ def verify() -> str:
     outcome = None
     limit = int(current_app.config["REPORT_UPLOAD_MAX_BYTES"])
     if form.validate_on_submit():
-        content = form.file.data.stream.read(limit + 1)
-        if len(content) > limit:
-            form.file.errors.append(_("Filen är större än %(mb)s MB.", mb=_megabytes(limit)))
-        else:
-            try:
-                outcome = services.verify_upload(
-                    db.session, content, now=now_utc(), settings=_settings()
-                )
-            except ServiceError as exc:
-                form.file.errors.append(exc.message)
+        try:
+            with check_upload(form.file.data, allowed={"pdf"}, max_bytes=limit) as upload:
+                content = upload.stream.read()
+            outcome = services.verify_upload(
+                db.session, content, now=now_utc(), settings=_settings()
+            )
+        except ServiceError as exc:
+            form.file.errors.append(exc.message)
     can_see = (
         outcome is not None
         and outcome.issued is not None

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
 
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import CheckType, Control, ControlStatus
@@ -26,8 +27,9 @@ from riskreg.controls.services import change_status, create_control, set_conclus
 from riskreg.plans.models import Plan, Risk
 from riskreg.sampling import importing, services
 from riskreg.sampling.checktypes import attributes_for
-from riskreg.sampling.evidence import DEFAULT_MAX_BYTES, evidence_dir, store_evidence
+from riskreg.sampling.evidence import ALLOWED_KINDS, evidence_dir, store_evidence
 from riskreg.sampling.models import ItemResult, SampleItem, SamplingMethod, SelectionMethod
+from riskreg.uploads import check_upload
 
 POPULATION_SEED = 20250531
 PAYMENTS_SEED = "demo0000000000000000000000000001"
@@ -312,15 +314,19 @@ def _demo_evidence(item: SampleItem, actor: User, now: datetime, wrong: int) -> 
         canvas.drawString(72, 770 - 20 * row, text)
     canvas.save()
     buffer.seek(0)
-    store_evidence(
-        item,
-        buffer,
-        f"underlag-{key}.pdf",
-        storage=evidence_dir(current_app.instance_path),
-        max_bytes=DEFAULT_MAX_BYTES,
-        actor=actor,
-        now=now,
+    upload = check_upload(
+        FileStorage(buffer, filename=f"underlag-{key}.pdf"),
+        allowed=set(ALLOWED_KINDS),
+        max_bytes=int(current_app.config["EVIDENCE_MAX_BYTES"]),
     )
+    with upload:
+        store_evidence(
+            item,
+            upload,
+            storage=evidence_dir(current_app.instance_path),
+            actor=actor,
+            now=now,
+        )
 
 
 def _all_ok(

@@ -21,6 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from riskreg.controls.forms import VERSION
 from riskreg.formtools import choices
 from riskreg.i18n import N_
 from riskreg.sampling.checktypes import HYGIENE_STEP_LABELS
@@ -132,6 +133,10 @@ class PlanForm(FlaskForm):
     )
 
 
+#: The money-unit sampling fields, shown (and read) only where a check type samples amounts.
+MUS_FIELDS = ("book_value", "tolerable_misstatement", "expected_misstatement")
+
+
 class DrawForm(FlaskForm):
     selection_method = SelectField(_l("Urvalsteknik"), validators=[DataRequired()])
     reason = TextAreaField(
@@ -229,7 +234,9 @@ class HygieneImportForm(FlaskForm):
 
 
 class ConclusionForm(FlaskForm):
+    # The same text as the control page's conclusion, with the same limit and version check.
     conclusion = TextAreaField(
         _l("Granskarens slutsats"),
-        validators=[DataRequired(_l("Skriv en slutsats.")), Length(max=8000)],
+        validators=[DataRequired(_l("Skriv en slutsats.")), Length(max=20000)],
     )
+    version = HiddenField(validators=VERSION)

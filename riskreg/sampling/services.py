@@ -958,10 +958,12 @@ def evaluate(session: Session, control: Control) -> Evaluation:
     return result
 
 
-def write_conclusion(session: Session, control: Control, conclusion: str) -> Control:
+def write_conclusion(
+    session: Session, control: Control, conclusion: str, *, expected_version: int | None = None
+) -> Control:
     if not conclusion.strip():
         raise ServiceError("Skriv en slutsats.")
-    return set_conclusion(session, control, conclusion)
+    return set_conclusion(session, control, conclusion, expected_version=expected_version)
 
 
 # --- the control panel -------------------------------------------------------------------------

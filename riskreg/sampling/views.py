@@ -38,7 +38,7 @@ from riskreg.controls.models import (
     Control,
 )
 from riskreg.db import now_utc
-from riskreg.errors import ServiceError
+from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices
 from riskreg.permissions import require, requires
@@ -53,6 +53,7 @@ from riskreg.sampling.checktypes import (
     spec_for,
 )
 from riskreg.sampling.forms import (
+    MUS_FIELDS,
     ActionForm,
     ConclusionForm,
     DrawForm,
@@ -73,6 +74,7 @@ from riskreg.sampling.models import (
     SelectionMethod,
 )
 from riskreg.sampling.selection import generate_seed
+from riskreg.uploads import CheckedUpload, check_upload
 
 bp = Blueprint("sampling", __name__, url_prefix="/sampling")
 
@@ -100,6 +102,15 @@ def _failed(exc: ServiceError) -> list[str]:
     db.session.rollback()
     flash(exc.message, "danger")
     return exc.messages if exc.messages != [exc.message] else []
+
+
+def _checked_table(file: Any) -> CheckedUpload:
+    """A population or observation file: CSV or XLSX by content, within the import limit."""
+    return check_upload(
+        file,
+        allowed={"csv", "xlsx"},
+        max_bytes=int(current_app.config["POPULATION_IMPORT_MAX_BYTES"]),
+    )
 
 
 @bp.app_template_filter("sek")
@@ -185,21 +196,21 @@ def population(control_id: int) -> str | WResponse:
     form = PopulationImportForm()
     errors: list[str] = []
     if form.validate_on_submit():
-        upload = form.file.data
         try:
-            imported = importing.import_population(
-                db.session,
-                control,
-                upload.stream,
-                upload.filename or "",
-                actor=current_user,
-                now=now_utc(),
-                source=form.source.data or "",
-                period_start=form.period_start.data,
-                period_end=form.period_end.data,
-                key_column=form.key_column.data or "",
-                amount_column=form.amount_column.data or "",
-            )
+            with _checked_table(form.file.data) as upload:
+                imported = importing.import_population(
+                    db.session,
+                    control,
+                    upload.stream,
+                    upload.filename,
+                    actor=current_user,
+                    now=now_utc(),
+                    source=form.source.data or "",
+                    period_start=form.period_start.data,
+                    period_end=form.period_end.data,
+                    key_column=form.key_column.data or "",
+                    amount_column=form.amount_column.data or "",
+                )
         except ServiceError as exc:
             errors = _failed(exc)
         else:
@@ -233,9 +244,14 @@ def plan(control_id: int) -> str | WResponse:
     form.method.choices = choices(
         (m.value, _(SAMPLING_METHOD_TITLES[m])) for m in spec.sampling_methods
     )
+    mus = SamplingMethod.MUS in spec.sampling_methods
+    if not mus:
+        # Fields the page does not show are not read either: an error on one would be invisible.
+        for name in MUS_FIELDS:
+            delattr(form, name)
     population = importing.current_population(db.session, control)
     book_value = importing.positive_total(db.session, population) if population else None
-    if request.method == "GET" and population is not None and control.check_type != "payments":
+    if request.method == "GET" and population is not None and not mus:
         form.population_size.description = _(
             "Populationen har %(n)s poster.", n=population.row_count
         )
@@ -251,9 +267,9 @@ def plan(control_id: int) -> str | WResponse:
                 tolerable_rate=form.tolerable_rate.fraction,
                 expected_rate=form.expected_rate.fraction,
                 population_size=form.population_size.data,
-                book_value_ore=form.book_value.ore,
-                tolerable_misstatement_ore=form.tolerable_misstatement.ore,
-                expected_misstatement_ore=form.expected_misstatement.ore,
+                book_value_ore=form.book_value.ore if mus else None,
+                tolerable_misstatement_ore=form.tolerable_misstatement.ore if mus else None,
+                expected_misstatement_ore=form.expected_misstatement.ore if mus else None,
                 sample_size=form.sample_size.data,
                 justification=form.justification.data or "",
             )
@@ -270,6 +286,7 @@ def plan(control_id: int) -> str | WResponse:
         current=services.current_plan(db.session, control),
         population=population,
         book_value=book_value,
+        mus=mus,
         drawn=services.current_draw(db.session, control) is not None,
         **_titles(),
     )
@@ -401,15 +418,23 @@ def item(item_id: int) -> str | WResponse:
     form_class = item_form_class(attributes)
     existing = {r.attribute: r.result for r in sample_item.attribute_results}
     deviation = services.item_deviation(db.session, sample_item)
+    mus = services.is_mus_draw(sample_item.draw)
+    payments = control.check_type == CheckType.PAYMENTS
     if request.method == "POST":
         _require_work(control)
         form = form_class()
     else:
         form = form_class(formdata=None)
+    # Fields the page does not show are not read either: an error on one would be invisible.
+    if not mus:
+        del form.audited_amount
+    if not payments:
+        del form.recovery_claim
+    if request.method == "GET":
         form.version.data = str(sample_item.version)
         form.overall.data = sample_item.result
         form.comment.data = sample_item.comment
-        if sample_item.audited_amount_ore is not None:
+        if mus and sample_item.audited_amount_ore is not None:
             form.audited_amount.data = format_sek(sample_item.audited_amount_ore).removesuffix(
                 " kr"
             )
@@ -417,7 +442,7 @@ def item(item_id: int) -> str | WResponse:
             getattr(form, f"attr_{index}").data = existing.get(attribute)
         if deviation is not None:
             form.deviation_description.data = deviation.description
-            if deviation.recovery_claim_ore is not None:
+            if payments and deviation.recovery_claim_ore is not None:
                 form.recovery_claim.data = format_sek(deviation.recovery_claim_ore).removesuffix(
                     " kr"
                 )
@@ -436,9 +461,9 @@ def item(item_id: int) -> str | WResponse:
                 actor=current_user,
                 now=now_utc(),
                 comment=form.comment.data or "",
-                audited_amount_ore=form.audited_amount.ore,
+                audited_amount_ore=form.audited_amount.ore if mus else None,
                 deviation_description=form.deviation_description.data or "",
-                recovery_claim_ore=form.recovery_claim.ore,
+                recovery_claim_ore=form.recovery_claim.ore if payments else None,
                 expected_version=version,
             )
             db.session.commit()
@@ -471,8 +496,8 @@ def item(item_id: int) -> str | WResponse:
         population_item=population_item,
         columns=columns,
         data=data,
-        mus=services.is_mus_draw(sample_item.draw),
-        payments=control.check_type == CheckType.PAYMENTS,
+        mus=mus,
+        payments=payments,
         deviation=deviation,
         evidence_form=EvidenceForm(formdata=None),
         action_form=action_form,
@@ -495,19 +520,20 @@ def evidence_upload(item_id: int) -> WResponse:
     if not form.validate_on_submit():
         flash(_("Välj en fil."), "danger")
         return redirect(url_for("sampling.item", item_id=sample_item.id))
-    upload = form.file.data
     try:
-        stored = evidence_store.store_evidence(
-            sample_item,
-            upload.stream,
-            upload.filename or "",
-            storage=evidence_store.evidence_dir(current_app.instance_path),
-            max_bytes=int(
-                current_app.config.get("EVIDENCE_MAX_BYTES", evidence_store.DEFAULT_MAX_BYTES)
-            ),
-            actor=current_user,
-            now=now_utc(),
+        upload = check_upload(
+            form.file.data,
+            allowed=set(evidence_store.ALLOWED_KINDS),
+            max_bytes=int(current_app.config["EVIDENCE_MAX_BYTES"]),
         )
+        with upload:
+            stored = evidence_store.store_evidence(
+                sample_item,
+                upload,
+                storage=evidence_store.evidence_dir(current_app.instance_path),
+                actor=current_user,
+                now=now_utc(),
+            )
         db.session.flush()
     except ServiceError as exc:
         _failed(exc)
@@ -648,16 +674,16 @@ def hygiene_import(control_id: int) -> str | WResponse:
     form = HygieneImportForm()
     errors: list[str] = []
     if form.validate_on_submit():
-        upload = form.file.data
         try:
-            added = importing.import_observations(
-                db.session,
-                control,
-                upload.stream,
-                upload.filename or "",
-                actor=current_user,
-                now=now_utc(),
-            )
+            with _checked_table(form.file.data) as upload:
+                added = importing.import_observations(
+                    db.session,
+                    control,
+                    upload.stream,
+                    upload.filename,
+                    actor=current_user,
+                    now=now_utc(),
+                )
         except ServiceError as exc:
             errors = _failed(exc)
         else:
@@ -677,11 +703,23 @@ def hygiene_import(control_id: int) -> str | WResponse:
 def evaluate(control_id: int) -> str | WResponse:
     control = _control(control_id)
     form = ConclusionForm()
+    conflict = None
     if request.method == "POST":
         _require_work(control)
         if form.validate_on_submit():
             try:
-                services.write_conclusion(db.session, control, form.conclusion.data or "")
+                services.write_conclusion(
+                    db.session,
+                    control,
+                    form.conclusion.data or "",
+                    expected_version=parse_version(form.version.data),
+                )
+            except StaleObject as exc:
+                # Both texts stay visible: the saved one above, the user's own in the form.
+                db.session.rollback()
+                form.form_errors.append(exc.message)
+                control = conflict = _control(control_id)
+                form.version.data = str(control.version)
             except ServiceError as exc:
                 _failed(exc)
             else:
@@ -690,6 +728,7 @@ def evaluate(control_id: int) -> str | WResponse:
                 return redirect(url_for("sampling.evaluate", control_id=control.id))
     else:
         form.conclusion.data = control.conclusion
+        form.version.data = str(control.version)
     current = services.current_draw(db.session, control)
     return render_template(
         "sampling/evaluate.html",
@@ -699,6 +738,7 @@ def evaluate(control_id: int) -> str | WResponse:
         plan=current.plan if current else services.current_plan(db.session, control),
         draw=current,
         can_work=permissions.can_work_on_control(current_user, control),
+        conflict=conflict,
         **_titles(),
     )
 

@@ -667,6 +667,15 @@ def test_controller_verifies_or_sends_back(app: Flask, demo: dict[str, str]) -> 
     assert "Åtgärden är verifierad." in html
     assert "Verifierad av Östen Lindqvist" in html
     assert 'data-testid="answer-form"' not in _text(member.get(f"/controls/actions/{action_id}"))
+    # Sent again from a second tab that reloaded meanwhile: the page no longer offers the
+    # form, but its refusal is still shown.
+    html = _text(
+        controller.post(
+            f"/controls/actions/{action_id}/verify", data={"version": version(), "accept": "y"}
+        )
+    )
+    assert 'data-testid="verify-form"' not in html
+    assert "Bara en besvarad åtgärd kan verifieras." in html
 
 
 def test_due_date_change_needs_a_reason_and_is_shown(app: Flask, demo: dict[str, str]) -> None:

@@ -153,7 +153,11 @@ def test_controller_signs_then_approver_cosigns(
 
 def test_next_must_stay_on_the_site(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
     controller = client_as(app, demo, "granskare")
-    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+    # A browser reads "/\\evil.example" as "//evil.example": another site.
+    for target in (
+        "https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example",
+        "/\\/evil.example", "\\\\evil.example",
+    ):
         response = controller.post(
             f"/reports/controls/{scenario.control_id}/sign", data={"next": target}
         )
@@ -211,10 +215,11 @@ def test_verify_page_checks_content_and_size(
 ) -> None:
     client = client_as(app, demo, "revisor")
     page = _upload(client, b"GIF89a pretending", "bild.pdf")
-    assert "Filen är inte en PDF." in page and 'data-testid="verify-result"' not in page
+    assert "bild.pdf är en GIF-bild, inte en tillåten filtyp" in page
+    assert 'data-testid="verify-result"' not in page
     monkeypatch.setitem(app.config, "REPORT_UPLOAD_MAX_BYTES", 1024)
     page = _upload(client, b"%PDF-1.7\n" + b"0" * 2000 + b"\n%%EOF\n")
-    assert "Filen är större än" in page
+    assert "Filen är större än den tillåtna gränsen på 1 kB" in page
     page = client.post("/reports/verify", data={}).get_data(as_text=True)
     assert "Välj en PDF-fil." in page
 

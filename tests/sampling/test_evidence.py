@@ -1,9 +1,14 @@
-"""Evidence files: size limit, type by content (a renamed .exe is refused), SHA-256 storage."""
+"""Evidence files: size limit, type by content (a renamed .exe is refused), SHA-256 storage.
+
+The checks are riskreg.uploads.check_upload's (tests/security/test_uploads.py); these tests
+show the evidence upload uses them and leaves nothing behind when it refuses.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,16 +92,41 @@ def test_pdf_is_stored_by_sha256_and_downloadable_by_readers(app: Flask, item_id
 
 def test_renamed_executable_is_refused(app: Flask, item_id: int) -> None:
     page = _upload(_client(app), item_id, EXE, "kvitto.pdf")
-    assert "Filtypen (exe) är inte tillåten" in page
+    assert "kvitto.pdf är ett program (.exe), inte en tillåten filtyp" in page
     assert _stored(app) == []
     leftovers = list((Path(app.instance_path) / "evidence").glob(".upload-*"))
     assert leftovers == []
 
 
+def _docx(body: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", body)
+    return buffer.getvalue()
+
+
+def test_broken_and_bomb_office_files_are_refused_before_anything_unpacks_them(
+    app: Flask, item_id: int
+) -> None:
+    client = _client(app)
+    letter = _docx(b"<document>Beslut om ers\xc3\xa4ttning</document>")
+    assert "skadat eller ofullständigt arkiv" in _upload(client, item_id, letter[:-30], "b.docx")
+    bomb = _docx(b"\0" * (64 * 1024 * 1024))
+    assert "zip-bomb" in _upload(client, item_id, bomb, "beslut.docx")
+    assert _stored(app) == []
+    assert "är sparat" in _upload(client, item_id, letter, "beslut.docx")
+    assert [e.content_type for e in _stored(app)] == [
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ]
+
+
 def test_unknown_binary_and_text_rules(app: Flask, item_id: int) -> None:
     client = _client(app)
-    assert "kunde inte kännas igen" in _upload(client, item_id, b"\x00\x01\x02" * 50, "a.txt")
-    assert "kunde inte kännas igen" in _upload(client, item_id, b"plain text", "a.exe")
+    binary = _upload(client, item_id, b"\x00\x01\x02" * 50, "a.txt")
+    assert "a.txt är en binär fil (inte text), inte en tillåten filtyp" in binary
+    renamed = _upload(client, item_id, b"plain text", "a.exe")
+    assert "a.exe är en textfil men filnamnet slutar på .exe" in renamed
     assert "är sparat" in _upload(client, item_id, "Id;Belopp\r\n1;2,50\r\n".encode("cp1252"),
                                   "utdrag.csv")
     assert "är sparat" in _upload(client, item_id, PNG, "skärmbild.png")
@@ -104,13 +134,15 @@ def test_unknown_binary_and_text_rules(app: Flask, item_id: int) -> None:
 
 
 def test_size_limit_from_config(app: Flask, item_id: int) -> None:
+    limit = app.config["EVIDENCE_MAX_BYTES"]
     app.config["EVIDENCE_MAX_BYTES"] = 1024
     try:
         page = _upload(_client(app), item_id, PDF + b"0" * 2000, "stor.pdf")
+        assert "är sparat" in _upload(_client(app), item_id, PDF + b"0" * 900, "liten.pdf")
     finally:
-        del app.config["EVIDENCE_MAX_BYTES"]
-    assert "Filen är större än gränsen" in page
-    assert _stored(app) == []
+        app.config["EVIDENCE_MAX_BYTES"] = limit
+    assert "Filen är större än den tillåtna gränsen på 1 kB" in page
+    assert [e.file_name for e in _stored(app)] == ["liten.pdf"]
 
 
 def test_upload_refused_for_readers_and_when_submitted(app: Flask, world: World,

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from riskreg.controls.models import Action, Deviation
+from riskreg.controls.models import Action, Control, Deviation
 from riskreg.extensions import db
 from riskreg.sampling import stats
 from riskreg.sampling._exact import format_sek
@@ -176,14 +176,45 @@ def test_mus_check_end_to_end_with_the_evaluation_numbers(app: Flask, world: Wor
         assert action.owner_unit.code == "CE"
     item_page = client.get(f"/sampling/items/{deviating_id}").get_data(as_text=True)
     assert "Återkräv beloppet." in item_page
-    # the conclusion
+    # the conclusion, written from the evaluation page with the version it was loaded with
+    with app.app_context():
+        version = db.session.get(Control, control_id).version
     response = client.post(
-        f"/sampling/controls/{control_id}/evaluate", data={"conclusion": "Kontrollen fungerar."}
+        f"/sampling/controls/{control_id}/evaluate",
+        data={"conclusion": "Kontrollen fungerar.", "version": str(version)},
     )
     assert response.status_code == 302
     assert "Kontrollen fungerar." in client.get(
         f"/sampling/controls/{control_id}/evaluate"
     ).get_data(as_text=True)
+
+
+def test_stale_conclusion_keeps_both_texts_visible(app: Flask, world: World) -> None:
+    """Two controllers write the conclusion from the evaluation page: the second one's save is
+    refused, showing the saved text above the form and keeping the second one's own text."""
+    client = _draw_mus(app, world)
+    with app.app_context():
+        control_id = world.controls["payments"]
+        version = db.session.get(Control, control_id).version
+    url = f"/sampling/controls/{control_id}/evaluate"
+    first = client.post(url, data={"conclusion": "Första slutsatsen.", "version": str(version)})
+    assert first.status_code == 302
+    second = client.post(url, data={"conclusion": "Andra slutsatsen.", "version": str(version)})
+    page = second.get_data(as_text=True)
+    assert second.status_code == 200
+    assert 'data-testid="conflict"' in page and "Första slutsatsen." in page
+    assert "Andra slutsatsen.</textarea>" in page
+    with app.app_context():
+        assert db.session.get(Control, control_id).conclusion == "Första slutsatsen."
+    # saving again from the refreshed form (it now carries the current version) goes through
+    match = re.search(r'name="version" type="hidden" value="(\d+)"', page) or re.search(
+        r'type="hidden" name="version" value="(\d+)"', page
+    )
+    assert match is not None
+    third = client.post(url, data={"conclusion": "Andra slutsatsen.", "version": match[1]})
+    assert third.status_code == 302
+    with app.app_context():
+        assert db.session.get(Control, control_id).conclusion == "Andra slutsatsen."
 
 
 def test_stale_item_form_is_refused(app: Flask, world: World) -> None:

@@ -173,7 +173,7 @@ class HostileForm:
 
 ERROR_MARKERS = (
     'data-testid="form-errors"',
-    'class="invalid-feedback"',
+    'class="invalid-feedback',
     "alert-danger",
     'data-testid="error-message"',
     'data-testid="conflict"',

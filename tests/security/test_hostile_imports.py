@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from functools import cache
 
@@ -231,4 +232,88 @@ def test_a_broken_file_at_a_feature_import_is_refused_without_trace(
     if target == "report verify" and not content.startswith(b"%PDF"):
         assert shows_an_error(html)
     assert changed_tables(before, fingerprint(app)) == []
+    assert_still_serving(client)
+
+
+# --- evidence files of a sampled item -----------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def broken_evidence() -> st.SearchStrategy[tuple[bytes, str]]:
+    """(content, filename) that may not become evidence: programs under any name, pictures
+    and PDFs under another type's name, broken or bomb Office files, pages, empty files."""
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    names = st.sampled_from(
+        ["underlag.pdf", "underlag.csv", "underlag.xlsx", "underlag.docx", "underlag.png"]
+    )
+    return st.one_of(
+        st.tuples(st.just(EXE), st.one_of(names, st.just("underlag"))),
+        st.tuples(st.just(png), st.sampled_from(["underlag.pdf", "underlag.xlsx"])),
+        st.tuples(st.just(PDF), st.sampled_from(["underlag.docx", "underlag.png"])),
+        st.integers(1, 20_000).map(
+            lambda n: (plan_xlsx()[: min(n, len(plan_xlsx()) - 22)], "underlag.xlsx")),
+        st.just((zip_bomb(), "underlag.xlsx")),
+        st.just((b"<!DOCTYPE html><script>alert(1)</script>", "underlag.txt")),
+        st.just((b"", "underlag.pdf")),
+        st.tuples(st.binary(min_size=1, max_size=512).map(lambda b: b"\x00" + b), names),
+    )
+
+
+def _evidence_url(app: Flask) -> str:
+    from tests.security.hostile_forms.features import PASSCARDS, _first_item_id, _reopened
+
+    with app.app_context():
+        return f"/sampling/items/{_first_item_id(_reopened(PASSCARDS))}/evidence"
+
+
+def _evidence_upload(client, url: str, content: bytes, name: str | bytes):  # type: ignore[no-untyped-def]
+    return client.post(
+        url, data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data"
+    )
+
+
+@PROPERTY
+@given(data=st.data())
+def test_a_broken_evidence_file_is_refused_without_trace(
+    app: Flask, demo: dict[str, str], data: st.DataObject
+) -> None:
+    client = app.test_client()
+    assert login(client, "granskare2", demo["granskare2"]).status_code == 302
+    url = _evidence_url(app)
+    content, name = data.draw(broken_evidence(), label="upload")
+    before = fingerprint(app)
+    response = _evidence_upload(client, url, content, name)
+    assert response.status_code == 302, response.status_code
+    landing = client.get(response.location).get_data(as_text=True)
+    assert shows_an_error(landing), "no message"
+    assert changed_tables(before, fingerprint(app)) == []
+    assert_still_serving(client)
+
+
+@PROPERTY
+@given(name=st.one_of(hostile_text(120), st.sampled_from(FRAGMENTS)).map(lambda s: s + ".pdf"))
+def test_a_hostile_file_name_is_kept_as_text_and_never_breaks_a_page(
+    app: Flask, demo: dict[str, str], name: str
+) -> None:
+    """A valid PDF under a hostile name: stored, or refused with a message (a name with a
+    control character); the item page shows the name escaped and the download still works."""
+    client = app.test_client()
+    assert login(client, "granskare2", demo["granskare2"]).status_code == 302
+    url = _evidence_url(app)
+    before = fingerprint(app)
+    response = _evidence_upload(client, url, PDF, name)
+    assert response.status_code in (302, 400), response.status_code
+    if response.status_code == 400:
+        assert shows_an_error(response.get_data(as_text=True))
+        assert changed_tables(before, fingerprint(app)) == []
+        return
+    landing = client.get(response.location).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in landing
+    assert "onerror=alert(1)>" not in landing
+    links = re.findall(r'href="(/sampling/evidence/\d+)"', landing)
+    assert links, "the stored file is listed"
+    with client.get(links[-1]) as download:
+        assert download.status_code == 200 and download.data == PDF
+        assert "attachment" in download.headers["Content-Disposition"]
     assert_still_serving(client)
