@@ -14,7 +14,15 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from riskreg.auth.models import Role
 from riskreg.formtools import choices
@@ -109,3 +117,9 @@ class MatrixForm(FlaskForm):
     probability_labels = FieldList(FormField(LabelSubForm), min_entries=4, max_entries=4)
     consequence_labels = FieldList(FormField(LabelSubForm), min_entries=4, max_entries=4)
     cells = FieldList(FormField(CellSubForm), min_entries=16, max_entries=16)
+    version = HiddenField(
+        validators=[
+            InputRequired(_l("Formuläret saknar version. Ladda om sidan.")),
+            Length(max=64),
+        ]
+    )

@@ -16,7 +16,7 @@ from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices
 from riskreg.permissions import requires
-from riskreg.risks.matrix import Level, Matrix, load_matrix, save_matrix
+from riskreg.risks.matrix import Level, Matrix, load_matrix, matrix_version, save_matrix
 from riskreg.risks.models import MATRIX_SIZE
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -183,14 +183,23 @@ def edit_user(user_id: int | None = None) -> str | Response:
 def matrix() -> str | Response:
     current = load_matrix(db.session)
     form = MatrixForm()
+    conflict = None
     if request.method == "GET":
         _fill_matrix_form(form, current)
+        form.version.data = matrix_version(current)
     level_choices = choices((lv.position, lv.name) for lv in current.levels)
     for entry in form.cells:
         entry.form.level.choices = level_choices
     if form.validate_on_submit():
         try:
-            save_matrix(db.session, _matrix_from_form(form))
+            save_matrix(
+                db.session, _matrix_from_form(form), expected_version=form.version.data or ""
+            )
+        except StaleObject as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            conflict = current = load_matrix(db.session)
+            form.version.data = matrix_version(current)
         except ServiceError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)
@@ -208,6 +217,7 @@ def matrix() -> str | Response:
         form=form,
         cells=cells,
         matrix=current,
+        conflict=conflict,
         size=MATRIX_SIZE,
         field_errors=_matrix_errors(form),
     )

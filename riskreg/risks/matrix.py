@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from riskreg.errors import StaleObject
 from riskreg.i18n import N_
 from riskreg.risks.models import MATRIX_SIZE, AxisLabel, MatrixCell, RiskLevel
 
@@ -88,8 +91,41 @@ def load_matrix(session: Session) -> Matrix:
     return Matrix(levels, probability, consequence, cells)
 
 
-def save_matrix(session: Session, matrix: Matrix) -> None:
-    """Store a whole matrix configuration, replacing the previous one (audited row by row)."""
+def matrix_version(matrix: Matrix) -> str:
+    """The matrix's version for the edit form: a digest of its whole content.
+
+    The configuration is spread over many rows (levels, labels, cells) with no row of its own
+    to carry a counter; the digest changes whenever anything a user sees changes.
+    """
+    content = {
+        "levels": [
+            [lv.position, lv.name, lv.colour, lv.min_value, lv.max_value] for lv in matrix.levels
+        ],
+        "probability": sorted(matrix.probability_labels.items()),
+        "consequence": sorted(matrix.consequence_labels.items()),
+        "cells": sorted([p, k, pos, colour] for (p, k), (pos, colour) in matrix.cells.items()),
+    }
+    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+STALE_MATRIX = (
+    "Någon annan har ändrat riskmatrisen sedan du öppnade sidan. Den sparade matrisen visas "
+    "ovanför formuläret; formuläret visar dina ändringar. Spara igen för att skriva över."
+)
+
+
+def save_matrix(session: Session, matrix: Matrix, *, expected_version: str | None = None) -> None:
+    """Store a whole matrix configuration, replacing the previous one (audited row by row).
+
+    With ``expected_version`` (matrix_version() of the matrix the form was loaded with) a
+    matrix saved by someone else meanwhile raises StaleObject instead of being overwritten.
+    """
+    if expected_version is not None:
+        # Row locks on PostgreSQL, so two saves cannot both pass the check.
+        session.scalars(select(RiskLevel).with_for_update()).all()
+        if matrix_version(load_matrix(session)) != expected_version:
+            raise StaleObject(STALE_MATRIX)
     existing = {r.position: r for r in session.scalars(select(RiskLevel))}
     for level in matrix.levels:
         row = existing.pop(level.position, None) or RiskLevel(position=level.position)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from riskreg.auth.models import Unit
@@ -183,26 +184,35 @@ def test_create_and_delete_risk_in_a_draft_plan(app: Flask, make_user, make_unit
         assert db.session.get(Plan, plan_id) is not None
 
 
-def test_admin_changes_level_name_label_and_cell_colour(app: Flask, demo: dict[str, str]) -> None:
-    client = _admin(app, demo)
-    html = client.get("/admin/matrix").get_data(as_text=True)
+def _matrix_form_data_from(html: str) -> dict[str, str]:
+    """What the matrix page's form would send unchanged, read from the page itself."""
     data = {}
     for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html):
         data[name] = value
-    for name, value in re.findall(r'<input[^>]*value="([^"]*)"[^>]*name="([^"]+)"', html):
-        data.setdefault(value, name)
+    for value, name in re.findall(r'<input[^>]*value="([^"]*)"[^>]*name="([^"]+)"', html):
+        data.setdefault(name, value)
     for select_name, body in re.findall(
         r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S
     ):
-        data[select_name] = re.search(
+        selected = re.search(
             r'<option selected value="(\d+)"|<option value="(\d+)" selected', body
         ).group(0)
-        data[select_name] = re.search(r'value="(\d+)"', data[select_name]).group(1)
+        data[select_name] = re.search(r'value="(\d+)"', selected).group(1)
+    data.pop("csrf_token", None)
+    return data
+
+
+def _matrix_form_data(client: FlaskClient) -> dict[str, str]:
+    return _matrix_form_data_from(client.get("/admin/matrix").get_data(as_text=True))
+
+
+def test_admin_changes_level_name_label_and_cell_colour(app: Flask, demo: dict[str, str]) -> None:
+    client = _admin(app, demo)
+    data = _matrix_form_data(client)
     data["levels-2-name"] = "Mycket hög"
     data["probability_labels-3-label"] = "Mycket sannolik"
     # Cell S4/K4 is entry (4-1)*4 + (4-1) = 15.
     data["cells-15-colour"] = "#800080"
-    data.pop("csrf_token", None)
     response = client.post("/admin/matrix", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
     css = client.get("/risks/matrix.css").get_data(as_text=True)
@@ -210,3 +220,29 @@ def test_admin_changes_level_name_label_and_cell_colour(app: Flask, demo: dict[s
     assert ".cell-4-3{background-color:#f44336" in css
     heat = client.get("/risks/heatmap").get_data(as_text=True)
     assert "Mycket sannolik" in heat and "Mycket hög" in heat
+
+
+def test_two_admins_editing_the_matrix_never_overwrite_each_other(
+    app: Flask, demo: dict[str, str]
+) -> None:
+    first, second = _admin(app, demo), _admin(app, demo)
+    mine, theirs = _matrix_form_data(first), _matrix_form_data(second)
+    assert mine["version"] and mine["version"] == theirs["version"]
+    mine["levels-2-name"] = "Kritisk"
+    assert first.post("/admin/matrix", data=mine).status_code == 302
+    theirs["probability_labels-0-label"] = "Mycket osannolik"
+    refused = second.post("/admin/matrix", data=theirs)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200
+    assert "Någon annan har ändrat riskmatrisen" in page
+    conflict = page[page.index('data-testid="conflict"') :]
+    assert "Kritisk" in conflict[: conflict.index("<form")]  # the saved matrix, above the form
+    assert 'value="Mycket osannolik"' in page  # the second admin's own change, kept in the form
+    heat = second.get("/risks/heatmap").get_data(as_text=True)
+    assert "Kritisk" in heat and "Mycket osannolik" not in heat
+    # Saving again from the refreshed form carries the new version and goes through.
+    again = _matrix_form_data_from(page)
+    assert again["version"] != theirs["version"]
+    assert second.post("/admin/matrix", data=again).status_code == 302
+    heat = second.get("/risks/heatmap").get_data(as_text=True)
+    assert "Mycket osannolik" in heat

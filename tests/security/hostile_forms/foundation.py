@@ -167,12 +167,12 @@ def draft_plan_url(app: Flask) -> str:
 
 
 def matrix_values(app: Flask) -> dict[str, FormValue]:
-    from riskreg.risks.matrix import load_matrix
+    from riskreg.risks.matrix import load_matrix, matrix_version
     from riskreg.risks.models import MATRIX_SIZE
 
     with app.app_context():
         matrix = load_matrix(db.session)
-    values: dict[str, FormValue] = {}
+    values: dict[str, FormValue] = {"version": matrix_version(matrix)}
     for i, level in enumerate(matrix.levels):
         values[f"levels-{i}-name"] = level.name
         values[f"levels-{i}-colour"] = level.colour
@@ -292,7 +292,7 @@ FORMS = [
         attack=(
             "levels-0-name", "levels-0-colour", "levels-0-min_value", "levels-2-max_value",
             "probability_labels-0-label", "consequence_labels-3-label", "cells-0-level",
-            "cells-5-colour", "cells-15-level",
+            "cells-5-colour", "cells-15-level", "version",
         ),
     ),
 ]
