@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -16,6 +19,9 @@ from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.reminders import cli as reminders_cli
 from riskreg.sampling.cli import sample_group
+
+if TYPE_CHECKING:
+    from riskreg.auth.models import User
 
 
 def _create_app() -> Flask:
@@ -34,6 +40,59 @@ def _fail(message: str, details: list[str] | None = None) -> None:
     for line in details or []:
         click.echo(f"  {line}", err=True)
     sys.exit(1)
+
+
+AS_HELP = (
+    "Användarnamnet som kommandot utförs för: behörigheten prövas som i webbgränssnittet och "
+    "granskningsspåret visar användaren."
+)
+
+
+def as_user_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as", "as_user", metavar="ANVÄNDARNAMN", help=AS_HELP)(command)
+
+
+def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) -> User | None:
+    """The active user a command acts for, allowed by riskreg.permissions.CLI_ON_BEHALF_OF.
+
+    ``--as`` names whom the action is on behalf of, for the role rules and the audit trail; it
+    is no login (whoever runs the command can read the database). With ``bootstrap``, a
+    command may run without it while no active administrator exists (the first account).
+    Exits with status 2 and a Swedish message otherwise.
+    """
+    from riskreg.auth.models import Role, User
+    from riskreg.extensions import db
+    from riskreg.permissions import CLI_ON_BEHALF_OF
+
+    allowed = CLI_ON_BEHALF_OF[command]
+    if not username:
+        if bootstrap and not db.session.scalar(
+            select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True)).limit(1)
+        ):
+            return None
+        _refuse(f"Ange --as ANVÄNDARNAMN: vem ”riskreg {command}” utförs för.")
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        _refuse(f"Det finns ingen aktiv användare som heter {username}.")
+    if not allowed(user):
+        _refuse(f"{user.username} ({user.role}) får inte köra ”riskreg {command}”.")
+    return user
+
+
+def _refuse(message: str) -> NoReturn:
+    click.echo(f"Fel: {message}", err=True)
+    sys.exit(2)
+
+
+@contextmanager
+def acting_for(user: User | None) -> Iterator[None]:
+    """Audit the command's changes as the user it acts for (or as the command line)."""
+    if user is None:
+        with acting(actor_name="cli"):
+            yield
+    else:
+        with acting(actor_id=user.id, actor_name=f"{user.username} (cli)"):
+            yield
 
 
 def register_commands(app: Flask) -> None:
@@ -70,6 +129,7 @@ def users_group() -> None:
 @click.option("--unit", "units", multiple=True, help="Enhetskod; kan anges flera gånger.")
 @click.option("--locale", type=click.Choice(["sv", "en"]), default="sv")
 @click.password_option("--password", help="Lämnas den ute frågar kommandot.")
+@as_user_option
 @with_appcontext
 def users_create(
     username: str,
@@ -79,12 +139,14 @@ def users_create(
     units: tuple[str, ...],
     locale: str,
     password: str,
+    as_user: str | None,
 ) -> None:
-    """Skapa en användare."""
+    """Skapa en användare (den första administratören utan --as)."""
     from riskreg.auth.services import create_user, units_by_codes
     from riskreg.extensions import db
 
-    with acting(actor_name="cli"):
+    actor = cli_actor("users create", as_user, bootstrap=True)
+    with acting_for(actor):
         try:
             user = create_user(
                 db.session,
@@ -106,17 +168,19 @@ def users_create(
 @users_group.command("set-password")
 @click.argument("username")
 @click.password_option("--password")
+@as_user_option
 @with_appcontext
-def users_set_password(username: str, password: str) -> None:
+def users_set_password(username: str, password: str, as_user: str | None) -> None:
     """Byt lösenord för en användare (loggar ut alla dess sessioner)."""
     from riskreg.auth.models import User
     from riskreg.auth.services import set_password
     from riskreg.extensions import db
 
+    actor = cli_actor("users set-password", as_user)
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         _fail(f"Ingen användare heter {username}.")
-    with acting(actor_name="cli"):
+    with acting_for(actor):
         try:
             set_password(db.session, user, password)
         except ServiceError as exc:
@@ -140,15 +204,22 @@ def plan_group() -> None:
 @click.option("--organisation", required=True)
 @click.option("--create-units", is_flag=True, help="Skapa ansvariga enheter som inte finns.")
 @click.option("--replace", is_flag=True, help="Ersätt planens befintliga risker.")
+@as_user_option
 @with_appcontext
 def plan_import(
-    file: Path, year: int, organisation: str, create_units: bool, replace: bool
+    file: Path,
+    year: int,
+    organisation: str,
+    create_units: bool,
+    replace: bool,
+    as_user: str | None,
 ) -> None:
     """Importera en plan från CSV eller XLSX (allt eller inget)."""
     from riskreg.extensions import db
     from riskreg.plans.importing import import_plan_file
 
-    with acting(actor_name="cli"), file.open("rb") as stream:
+    actor = cli_actor("plan import", as_user)
+    with acting_for(actor), file.open("rb") as stream:
         try:
             plan = import_plan_file(
                 db.session,
@@ -158,7 +229,7 @@ def plan_import(
                 year=year,
                 create_units=create_units,
                 replace=replace,
-                actor=None,
+                actor=actor,
                 now=now_utc(),
             )
         except ServiceError as exc:
@@ -177,14 +248,18 @@ def plan_import(
 )
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@as_user_option
 @with_appcontext
-def plan_export(year: int, organisation: str | None, fmt: str, output: Path | None) -> None:
+def plan_export(
+    year: int, organisation: str | None, fmt: str, output: Path | None, as_user: str | None
+) -> None:
     """Exportera en plan till CSV eller XLSX (standard ut eller --output)."""
     from riskreg.extensions import db
     from riskreg.plans import exporter
     from riskreg.plans.importing import plan_export_rows
     from riskreg.plans.models import Organisation, Plan
 
+    cli_actor("plan export", as_user)
     query = select(Plan).join(Plan.organisation).where(Plan.year == year)
     if organisation:
         query = query.where(Organisation.name == organisation)

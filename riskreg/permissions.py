@@ -205,6 +205,40 @@ def can_view_audit_trail(user: Any) -> bool:
     return _role(user) in (Role.ADMIN, Role.AUDITOR)
 
 
+def can_export_all_reports(user: Any) -> bool:
+    """Copy every signed report out of riskreg (archiving): readers of the whole register."""
+    return reads_everything(user)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+#: `riskreg` commands that act on the register on behalf of a named user (`--as USERNAME`): the
+#: user must be active and pass the same predicate as on the web; the audit trail names them.
+CLI_ON_BEHALF_OF: dict[str, Callable[[Any], bool]] = {
+    "users create": can_manage_users,
+    "users set-password": can_manage_users,
+    "plan import": can_manage_plans,
+    "plan export": can_export_plan,
+    "reports export": can_export_all_reports,
+}
+#: Commands of the server itself, run by its operator (cron, deployment): no user, and none of
+#: them changes the register's content or hands it out. Why each is one:
+CLI_OPERATOR: dict[str, str] = {
+    "db": "schema migrations (deployment)",
+    "keys": "the signing keys on the server's own disk",
+    "reminders send": "the scheduled reminder job; it sends what the rules say, nothing else",
+    "audit verify": "checks the hash chain; prints a verdict and entry ids only",
+    "sample verify": "re-derives a stored sample; prints a verdict only",
+    "reports verify": "checks a PDF the operator holds; prints a verdict only",
+    "demo": "demo data for a development machine",
+    "start": "the development server with demo data",
+    "run": "Flask's development server",
+    "shell": "Flask's shell: the operator's own access to the server",
+    "routes": "lists URLs",
+    "limiter": "Flask-Limiter's maintenance of the login throttle",
+}
+
+
 # --- route declarations -----------------------------------------------------------------------
 
 PUBLIC = "public"

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from riskreg.cli import as_user_option, cli_actor
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.reports.services import SigningSettings
@@ -89,12 +90,14 @@ def reports_group() -> None:
 
 @reports_group.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@as_user_option
 @with_appcontext
-def reports_export(directory: Path) -> None:
+def reports_export(directory: Path, as_user: str | None) -> None:
     """Kopiera varje lagrad, medsignerad rapport till DIRECTORY (för arkivering)."""
     from riskreg.extensions import db
     from riskreg.reports.services import export_reports
 
+    cli_actor("reports export", as_user)
     try:
         exported = export_reports(db.session, _settings(), directory)
     except ServiceError as exc:

@@ -458,7 +458,7 @@ def test_export_copies_every_signed_report(
         db.session.commit()
     target = tmp_path / "arkiv"
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["reports", "export", str(target)])
+    result = runner.invoke(args=["reports", "export", str(target), "--as", "revisor"])
     assert result.exit_code == 0, result.output
     assert "1 signerade rapporter" in result.output
     exported = target / f"{report.reference}.pdf"
@@ -466,9 +466,9 @@ def test_export_copies_every_signed_report(
     assert sorted(p.name for p in target.iterdir()) == sorted(["SHA256SUMS", exported.name])
     assert (target / "SHA256SUMS").read_text() == f"{report.final_sha256}  {exported.name}\n"
 
-    again = runner.invoke(args=["reports", "export", str(target)])
+    again = runner.invoke(args=["reports", "export", str(target), "--as", "revisor"])
     assert again.exit_code == 0 and "0 nya, 1 fanns redan" in again.output
 
     exported.write_bytes(b"%PDF-1.7 something else")
-    clash = runner.invoke(args=["reports", "export", str(target)])
+    clash = runner.invoke(args=["reports", "export", str(target), "--as", "revisor"])
     assert clash.exit_code == 1 and "skriver inte över" in clash.output
