@@ -310,8 +310,15 @@ def _signature_page_painter(
     return paint
 
 
+ROLE_LABELS = {
+    SignerRole.CONTROLLER: "Granskare",
+    SignerRole.COORDINATOR: "Samordnare",
+    SignerRole.APPROVER: "Godkännare",
+}
+
+
 def _signature_label(expected: ExpectedSignature) -> str:
-    role = "Granskare" if expected.role is SignerRole.CONTROLLER else "Godkännare"
+    role = ROLE_LABELS[expected.role]
     detail = f" ({expected.title})" if expected.title else ""
     return f"{role}: {expected.name}{detail}"
 
@@ -386,7 +393,7 @@ def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
         para("Signaturer", "h1"),
         para(
             "Rapporten signeras elektroniskt med avancerade elektroniska signaturer (PAdES). "
-            "Granskarens signatur certifierar dokumentet; därefter får endast godkännarens "
+            "Den första signaturen certifierar dokumentet; därefter får endast godkännarens "
             "medsignatur läggas till. Varje senare ändring av filen upptäcks när signaturerna "
             "kontrolleras i en PDF-läsare eller i riskreg."
         ),
@@ -395,7 +402,7 @@ def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
     if signatures:
         rows: list[list[Any]] = [header_cells(["Roll", "Namn", "Befattning"])]
         for expected in signatures:
-            role = "Granskare" if expected.role is SignerRole.CONTROLLER else "Godkännare"
+            role = ROLE_LABELS[expected.role]
             rows.append(
                 [para(role, "cell"), para(expected.name, "cell"), para(expected.title, "cell")]
             )

@@ -965,7 +965,7 @@ def followup_report(
         summary_lines=_summary(rows),
         signatures=(
             data.ExpectedSignature(
-                data.SignerRole.CONTROLLER, coordinator.name, coordinator.title, CONTROLLER_FIELD
+                data.SignerRole.COORDINATOR, coordinator.name, coordinator.title, CONTROLLER_FIELD
             ),
             data.ExpectedSignature(
                 data.SignerRole.APPROVER, approver.name, approver.title, COSIGNER_FIELD

@@ -83,9 +83,11 @@ class TrafficLight(StrEnum):
 
 
 class SignerRole(StrEnum):
-    """Who signs a report. The controller certifies first, the approver co-signs."""
+    """Who signs a report. The controller (for the follow-up: the internal control coordinator)
+    certifies first, the approver co-signs."""
 
     CONTROLLER = "granskare"
+    COORDINATOR = "samordnare"  # certifies the yearly follow-up instead of a controller
     APPROVER = "godkännare"
 
 

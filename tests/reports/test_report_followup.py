@@ -120,6 +120,8 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
     assert "Utbetalningar till privata vårdgivare 2025" in text
     assert "Riskkarta" in text and "Sannolik" in text and "Allvarlig" in text
     assert "Signerad av Ingrid Samordnare, internkontrollsamordnare" in text
+    # The coordinator certifies the follow-up: the signature box says so, not "Granskare".
+    assert "Samordnare: Ingrid Samordnare" in text and "Granskare:" not in text
 
 
 def test_only_one_followup_waits_for_a_cosignature(app: Flask, scenario: Scenario) -> None:
