@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 
@@ -216,8 +216,19 @@ def _check_document_state(
 
 
 def _load_signer(pkcs12_path: Path | str, passphrase: bytes) -> signers.SimpleSigner:
-    """Load key and certificate chain; a wrong passphrase becomes a clear SigningError."""
-    data = Path(pkcs12_path).read_bytes()
+    """Load key and certificate chain; a wrong passphrase becomes a clear SigningError.
+
+    Opening the PKCS#12 file (200 000 KDF rounds) and checking the RSA key take about a second;
+    the loaded signer is kept for the file's current contents (replacing the file or changing
+    the passphrase loads it again), so each later signature skips that second.
+    """
+    path = Path(pkcs12_path).resolve()
+    data = path.read_bytes()
+    return _signer_for(data, passphrase)
+
+
+@lru_cache(maxsize=4)
+def _signer_for(data: bytes, passphrase: bytes) -> signers.SimpleSigner:
     try:
         return signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase)
     except ValueError as exc:
