@@ -3,6 +3,7 @@ the `audit_history()` template helper behind templates/audit/_history.html."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -41,15 +42,20 @@ def history_helpers() -> dict[str, Any]:
     return {"audit_history": audit_history, "audit_object_url": object_url}
 
 
-def audit_history(object_type: str, object_id: int | str) -> list[HistoryEntry] | None:
+def audit_history(
+    object_type: str,
+    object_id: int | str,
+    related: Iterable[tuple[str, int | str]] = (),
+) -> list[HistoryEntry] | None:
     """The object's trail for the current user, or None when they may not read the trail.
 
+    ``related`` adds the entries of objects that belong to it (a control's actions).
     Admins and auditors read the trail (who changed what, from where); everyone else sees the
-    domain histories the pages already show (assessments, amendments).
+    domain histories the pages already show (assessments, amendments, status changes).
     """
     if not permissions.can_view_audit_trail(current_user):
         return None
-    return history_for(db.session, object_type, object_id)
+    return history_for(db.session, object_type, object_id, related=related)
 
 
 def object_url(entry: HistoryEntry) -> str | None:

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from riskreg import parse_id, parse_version, permissions
 from riskreg.auth.models import Role, Unit, User
+from riskreg.controls import audit_labels  # noqa: F401  (registers the trail labels)
 from riskreg.controls.forms import (
     AnswerForm,
     ConclusionForm,
@@ -287,6 +288,11 @@ def _render_show(
         risk=control.risk,
         conclusion_form=conclusion_form,
         conflict=conflict,
+        audit_related=[
+            *(("control_event", e.id) for e in control.events),
+            *(("deviation", d.id) for d in control.deviations),
+            *(("action", a.id) for a in control.actions),
+        ],
     )
 
 

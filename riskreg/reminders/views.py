@@ -18,7 +18,10 @@ from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.formtools import choices
 from riskreg.permissions import requires
-from riskreg.reminders import services
+from riskreg.reminders import (
+    audit_labels,  # noqa: F401  (registers the trail labels)
+    services,
+)
 from riskreg.reminders.decide import local_date
 from riskreg.reminders.forms import (
     KIND_LABELS,

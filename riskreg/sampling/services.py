@@ -79,6 +79,7 @@ __all__ = [
     "raise_item_action",
     "record_result",
     "summary",
+    "trail_objects",
     "verify_draw",
     "write_conclusion",
 ]
@@ -956,6 +957,19 @@ def evaluate(session: Session, control: Control) -> Evaluation:
         "avvikelsernas art och orsak."
     )
     return result
+
+
+def trail_objects(session: Session, control: Control) -> list[tuple[str, int]]:
+    """The control's populations, sample plans and draws, for its audit history."""
+    found: list[tuple[str, int]] = []
+    for kind, model in (
+        ("population", Population),
+        ("sample_plan", SamplePlan),
+        ("sample_draw", SampleDraw),
+    ):
+        ids = session.scalars(select(model.id).where(model.control_id == control.id))
+        found.extend((kind, ident) for ident in ids)
+    return found
 
 
 def write_conclusion(

@@ -42,8 +42,12 @@ from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices
 from riskreg.permissions import require, requires
+from riskreg.sampling import (
+    audit_labels,  # noqa: F401  (registers the trail labels)
+    importing,
+    services,
+)
 from riskreg.sampling import evidence as evidence_store
-from riskreg.sampling import importing, services
 from riskreg.sampling._exact import format_sek
 from riskreg.sampling.checktypes import (
     SAMPLING_METHOD_TITLES,
@@ -179,6 +183,7 @@ def control(control_id: int) -> str:
         control=control,
         spec=spec_for(control),
         attributes=attributes_for(control),
+        audit_related=services.trail_objects(db.session, control),
     )
 
 
@@ -502,6 +507,10 @@ def item(item_id: int) -> str | WResponse:
         evidence_form=EvidenceForm(formdata=None),
         action_form=action_form,
         can_work=permissions.can_work_on_control(current_user, control),
+        audit_related=[
+            *(("attribute_result", r.id) for r in sample_item.attribute_results),
+            *(("evidence", e.id) for e in sample_item.evidence),
+        ],
         **_titles(),
     )
 

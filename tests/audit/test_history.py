@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 from flask import Flask
@@ -235,3 +236,47 @@ def test_lockout_and_logout_entries_read_well(app: Flask, demo: dict[str, str]) 
         assert entry.action_label == "Utloggning" and entry.actor_name == "ce"
         raw = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "logout")).one()
         assert json.loads(raw.payload)["changes"] == {}
+
+
+def test_feature_pages_show_their_objects_history_in_words(
+    app: Flask, demo: dict[str, str]
+) -> None:
+    """A control, its action, a sampled item and its sample check, and the reminder rules each
+    show their trail, with Swedish field names (not column names), to admins and auditors."""
+    from riskreg.controls.models import Action, Control
+    from riskreg.sampling.models import SampleItem
+
+    with app.app_context():
+        control = db.session.scalar(
+            select(Control).where(Control.check_type == "payments").limit(1)
+        )
+        action = db.session.scalar(select(Action).order_by(Action.id).limit(1))
+        item = db.session.scalar(
+            select(SampleItem).where(SampleItem.result.is_not(None)).order_by(SampleItem.id)
+        )
+        assert control is not None and action is not None and item is not None
+        expectations = {
+            f"/controls/{control.id}": ("Avvikelsedefinition", "Statusändring"),
+            f"/controls/actions/{action.id}": ("Sista dag", "Åtgärd"),
+            f"/sampling/items/{item.id}": ("Helhetsbedömning", "Attributbedömning"),
+            f"/sampling/controls/{control.id}": ("Urvalsteknik", "Urvalsplan"),
+            "/reminders/policy": ("Dagar före sista dag",),
+        }
+    for username in ("admin", "revisor"):
+        client = app.test_client()
+        login(client, username, demo[username])
+        for url, words in expectations.items():
+            if url == "/reminders/policy" and username == "revisor":
+                continue  # the rules page is the administrator's
+            html = _page(client, url)
+            assert 'data-testid="audit-history"' in html, (username, url)
+            history = html[html.index('data-testid="audit-history"') :]
+            for word in words:
+                assert word in history, (url, word)
+            labels = re.findall(r'<span class="fw-semibold">([^<]*)</span>', history)
+            assert labels, url
+            raw = [label for label in labels if re.fullmatch(r"[a-z0-9_]+", label)]
+            assert raw == [], (url, raw)  # every field named in words, none as its column
+    client = app.test_client()
+    login(client, "granskare", demo["granskare"])
+    assert 'data-testid="audit-history"' not in _page(client, f"/controls/{control.id}")
