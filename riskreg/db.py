@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -20,6 +21,24 @@ NAMING_CONVENTION = {
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+#: Where the register's dates are: deadlines, due dates and decision dates are Swedish days.
+LOCAL_TIMEZONE = ZoneInfo("Europe/Stockholm")
+
+
+def local_date(now: datetime) -> date:
+    """The calendar date in Sweden at the instant ``now``.
+
+    ``now`` must be timezone-aware: a naive datetime is ambiguous (server clocks run in UTC,
+    developers' laptops do not). Rules such as "not in the past" compare with this date, not
+    ``now.date()``: between 22:00/23:00 UTC and midnight the UTC date is still yesterday in
+    Sweden. Converting through the tz database gets DST right: 2025-03-30T22:30Z is 00:30 on
+    31 March in Stockholm (CEST, +02:00), 2025-10-26T22:30Z is still 23:30 on 26 October.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got naive {now.isoformat()}")
+    return now.astimezone(LOCAL_TIMEZONE).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -25,6 +25,7 @@ from riskreg.controls.models import (
     ControlStatus,
     Deviation,
 )
+from riskreg.db import local_date
 from riskreg.errors import NotAllowed, ServiceError, StaleObject
 from riskreg.plans.models import Plan, Risk
 
@@ -285,7 +286,7 @@ def raise_action(
 ) -> Action:
     if not description.strip():
         raise ServiceError("Beskriv åtgärden.")
-    if due_date < now.date():
+    if due_date < local_date(now):
         raise ServiceError("Sista dag för åtgärden kan inte ligga i det förflutna.")
     if deviation is not None and deviation.control_id != control.id:
         raise ServiceError("Avvikelsen hör till en annan granskning.")
@@ -368,7 +369,7 @@ def change_action_due_date(
         raise ServiceError("Åtgärden är redan verifierad.")
     if not reason.strip():
         raise ServiceError("Ange varför sista dag ändras.")
-    if due_date < now.date():
+    if due_date < local_date(now):
         raise ServiceError("Sista dag kan inte ligga i det förflutna.")
     if due_date == action.due_date:
         raise ServiceError("Ange ett annat datum än det nuvarande.")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from riskreg.audit.context import because
 from riskreg.audit.trail import record
 from riskreg.auth.models import Unit, User
+from riskreg.db import local_date
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.plans.models import (
     Organisation,
@@ -233,7 +234,7 @@ def adopt_plan(
         raise ServiceError("En plan utan risker kan inte fastställas.")
     if not decision_body.strip() or not diary_number.strip() or not decision_paragraph.strip():
         raise ServiceError("Ange beslutande organ, paragraf och diarienummer.")
-    if decision_date > now.date():
+    if decision_date > local_date(now):
         raise ServiceError("Beslutsdatum kan inte ligga i framtiden.")
     plan.status = PlanStatus.ADOPTED.value
     plan.decision_date = decision_date

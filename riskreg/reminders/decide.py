@@ -37,8 +37,8 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
-from zoneinfo import ZoneInfo
 
+from riskreg.db import LOCAL_TIMEZONE, local_date
 from riskreg.reminders.policy import ReminderPolicy, is_working_day
 
 __all__ = [
@@ -53,26 +53,13 @@ __all__ = [
     "normalize_address",
 ]
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+STOCKHOLM = LOCAL_TIMEZONE
 
 ItemKind = Literal["control", "action"]
 Reason = Literal["before", "due", "overdue", "escalation"]
 
 _KINDS: frozenset[str] = frozenset(get_args(ItemKind))
 _REASONS: frozenset[str] = frozenset(get_args(Reason))
-
-
-def local_date(now: dt.datetime) -> dt.date:
-    """The calendar date in Sweden at the instant ``now``.
-
-    ``now`` must be timezone-aware: a naive datetime is ambiguous (server clocks run in UTC,
-    developers' laptops do not) and a wrong date means a missed or early reminder. Converting
-    through the tz database gets DST right: 2025-03-30T22:30Z is 00:30 on 31 March in Stockholm
-    (CEST, +02:00), 2025-10-26T22:30Z is still 23:30 on 26 October (CET, +01:00).
-    """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"now must be timezone-aware, got naive {now.isoformat()}")
-    return now.astimezone(STOCKHOLM).date()
 
 
 def normalize_address(address: str) -> str:

@@ -37,7 +37,7 @@ from riskreg.controls.models import (
     CheckType,
     Control,
 )
-from riskreg.db import now_utc
+from riskreg.db import local_date, now_utc
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices
@@ -623,7 +623,7 @@ def hygiene(control_id: int) -> str | WResponse:
         try:
             form.observed_on.data = date.fromisoformat(request.args.get("date", ""))
         except ValueError:
-            form.observed_on.data = now_utc().date()
+            form.observed_on.data = local_date(now_utc())
     if form.validate_on_submit():
         try:
             services.add_observation(

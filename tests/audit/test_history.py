@@ -17,7 +17,7 @@ from riskreg.audit.models import AuditEntry
 from riskreg.audit.services import TrailFilter, history_for, trail_page
 from riskreg.audit.trail import chain_hash, verify_chain
 from riskreg.auth.models import Unit, User
-from riskreg.db import now_utc
+from riskreg.db import local_date, now_utc
 from riskreg.extensions import db
 from riskreg.plans.models import Plan, Risk
 from tests.conftest import login
@@ -139,7 +139,7 @@ def test_trail_page_filters(app: Flask, demo: dict[str, str]) -> None:
     everything = _page(client, "/audit/")
     assert everything.count('data-testid="trail-entry"') == 100  # one page
     assert 'data-testid="older"' in everything
-    today = now_utc().date()
+    today = local_date(now_utc())  # the filter's dates are Swedish days
     assert 'data-testid="trail-entry"' in _page(client, f"/audit/?from={today}&to={today}")
     future = today + timedelta(days=2)
     assert 'data-testid="trail-entry"' not in _page(client, f"/audit/?from={future}")

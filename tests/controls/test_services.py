@@ -151,3 +151,29 @@ def test_action_due_in_the_past_is_refused(world) -> None:  # type: ignore[no-un
             actor=users["granskare"],
             now=NOW,
         )
+
+
+def test_today_is_the_swedish_date_even_late_in_the_utc_evening(world) -> None:  # type: ignore[no-untyped-def]
+    """At 23:30 UTC on 22 November it is already 23 November in Stockholm: the 22nd is past."""
+    users, units, control = world
+    late = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    with pytest.raises(ServiceError, match="förflutna"):
+        raise_action(
+            db.session,
+            control,
+            description="Rätta rutinen",
+            owner_unit=units["CE"],
+            due_date=date(2026, 11, 22),
+            actor=users["granskare"],
+            now=late,
+        )
+    action = raise_action(
+        db.session,
+        control,
+        description="Rätta rutinen",
+        owner_unit=units["CE"],
+        due_date=date(2026, 11, 23),
+        actor=users["granskare"],
+        now=late,
+    )
+    assert action.due_date == date(2026, 11, 23)

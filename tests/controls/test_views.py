@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from riskreg.auth.models import Role
 from riskreg.controls.models import Action, CheckType, Control, ControlStatus
-from riskreg.db import now_utc
+from riskreg.db import local_date, now_utc
 from riskreg.extensions import db
 from riskreg.plans.models import Risk
 from tests.conftest import login
@@ -105,7 +105,7 @@ def test_demo_has_one_control_per_risk_planned_but_one(app: Flask, demo: dict[st
         assert [c.responsible_unit.code for c in in_progress] == ["CHR"]
         assert in_progress[0].conclusion.startswith("Utkast")
         assert all(c.status == ControlStatus.PLANNED for c in controls if c not in in_progress)
-        today = now_utc().date()
+        today = local_date(now_utc())
         dues = sorted(a.due_date for a in in_progress[0].actions)
         assert len(dues) == 2
         assert dues[0] < today < dues[1]

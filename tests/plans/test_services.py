@@ -260,3 +260,23 @@ def test_adoption_requires_decision_details_and_risks(setup: tuple[Plan, Unit, U
             decision_paragraph="§ 1",
             diary_number="1",
         )
+
+
+def test_a_decision_taken_today_in_sweden_is_not_in_the_future(
+    setup: tuple[Plan, Unit, User],
+) -> None:
+    """00:30 on 2 March in Stockholm is still 1 March in UTC: a decision dated 2 March is
+    today's, not the future's."""
+    plan, unit, admin = setup
+    create_risk(db.session, plan, _data(unit.id), actor=admin, now=NOW)
+    adopt_plan(
+        db.session,
+        plan,
+        actor=admin,
+        now=datetime(2025, 3, 1, 23, 30, tzinfo=UTC),
+        decision_date=date(2025, 3, 2),
+        decision_body="HSN",
+        decision_paragraph="§ 1",
+        diary_number="1",
+    )
+    assert db.session.get(Plan, plan.id).is_adopted

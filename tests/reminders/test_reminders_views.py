@@ -54,7 +54,9 @@ def add_action(app: Flask, world: World, unit: str, days_from_today: int, text: 
             control,
             description=text,
             owner_unit=owner,
-            due_date=now.date() + dt.timedelta(days=days_from_today),
+            # Days count in Stockholm, as on the pages: between 23:00/22:00 and midnight UTC
+            # the UTC date is already yesterday there.
+            due_date=local_date(now) + dt.timedelta(days=days_from_today),
             actor=None,
             now=now,
         )
