@@ -8,6 +8,16 @@ from typing import Any
 from wtforms.fields.choices import SelectChoice
 
 
+def flash_errors(form: Any) -> None:
+    """Flash every field error of a form whose page is elsewhere (a button form that
+    redirects back), so the refusal still says what was wrong."""
+    from flask import flash
+
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error), "danger")
+
+
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """Select options from (value, label) pairs; WTForms 3.3 deprecates bare tuples."""
     return [SelectChoice(value, label) for value, label in pairs]

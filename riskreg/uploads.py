@@ -41,6 +41,7 @@ import os
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any, Final
@@ -159,7 +160,7 @@ def format_size(size: int) -> str:
     return f"{size} byte"
 
 
-def check_upload(file_storage: Any, *, allowed: set[str], max_bytes: int) -> CheckedUpload:
+def check_upload(file_storage: Any, *, allowed: AbstractSet[str], max_bytes: int) -> CheckedUpload:
     """Check an uploaded file (werkzeug ``FileStorage``) and return it with what was found.
 
     Raises :class:`UploadRejected` with a Swedish message. ``allowed`` names entries of
@@ -200,7 +201,7 @@ def clean_filename(name: str) -> str:
     return base[:200] or "filen"
 
 
-def _allowed_text(allowed: set[str]) -> str:
+def _allowed_text(allowed: AbstractSet[str]) -> str:
     return ", ".join(KINDS[k].label for k in sorted(allowed))
 
 
@@ -323,7 +324,7 @@ def _looks_like_html(head: bytes) -> bool:
     )
 
 
-def _check_allowed(kind: str, what: str, filename: str, allowed: set[str]) -> str:
+def _check_allowed(kind: str, what: str, filename: str, allowed: AbstractSet[str]) -> str:
     """The KINDS key the upload is accepted as, or UploadRejected."""
     extension = os.path.splitext(filename)[1].lower()
     if kind == "text":

@@ -61,7 +61,7 @@ from riskreg.controls.services import (
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.formtools import choices
+from riskreg.formtools import choices, flash_errors
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
@@ -382,9 +382,7 @@ def _transition(
     back = redirect(url_for("controls.show", control_id=control.id))
     form = StatusForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "danger")
+        flash_errors(form)
         return back
     try:
         change_status(

@@ -222,9 +222,7 @@ def _load_signer(pkcs12_path: Path | str, passphrase: bytes) -> signers.SimpleSi
     the loaded signer is kept for the file's current contents (replacing the file or changing
     the passphrase loads it again), so each later signature skips that second.
     """
-    path = Path(pkcs12_path).resolve()
-    data = path.read_bytes()
-    return _signer_for(data, passphrase)
+    return _signer_for(Path(pkcs12_path).read_bytes(), passphrase)
 
 
 @lru_cache(maxsize=4)

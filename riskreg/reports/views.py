@@ -28,7 +28,7 @@ from riskreg.controls.models import Control, ControlStatus
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.formtools import choices
+from riskreg.formtools import choices, flash_errors
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Organisation, Plan
 from riskreg.reports import assemble, services
@@ -184,12 +184,6 @@ def preview(control_id: int) -> Response:
 # ------------------------------------------------------------------ signing
 
 
-def _flash_form_errors(form: Any) -> None:
-    for errors in form.errors.values():
-        for error in errors:
-            flash(error, "danger")
-
-
 @bp.route("/controls/<int:control_id>/sign", methods=["POST"])
 @requires(permissions.can_view_reports)
 def sign(control_id: int) -> WResponse:
@@ -200,7 +194,7 @@ def sign(control_id: int) -> WResponse:
     form = SignForm()
     back = _safe_next(_control_page(control))
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_errors(form)
         return redirect(back)
     try:
         report = services.sign_review(
@@ -241,7 +235,7 @@ def cosign(report_id: int) -> WResponse:
         back = _safe_next(url_for("reports.followup", plan_id=report.plan.id))
     form = SignForm()
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_errors(form)
         return redirect(back)
     try:
         services.cosign_report(
@@ -333,7 +327,7 @@ def followup_sign(plan_id: int) -> WResponse:
     back = url_for("reports.followup", plan_id=plan.id)
     form = _followup_form()
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_errors(form)
         return redirect(back)
     cosigner = db.session.get(User, form.cosigner.data)
     if cosigner is None:

@@ -316,7 +316,7 @@ def _demo_evidence(item: SampleItem, actor: User, now: datetime, wrong: int) -> 
     buffer.seek(0)
     upload = check_upload(
         FileStorage(buffer, filename=f"underlag-{key}.pdf"),
-        allowed=set(ALLOWED_KINDS),
+        allowed=ALLOWED_KINDS,
         max_bytes=int(current_app.config["EVIDENCE_MAX_BYTES"]),
     )
     with upload:

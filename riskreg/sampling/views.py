@@ -40,7 +40,7 @@ from riskreg.controls.models import (
 from riskreg.db import local_date, now_utc
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.formtools import choices
+from riskreg.formtools import choices, flash_errors
 from riskreg.permissions import require, requires
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
@@ -366,9 +366,7 @@ def extend(control_id: int) -> WResponse:
     form = ExtendForm()
     current = services.current_draw(db.session, control)
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "danger")
+        flash_errors(form)
     elif current is None:
         flash(_("Inget urval är draget."), "danger")
     else:
@@ -532,7 +530,7 @@ def evidence_upload(item_id: int) -> WResponse:
     try:
         upload = check_upload(
             form.file.data,
-            allowed=set(evidence_store.ALLOWED_KINDS),
+            allowed=evidence_store.ALLOWED_KINDS,
             max_bytes=int(current_app.config["EVIDENCE_MAX_BYTES"]),
         )
         with upload:
@@ -578,9 +576,7 @@ def item_action(item_id: int) -> WResponse:
     form = ActionForm()
     form.owner_unit.choices = _unit_choices()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "danger")
+        flash_errors(form)
         return redirect(url_for("sampling.item", item_id=sample_item.id))
     unit = db.session.get(Unit, form.owner_unit.data)
     try:
