@@ -310,3 +310,26 @@ def test_stratified_evaluation_with_worked_numbers(app: Flask, world: World) -> 
     assert 'data-testid="estimated-rate">4,0 %' in page
     assert f'data-testid="upper-limit">{combined},0 %' in page
     assert "Skiktat urval" in page and "Bonferroni" in page
+
+
+def test_refusals_and_the_method_read_in_english(app: Flask, world: World) -> None:
+    with app.app_context():
+        _import_referrals(world, 300)
+        db.session.commit()
+    client = _client(app)
+    client.post("/language", data={"locale": "en"})
+    url = f"/sampling/controls/{world.controls['referrals']}/plan"
+    page = client.post(
+        url,
+        data={"method": "attribute", "confidence": "0.95", "tolerable_rate": "5",
+              "expected_rate": "0", "population_size": "30"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "The imported population has 300 items; the size entered, 30, does not match" in page
+    page = client.post(
+        url,
+        data={"method": "attribute", "confidence": "0.95", "tolerable_rate": "5",
+              "expected_rate": "4,99", "population_size": "300"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "n = 300" in page
