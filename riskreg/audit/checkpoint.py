@@ -160,10 +160,7 @@ def sign_detached(data: bytes, settings: CheckpointSettings) -> bytes:
             )
         )
     except TimestampRequestError as exc:
-        raise ServiceError(
-            f"Tidsstämpeltjänsten {settings.timestamp_url} svarade inte; ingen kontrollpunkt "
-            "skrevs."
-        ) from exc
+        raise ServiceError(f"Tidsstämpeltjänsten {settings.timestamp_url} svarade inte.") from exc
     return bytes(content.dump())
 
 

@@ -116,7 +116,7 @@ def audit_checkpoint(no_email: bool, if_older_than_hours: float | None) -> None:
         sys.exit(1)
 
 
-def _checkpoint(settings, *, email: bool) -> bool:  # type: ignore[no-untyped-def]
+def _checkpoint(settings, *, email: bool, prefix: str = "Fel") -> bool:  # type: ignore[no-untyped-def]
     from riskreg.audit.checkpoint import email_checkpoint, write_checkpoint
     from riskreg.extensions import db
 
@@ -125,7 +125,7 @@ def _checkpoint(settings, *, email: bool) -> bool:  # type: ignore[no-untyped-de
             db.session, settings, now=now_utc(), organisation=_organisation()
         )
     except ServiceError as exc:
-        click.echo(f"Fel: {exc.message}", err=True)
+        click.echo(f"{prefix}: ingen kontrollpunkt skrevs: {exc.message}", err=prefix == "Fel")
         return False
     finally:
         db.session.rollback()
@@ -136,7 +136,10 @@ def _checkpoint(settings, *, email: bool) -> bool:  # type: ignore[no-untyped-de
     if email and settings.emails:
         error = email_checkpoint(settings, current_app.config, json_path, sig_path, document)
         if error:
-            click.echo(f"Fel: kontrollpunkten kunde inte skickas med e-post: {error}", err=True)
+            click.echo(
+                f"{prefix}: kontrollpunkten kunde inte skickas med e-post: {error}",
+                err=prefix == "Fel",
+            )
             return False
         click.echo(f"Skickad till {', '.join(settings.emails)}.")
     return True
@@ -153,7 +156,7 @@ def maybe_checkpoint() -> None:
     if not current_app.config.get("AUDIT_CHECKPOINT_WITH_REMINDERS", True):
         return
     if due(settings, now_utc()):
-        _checkpoint(settings, email=True)
+        _checkpoint(settings, email=True, prefix="Obs")
 
 
 @click.command("harden")

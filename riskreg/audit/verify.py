@@ -61,6 +61,9 @@ MAX_LISTED = 50
 
 _DELETED = object()
 
+#: How the trail names the members of an audited collection (their str()): by this column.
+MEMBER_KEYS = {"unit": "code"}
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -151,6 +154,8 @@ class _Table:
     types: dict[str, type | None]
     pk: list[str]
     skipped: frozenset[str]
+    #: audited many-to-many collections: name -> (target table, association select)
+    collections: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
 
 def _audited_tables() -> dict[str, _Table]:
@@ -177,7 +182,17 @@ def _audited_tables() -> dict[str, _Table]:
             keys.append(attr.key)
             types[attr.key] = _python_type(column)
         pk = [mapper.get_property_by_column(col).key for col in mapper.primary_key]
-        tables[name] = _Table(name, mapper, keys, types, pk, frozenset(skipped))
+        collections: dict[str, tuple[str, Any]] = {}
+        for collection in getattr(cls, "__audit_collections__", ()):
+            relation = mapper.relationships[collection]
+            target = relation.mapper.class_.__tablename__
+            if relation.secondary is None or target not in MEMBER_KEYS:
+                continue
+            # synchronize pairs are (parent column, association column)
+            own_col = relation.synchronize_pairs[0][1]
+            other_col = relation.secondary_synchronize_pairs[0][1]
+            collections[collection] = (target, select(own_col, other_col))
+        tables[name] = _Table(name, mapper, keys, types, pk, frozenset(skipped), collections)
     return tables
 
 
@@ -190,6 +205,8 @@ class _Replay:
         self.state: dict[str, dict[str, Any]] = {name: {} for name in tables}
         self.unknown: dict[str, dict[str, set[str]]] = {name: {} for name in tables}
         self.last_entry: dict[tuple[str, str], int] = {}
+        #: (table, row id, collection) -> member ids as the trail describes them
+        self.members: dict[tuple[str, str, str], set[str] | list[Any]] = {}
 
     def apply(
         self, entry_id: int, action: str, object_type: str, object_id: str, data: Any
@@ -217,6 +234,12 @@ class _Replay:
             current = {}
             rows[object_id] = current
         unknown = self.unknown[object_type].get(object_id)
+        for name, (target, _query) in table.collections.items():
+            pair = changes.get(name)
+            if isinstance(pair, list) and len(pair) == 2:
+                self.members[(object_type, object_id, name)] = self._member_ids(target, pair[1])
+            elif action == "create":
+                self.members[(object_type, object_id, name)] = set()
         for name, pair in changes.items():
             if not isinstance(pair, list) or len(pair) != 2 or name not in table.types:
                 continue
@@ -227,7 +250,47 @@ class _Replay:
             if unknown is not None:
                 unknown.discard(name)
 
+    def _member_ids(self, target: str, names: Any) -> set[str] | list[Any]:
+        """Resolve the members' names (e.g. unit codes) to ids as the replay stands now; the
+        names themselves when some member is not known yet (created later in the same flush),
+        to be resolved against the final state."""
+        if not isinstance(names, list):
+            return set()
+        key = MEMBER_KEYS[target]
+        rows = self.state.get(target, {})
+        wanted = {_norm(str, n) for n in names}
+        found = {ident for ident, row in rows.items() if row is not _DELETED
+                 and row.get(key) in wanted}  # fmt: skip
+        return found if len(found) == len(wanted) else [target, *wanted]
+
+    def compare_collections(self, session: Session) -> None:
+        report = self.report
+        for name, table in self.tables.items():
+            for collection, (_target, query) in table.collections.items():
+                actual: dict[str, set[str]] = {}
+                for owner, member in session.execute(query):
+                    actual.setdefault(str(owner), set()).add(str(member))
+                for ident, row in self.state[name].items():
+                    if row is _DELETED:
+                        continue
+                    want = self.members.get((name, ident, collection), set())
+                    if isinstance(want, list):
+                        resolved = self._member_ids(want[0], want[1:])
+                        if isinstance(resolved, list):
+                            continue  # a member the trail does not know: cannot tell
+                        want = resolved
+                    have = actual.get(ident, set())
+                    if have != want:
+                        last = self.last_entry.get((name, ident))
+                        report.add(
+                            "reconciliation",
+                            f"{name} {ident}: {collection} stämmer inte med spåret "
+                            f"(senaste händelse: post {last})",
+                            last,
+                        )
+
     def compare(self, session: Session) -> None:
+        self.compare_collections(session)
         report = self.report
         for name, table in self.tables.items():
             expected = self.state[name]
