@@ -37,6 +37,10 @@ def _jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, bytes):
         return "sha256:" + hashlib.sha256(value).hexdigest()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     return str(value)
 
 

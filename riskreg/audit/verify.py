@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import TypeDecorator, select
 from sqlalchemy.orm import Mapper, Session
 
+from riskreg.audit.digests import DIGEST_KEY
 from riskreg.audit.models import AuditEntry
 from riskreg.audit.trail import GENESIS_HASH, REDACTED, chain_hash
 from riskreg.db import Base
@@ -45,8 +46,6 @@ __all__ = ["NOT_RECONCILED", "Finding", "TrailReport", "verify_trail"]
 #: Tables (or columns, as "table.column") the reconciliation does not compare, and why.
 NOT_RECONCILED: dict[str, str] = {
     "population_item": "populationsrader importeras i bulk; importen loggas med filens SHA-256",
-    "hygiene_observation": "observationer registreras i bulk; varje import/registrering loggas "
-    "som en händelse, inte som radvärden",
     "reminder_log": "driftlogg för påminnelser; varje körning loggas som en händelse",
     "notification": "aviseringar i riskreg; varje körning loggas som en händelse",
     "user.session_epoch": "räknas upp vid utloggning utan radhändelse (utloggningen loggas)",
@@ -207,6 +206,8 @@ class _Replay:
         self.last_entry: dict[tuple[str, str], int] = {}
         #: (table, row id, collection) -> member ids as the trail describes them
         self.members: dict[tuple[str, str, str], set[str] | list[Any]] = {}
+        #: (table, group as JSON) -> (sha256, group, entry number) of the newest digest
+        self.digests: dict[tuple[str, str], tuple[str, dict[str, Any], int]] = {}
 
     def apply(
         self, entry_id: int, action: str, object_type: str, object_id: str, data: Any
@@ -289,8 +290,58 @@ class _Replay:
                             last,
                         )
 
+    def digest(self, entry_id: int, recorded: dict[str, Any]) -> None:
+        table, where, digest = recorded.get("table"), recorded.get("where"), recorded.get("sha256")
+        if isinstance(table, str) and isinstance(where, dict) and isinstance(digest, str):
+            self.digests[(table, json.dumps(where, sort_keys=True))] = (digest, where, entry_id)
+
+    def compare_digests(self, session: Session) -> None:
+        from riskreg.audit.digests import rows_digest
+
+        report = self.report
+        metadata = Base.metadata
+        groups: dict[str, set[str]] = {}
+        for (name, key), (digest, where, entry_id) in self.digests.items():
+            table = metadata.tables.get(name)
+            if table is None or any(column not in table.c for column in where):
+                continue
+            groups.setdefault(name, set()).add(key)
+            if rows_digest(session, table, where) == digest:
+                continue
+            if self._owner_deleted(table, where):
+                continue
+            group = ", ".join(f"{k}={v}" for k, v in where.items())
+            report.add(
+                "reconciliation",
+                f"{name} ({group}): raderna stämmer inte med kontrollsumman i post {entry_id} "
+                "(ändrade, tillagda eller borttagna utan händelse)",
+                entry_id,
+            )
+        for name, keys in groups.items():
+            table = metadata.tables[name]
+            columns = sorted({c for key in keys for c in json.loads(key)})
+            present = session.execute(select(*(table.c[c] for c in columns)).distinct())
+            for values in present:
+                where = dict(zip(columns, values, strict=True))
+                if json.dumps(where, sort_keys=True) not in keys:
+                    group = ", ".join(f"{k}={v}" for k, v in where.items())
+                    report.add(
+                        "reconciliation",
+                        f"{name} ({group}): rader som ingen händelse har en kontrollsumma för",
+                    )
+
+    def _owner_deleted(self, table: Any, where: dict[str, Any]) -> bool:
+        """The group's rows went with their owner (ON DELETE CASCADE of an audited delete)."""
+        for column, value in where.items():
+            for key in table.c[column].foreign_keys:
+                rows = self.state.get(key.column.table.name)
+                if rows is not None and rows.get(str(value)) is _DELETED:
+                    return True
+        return False
+
     def compare(self, session: Session) -> None:
         self.compare_collections(session)
+        self.compare_digests(session)
         report = self.report
         for name, table in self.tables.items():
             expected = self.state[name]
@@ -449,6 +500,9 @@ def verify_trail(
                 last_good_checkpoint = entry_id
         if replay is not None:
             replay.apply(entry_id, action, object_type, object_id, data)
+            changes = data.get("changes")
+            if isinstance(changes, dict) and isinstance(changes.get(DIGEST_KEY), dict):
+                replay.digest(entry_id, changes[DIGEST_KEY])
         prev = digest
         expected = max(expected, entry_id + 1)
         report.last_id, report.last_hash = entry_id, digest

@@ -427,3 +427,23 @@ def test_a_unit_membership_granted_by_sql_is_found(
     result = verify(app)
     assert result.exit_code == 1
     assert f"user {user}: units stämmer inte med spåret" in result.output
+
+
+def test_bulk_rows_are_checked_against_the_digest_in_their_event(
+    app: Flask, demo: dict[str, str]
+) -> None:
+    """Hygiene observations are not audited row by row; each import or observation event
+    carries the digest of the control's observations, so a later SQL change shows."""
+    observation, control = 0, 0
+    with app.app_context():
+        row = db.session.execute(
+            text("SELECT id, control_id FROM hygiene_observation ORDER BY id")
+        ).first()
+        assert row is not None, "the demo has hygiene observations"
+        observation, control = row
+    assert verify(app).exit_code == 0
+    sql(app, "UPDATE hygiene_observation SET steps = 'N,N,N,N,N,N,N,N' WHERE id = :i",
+        i=observation)  # fmt: skip
+    result = verify(app)
+    assert result.exit_code == 1
+    assert f"hygiene_observation (control_id={control}): raderna stämmer inte" in result.output
