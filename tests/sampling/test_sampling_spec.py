@@ -249,3 +249,20 @@ def test_equal_ranks_are_ordered_by_key_code_points(monkeypatch: pytest.MonkeyPa
     for tied in groups.values():  # within a rank, keys by code point (not UTF-16 units)
         assert tied == sorted(tied, key=lambda k: [ord(c) for c in k])
     assert any(len(t) > 1 and any(ord(c) > 0xFFFF for k in t for c in k) for t in groups.values())
+
+
+def _accepts_with_u64_only(v: int, m: int) -> bool:
+    """The spec's 64-bit-only form of the rejection rule (m < 2**64)."""
+    mask = 2**64 - 1
+    r = ((0 - m) & mask) % m
+    return r == 0 or v <= mask - r
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 10, 1024, 50_000, 2**63, 2**63 + 1, 3 * 2**62, 2**64 - 1])
+def test_the_64_bit_form_of_the_rejection_rule_is_the_same_rule(m: int) -> None:
+    limit = (2**64 // m) * m
+    probes = {0, 1, limit - 1, limit, min(limit + 1, 2**64 - 1), 2**64 - 1, 2**63, 2**63 - 1}
+    probes |= {int(c) for case in VECTORS["primitives"]["randbelow"] for c in case["draws"]}
+    for v in probes:
+        if v < 2**64:
+            assert _accepts_with_u64_only(v, m) == (v < limit), (v, m)
