@@ -125,6 +125,8 @@ def test_auditor_rederives_an_extended_simple_random_sample(app: Flask, world: W
     auditor = _client(app, "revisor")
     page = auditor.get(f"/sampling/controls/{control_id}/items").get_data(as_text=True)
     assert f'href="/sampling/controls/{control_id}/rederive.zip"' in page
+    overview = auditor.get(f"/sampling/controls/{control_id}").get_data(as_text=True)
+    assert f'href="/sampling/controls/{control_id}/rederive.zip"' in overview
     archive = _zip(auditor, control_id)
     assert set(archive.namelist()) == {"LASMIG.txt", "urval.json", "forvantat-urval.csv",
                                        "population.csv", "sampling.md"}
