@@ -266,3 +266,19 @@ def test_the_64_bit_form_of_the_rejection_rule_is_the_same_rule(m: int) -> None:
     for v in probes:
         if v < 2**64:
             assert _accepts_with_u64_only(v, m) == (v < limit), (v, m)
+
+
+def test_the_python_sketch_in_the_spec_agrees_with_the_vectors() -> None:
+    block = SPEC.split("```python\n", 1)[1].split("```", 1)[0]
+    sketch: dict[str, Any] = {}
+    exec(compile(block, "docs/sampling.md", "exec"), sketch)  # the document is ours
+    for case in VECTORS["primitives"]["randbelow"]:
+        assert str(sketch["bounded"](case["seed"], case["label"], int(case["upper"]))) == (
+            case["value"]
+        )
+    for case in VECTORS["primitives"]["rank"]:
+        assert str(sketch["rank"](case["seed"], case["key"])) == case["rank"]
+    for vector in (v for v in VECTORS["vectors"] if v["rule"] == "simple_random"):
+        assert sketch["simple_random"](
+            _keys(vector), vector["parameters"]["n"], vector["seed"]
+        ) == vector["expected"]["keys"]
