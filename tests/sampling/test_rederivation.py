@@ -24,7 +24,7 @@ from sqlalchemy import select
 from riskreg.controls.models import Control
 from riskreg.extensions import db
 from riskreg.sampling import importing, rederive, services
-from riskreg.sampling.models import PopulationItem, SampleItem
+from riskreg.sampling.models import PopulationItem, SampleDraw, SampleItem
 from tests.conftest import login
 from tests.sampling import rederive_reference as ref
 from tests.sampling.conftest import NOW, World, csv_bytes
@@ -230,3 +230,20 @@ def test_a_large_package_is_streamed_from_a_temporary_file(
         population, description, expected = _read(archive)
     assert len(population) == 399
     _check(population, description, expected, _stored(app, world.controls["payments"]))
+
+
+def test_the_demo_samples_rederive_from_their_packages(app: Flask, demo: dict[str, str]) -> None:
+    """The demo's MUS and stratified draws, downloaded by the demo auditor."""
+    with app.app_context():
+        controls = list(db.session.scalars(
+            select(SampleDraw.control_id).where(SampleDraw.superseded.is_(False))
+        ))
+    assert len(controls) >= 2
+    auditor = app.test_client()
+    assert login(auditor, "revisor", demo["revisor"]).status_code == 302
+    rules = set()
+    for control_id in controls:
+        population, description, expected = _read(_zip(auditor, control_id))
+        rules.add(description["rule"])
+        _check(population, description, expected, _stored(app, control_id))
+    assert "stratified" in rules and any(r.startswith("mus_") for r in rules)
