@@ -40,11 +40,11 @@ EXPECTED_COLUMNS: Final = ("position", "key", "stratum", "top_stratum", "selecti
 _SPOOL_BYTES: Final = 8 * 1024 * 1024
 
 RULE_TITLES: Final = {
-    "simple_random": "obundet slumpmässigt urval (simple random)",
-    "systematic": "systematiskt urval med slumpmässig start (systematic)",
-    "stratified": "skiktat urval (stratified)",
-    "mus_fixed_interval": "beloppsviktat urval, fast intervall (MUS fixed interval)",
-    "mus_cell": "beloppsviktat urval, cellurval (MUS cell)",
+    "simple_random": "obundet slumpmässigt urval",
+    "systematic": "systematiskt urval med slumpmässig start",
+    "stratified": "skiktat urval",
+    "mus_fixed_interval": "beloppsviktat urval (MUS) med fast intervall",
+    "mus_cell": "beloppsviktat urval (MUS) med cellurval",
 }
 
 
@@ -192,7 +192,7 @@ def readme(description: dict[str, Any]) -> str:
         f"Granskning: {description['control']['title']} (id {description['control']['id']})",
         f"Urval: id {description['draw']['id']}, draget {description['draw']['drawn_at']}, "
         f"{description['draw']['sample_size']} poster",
-        f"Regel: {RULE_TITLES.get(rule, rule)} ({rule})",
+        f"Regel: {RULE_TITLES.get(rule, rule)} (`{description['rule_section']}` i {SPEC_NAME})",
         f"Frö (seed): {description['seed']}",
         "Parametrar: " + json.dumps(parameters.get("strata") or {
             k: parameters[k] for k in ("n", "population_size", "interval_ore") if k in parameters
