@@ -349,7 +349,7 @@ def smtp_inbox(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any
     received: list[Any] = []
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             received.append(envelope)
             return "250 OK"
 
