@@ -447,3 +447,86 @@ def test_bulk_rows_are_checked_against_the_digest_in_their_event(
     result = verify(app)
     assert result.exit_code == 1
     assert f"hygiene_observation (control_id={control}): raderna stämmer inte" in result.output
+
+
+@pytest.fixture
+def tsa_url() -> Iterator[str]:
+    """An RFC 3161 timestamp service on loopback, answering with its own self-signed TSA
+    certificate (pyHanko's DummyTimeStamper does the protocol; the HTTP is real)."""
+    import asyncio
+    import threading
+    from datetime import UTC, datetime
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from asn1crypto import keys, tsp
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's is RSA-only
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test-TSA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    stamper = DummyTimeStamper(
+        asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+    )
+    requests: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            requests.append(body)
+            request = tsp.TimeStampReq.load(body)
+            answer = asyncio.run(stamper.async_request_tsa_response(request)).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+        assert requests, "the timestamp service was never asked"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_configured_timestamp_service_stamps_the_checkpoint_signature(
+    app: Flask,
+    foundation: dict[str, str],
+    checkpoint_dir: Path,
+    tsa_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from asn1crypto import cms
+
+    monkeypatch.setitem(app.config, "TIMESTAMP_URL", tsa_url)
+    checkpoint(app)
+    [signature] = checkpoint_dir.glob("checkpoint-*.json.p7s")
+    signer_info = cms.ContentInfo.load(signature.read_bytes())["content"]["signer_infos"][0]
+    unsigned = {attr["type"].native for attr in signer_info["unsigned_attrs"]}
+    assert "signature_time_stamp_token" in unsigned
+    assert verify(app).exit_code == 0
