@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -45,6 +46,7 @@ from riskreg.permissions import require, requires
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
     importing,
+    rederive,
     services,
 )
 from riskreg.sampling import evidence as evidence_store
@@ -421,6 +423,25 @@ def items(control_id: int) -> str:
         summary=services.summary(db.session, control),
         mus=current is not None and services.is_mus_draw(current),
         **_titles(),
+    )
+
+
+@bp.route("/controls/<int:control_id>/rederive.zip")
+@requires(permissions.is_authenticated)
+def rederivation(control_id: int) -> WResponse:
+    """The zip with which anyone can re-derive the current sample without riskreg."""
+    control = db.get_or_404(Control, control_id)
+    require(permissions.can_download_rederivation(current_user, control), hide=True)
+    current = services.current_draw(db.session, control)
+    if current is None or current.status != "drawn":
+        abort(404)
+    package = rederive.build_package(db.session, current, now=now_utc())
+    return send_file(
+        package.file,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=package.download_name,
+        max_age=0,
     )
 
 
