@@ -10,9 +10,18 @@ by cell in ``tests/sampling``:
 * monetary-unit sampling (MUS): Poisson/gamma sample sizes, table C-1, and the
   Stringer bound for evaluation.
 
+* finite populations: hypergeometric sizes and upper counts; a census (every item
+  examined) knows its deviation rate and has no sampling risk;
+* stratified samples: per stratum and combined (strata weighted by size, Bonferroni
+  upper limit), :func:`evaluate_stratified`.
+
 Rates and confidences are fractions of 1 (``0.05`` means 5 %). Amounts are integer
 öre (SEK × 100). Anything that decides an integer threshold is computed with
-:class:`fractions.Fraction`; floats only enter the probability functions of SciPy.
+:class:`fractions.Fraction`; floats only enter the probability functions, and a
+probability within :data:`BOUNDARY_MARGIN` of the risk is decided again in exact
+arithmetic, so a verdict is "supported" exactly when a population at the tolerable
+rate is ruled out at the confidence – the criterion planning uses. Every size search
+is bounded (:data:`PLAN_SIZE_LIMIT`) and answers in a bounded number of steps.
 """
 
 from __future__ import annotations
