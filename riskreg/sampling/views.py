@@ -104,6 +104,13 @@ def _item(item_id: int) -> SampleItem:
     return item
 
 
+def format_sek_input(ore: int) -> str:
+    """An öre amount as a form accepts it back: ``1234567,89``."""
+    sign = "-" if ore < 0 else ""
+    kronor, rest = divmod(abs(ore), 100)
+    return f"{sign}{kronor},{rest:02d}"
+
+
 def _failed(exc: ServiceError) -> list[str]:
     db.session.rollback()
     flash(exc.message, "danger")
@@ -258,10 +265,21 @@ def plan(control_id: int) -> str | WResponse:
             delattr(form, name)
     population = importing.current_population(db.session, control)
     book_value = importing.positive_total(db.session, population) if population else None
-    if request.method == "GET" and population is not None and not mus:
+    if population is not None:
+        # Planning uses the imported population: its size (and book value) are shown, not typed.
+        form.population_size.render_kw = {"readonly": True}
         form.population_size.description = _(
-            "Populationen har %(n)s poster.", n=population.row_count
+            "Hämtad från den importerade populationen: %(n)s poster.", n=population.row_count
         )
+        if request.method == "GET":
+            form.population_size.data = population.row_count
+        if mus:
+            form.book_value.render_kw = {"readonly": True}
+            form.book_value.description = _(
+                "Hämtat från den importerade populationen (summan av positiva belopp)."
+            )
+            if request.method == "GET" and book_value is not None:
+                form.book_value.data = format_sek_input(book_value)
     if form.validate_on_submit():
         try:
             made = services.plan_sample(
