@@ -34,7 +34,6 @@ from fractions import Fraction
 from functools import partial
 
 import numpy as np
-from scipy.special import gammaln
 from scipy.stats import beta, binom, gamma
 
 from riskreg.i18n import N_
@@ -371,9 +370,9 @@ def hypergeometric_cdf(
 
     SciPy's implementation slows down in proportion to N and n (seconds for N of a
     million and more), too slow for a plan search. Here ``log P(X = x0)`` at the
-    smallest possible count comes from ``sum(log1p(-D / (N - i)))`` (accurate for
-    any N) or, when ``n`` exceeds the good items, from log-gamma functions (small N
-    only); the next terms follow from the ratio of consecutive probabilities, summed
+    smallest possible count comes from ``sum(log1p(-D / (N - i)))`` or, when ``n``
+    exceeds the good items, from ``sum(log1p((n - N) / (D + t)))`` (both accurate for
+    any N); the next terms follow from the ratio of consecutive probabilities, summed
     in log space. Relative accuracy is far better than :data:`BOUNDARY_MARGIN`.
     """
     good = population - bad
@@ -386,11 +385,9 @@ def hypergeometric_cdf(
     elif start == 0:
         steps = np.arange(n, dtype=np.float64)
         first = float(np.sum(np.log1p(-bad / (population - steps)))) if bad else 0.0
-    else:
-        first = float(
-            gammaln(bad + 1) - gammaln(start + 1) - gammaln(bad - start + 1)
-            - gammaln(population + 1) + gammaln(n + 1) + gammaln(population - n + 1)
-        )  # fmt: skip
+    else:  # P(X = n - good) = C(D, n - good) / C(N, n) = prod over t <= good of (n-good+t)/(D+t)
+        t = np.arange(1, good + 1, dtype=np.float64)
+        first = float(np.sum(np.log1p((n - population) / (bad + t))))
     j = np.arange(start + 1, top + 1, dtype=np.float64)
     ratios = np.log(bad - j + 1) + np.log(n - j + 1) - np.log(j) - np.log(good - n + j)
     logs = np.concatenate(([first], first + np.cumsum(ratios)))
