@@ -310,6 +310,13 @@ def test_stratified_evaluation_with_worked_numbers(app: Flask, world: World) -> 
     assert 'data-testid="estimated-rate">4,0 %' in page
     assert f'data-testid="upper-limit">{combined},0 %' in page
     assert "Skiktat urval" in page and "Bonferroni" in page
+    english = _client(app)
+    english.post("/language", data={"locale": "en"})
+    page = english.get(
+        f"/sampling/controls/{world.controls['passcards']}/evaluate"
+    ).get_data(as_text=True)
+    assert "Stratified sample: each stratum is evaluated on its own" in page
+    assert "Upper deviation limit, whole population" in page
 
 
 def test_refusals_and_the_method_read_in_english(app: Flask, world: World) -> None:
