@@ -19,6 +19,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -330,11 +331,14 @@ def build_document(
     subject: str,
     footer_left: str,
     signatures: Sequence[ExpectedSignature],
+    created_at: datetime | None = None,
 ) -> bytes:
     """Lay out ``story`` on A4 pages and append the signature page; return the PDF bytes.
 
-    ``invariant=1`` removes the creation date and random document ID, so the same data gives
-    the same bytes: tests can compare builds and a re-generated report hashes the same.
+    ``invariant=1`` removes the random document ID, so the same data gives the same bytes:
+    tests can compare builds and a re-generated report hashes the same. The creation and
+    modification dates in the document information are ``created_at`` (the report's own
+    "Rapporten skapad" time), not ReportLab's invariant 2000-01-01.
     """
     if len(signatures) > len(_SIGNATURE_RECTS):
         raise ValueError(f"at most {len(_SIGNATURE_RECTS)} signatures fit on the signature page")
@@ -381,10 +385,29 @@ def build_document(
     ]
 
     def canvasmaker(*args: Any, **kwargs: Any) -> NumberedCanvas:
-        return NumberedCanvas(*args, footer_left=footer_left, **kwargs)
+        canvas = NumberedCanvas(*args, footer_left=footer_left, **kwargs)
+        if created_at is not None:
+            canvas._doc._timeStamp = _timestamp(created_at)
+        return canvas
 
     doc.build(full_story, canvasmaker=canvasmaker)
     return buffer.getvalue()
+
+
+def _timestamp(moment: datetime) -> TimeStamp:
+    """ReportLab's TimeStamp for a given aware datetime (it only knows "now" or 2000-01-01)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("the creation time must be timezone-aware")
+    stamp = TimeStamp(invariant=1)
+    offset = int(moment.utcoffset().total_seconds())  # type: ignore[union-attr]
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    stamp.t = moment.timestamp()
+    stamp.lt = moment.timetuple()
+    stamp.YMDhms = tuple(moment.timetuple())[:6]
+    stamp.dhh = hours if offset >= 0 else -hours
+    stamp.dmm = minutes
+    stamp.tzname = moment.tzname() or "UTC"
+    return stamp
 
 
 def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
@@ -400,7 +423,7 @@ def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
         Spacer(1, 4),
     ]
     if signatures:
-        rows: list[list[Any]] = [header_cells(["Roll", "Namn", "Befattning"])]
+        rows: list[list[Any]] = [header_cells(["Roll", "Namn", "Enhet"])]
         for expected in signatures:
             role = ROLE_LABELS[expected.role]
             rows.append(

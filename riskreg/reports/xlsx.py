@@ -76,11 +76,14 @@ def followup_xlsx(report: FollowupReport) -> bytes:
             "Trafikljus",
             "Granskade poster",
             "Avvikelser",
-            "Öppna åtgärder",
-            "Stängda åtgärder",
+            "Avvikelsefrekvens i urvalet",
+            "Övre gräns",
+            "Bedömning",
+            "Ej verifierade åtgärder",
+            "Verifierade åtgärder",
             "Kommentar",
         ),
-        (24, 45, 12, 9, 13, 28, 11, 10, 11, 10, 10, 40),
+        (24, 45, 12, 9, 13, 28, 11, 10, 11, 12, 16, 26, 10, 11, 40),
     )
     for row in report.rows:
         _append(
@@ -95,6 +98,9 @@ def followup_xlsx(report: FollowupReport) -> bytes:
                 row.traffic_light.value,
                 row.items_checked,
                 row.deviations,
+                row.deviation_rate,
+                row.upper_limit,
+                row.verdict,
                 row.actions_open,
                 row.actions_closed,
                 row.comment,
