@@ -276,7 +276,7 @@ def _reproduction_section(reproduction: Reproduction | None) -> list[Flowable]:
     if reproduction is None:
         return [*flow, para("Inget urval är draget.")]
     rows = kv_table([(f.label, f.value) for f in reproduction.rows])
-    return [*flow, rows, para(reproduction.text)]
+    return [*flow, rows, Spacer(1, 4), para(reproduction.text)]
 
 
 def _items_section(
@@ -320,7 +320,7 @@ def _evidence_list(items: Sequence[SampledItem]) -> list[Flowable]:
                     para(evidence.sha256, "cell_small"),
                 ]
             )
-    return [*flow, grid_table(rows, [70, 150, CONTENT_WIDTH - 220])]
+    return [*flow, grid_table(rows, [82, 118, CONTENT_WIDTH - 200])]
 
 
 def _item_row(index: int, item: SampledItem, numbers: dict[str, int]) -> list[Any]:
