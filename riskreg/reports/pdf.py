@@ -35,6 +35,7 @@ from ._layout import (
     signature_box,
     text,
 )
+from ._tagging import TaggedFigure
 from .data import (
     Control,
     Deviation,
@@ -398,7 +399,7 @@ def build_followup_report(data: FollowupReport) -> bytes:
         para("Riskkarta", "h1"),
         para("Antal risker per kombination av sannolikhet och konsekvens.", "meta"),
         Spacer(1, 6),
-        HeatMapFlowable(data.heat_map),
+        TaggedFigure(HeatMapFlowable(data.heat_map), _heat_map_alt(data)),
         para("Kontroller", "h1"),
         _followup_table(data.rows),
         *_followup_actions(data),
@@ -410,6 +411,20 @@ def build_followup_report(data: FollowupReport) -> bytes:
         footer_left=_footer(data.organisation, data.reference),
         signatures=data.signatures,
         created_at=data.generated_at,
+    )
+
+
+def _heat_map_alt(data: FollowupReport) -> str:
+    """The heat map in words, for the Figure's /Alt."""
+    heat = data.heat_map
+    cells = [
+        f"{heat.probability_labels[p]} × {heat.consequence_labels[c]}: {cell.count}"
+        for p, row in enumerate(heat.cells)
+        for c, cell in enumerate(row)
+        if cell.count
+    ]
+    return "Riskkarta, antal risker per sannolikhet × konsekvens: " + (
+        "; ".join(cells) or "inga risker"
     )
 
 

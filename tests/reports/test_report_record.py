@@ -262,3 +262,55 @@ def test_the_followup_pdf_states_each_controls_evaluation_in_words(
     assert not re.search(r"(?<![0-9a-f-])\d{7,}(?![0-9a-f])", flat), "an amount in öre?"
     info = PdfFileReader(io.BytesIO(pdf)).trailer["/Info"]
     assert str(info["/CreationDate"]).startswith("D:20250901")
+
+
+def _structure(poppler: Callable[[str], str], pdf: bytes, tmp_path: Path) -> tuple[str, str]:
+    path = tmp_path / "tagged.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run(
+        [poppler("pdfinfo"), str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    tree = subprocess.run(
+        [poppler("pdfinfo"), "-struct-text", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    return info, tree
+
+
+def test_the_review_pdf_is_tagged_in_reading_order(
+    app: Flask, demo: dict[str, str], poppler: Callable[[str], str], tmp_path: Path
+) -> None:
+    with app.app_context():
+        pdf = _review_pdf(app, _control(CheckType.PAYMENTS))
+    info, tree = _structure(poppler, pdf, tmp_path)
+    assert re.search(r"^Tagged:\s+yes$", info, re.M)
+    lines = [line.strip() for line in tree.splitlines()]
+    assert lines[0] == "Document"
+    headings = [
+        lines[n + 1].strip('"') for n, line in enumerate(lines) if line.startswith(("H1", "H2"))
+    ]
+    assert headings[:4] == [
+        "Granskningsrapport – intern kontroll",
+        "Sammanfattning",
+        "1. Risk och kontrollområde",
+        "2. Kontroll",
+    ]
+    assert headings.index("5. Så återskapas urvalet") < headings.index("9. Slutsats")
+    # Tables are tables: header cells, then one row per sampled item.
+    assert "TH" in lines and "TD" in lines
+    # Page furniture is not content: no footers, the repeated item header only once.
+    assert not any("Sida " in line for line in lines)
+    assert lines.count('"Nr"') == 1
+    # The headings are in the outline (bookmarks) too.
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert bool(reader.root["/MarkInfo"]["/Marked"]) is True
+    assert reader.root["/Outlines"]["/Count"] != 0
+
+
+def test_signing_keeps_the_tags(
+    signed_report: Any, poppler: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Tags are written before the first signature, never added afterwards."""
+    _, unsigned = _structure(poppler, signed_report.unsigned, tmp_path)
+    info, cosigned = _structure(poppler, signed_report.cosigned, tmp_path)
+    assert re.search(r"^Tagged:\s+yes$", info, re.M)
+    assert cosigned == unsigned
