@@ -35,7 +35,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import object_session
 
@@ -803,18 +803,26 @@ def _sample_evaluation(result: SamplingEvaluation, plan: PlanRow | None) -> Eval
         data.Figure("Avvikelsefrekvens i urvalet", result.rate_percent or "–"),
     ]
     notes = tuple(result.notes)
+    method = getattr(result, "method_description", "")
+    lines: tuple[str, ...] = (f"Metod: {method}",) if method else ()
+    stratified = getattr(result, "stratified", None)
+    if stratified is not None:
+        return _stratified_evaluation(result, stratified, plan, figures, lines, notes)
     if result.attribute is not None:
         attribute = result.attribute
         confidence = f" ({_percent(plan.confidence)} konfidens)" if plan and plan.confidence else ""
         upper = _percent_number(attribute.upper_limit_percent)
         verdict = ATTRIBUTE_VERDICTS[attribute.within_tolerable]
+        label = f"Övre avvikelsegräns{confidence}"
+        if getattr(attribute, "census", False):
+            label = "Avvikelsefrekvens i populationen (totalgranskning)"
         figures += [
-            data.Figure(f"Övre avvikelsegräns{confidence}", upper),
+            data.Figure(label, upper),
             data.Figure("Tolerabel avvikelsefrekvens", _percent(attribute.tolerable_rate)),
             data.Figure("Bedömning", verdict),
         ]
         return Evaluation(
-            (attribute.explanation,),
+            (attribute.explanation, *lines),
             tuple(figures),
             result.assessed,
             counted,
@@ -845,7 +853,7 @@ def _sample_evaluation(result: SamplingEvaluation, plan: PlanRow | None) -> Eval
                 )
             )
         return Evaluation(
-            (mus.explanation,),
+            (mus.explanation, *lines),
             tuple(figures),
             result.assessed,
             counted,
@@ -860,7 +868,54 @@ def _sample_evaluation(result: SamplingEvaluation, plan: PlanRow | None) -> Eval
         beyond = Fraction(counted, result.assessed) > Fraction(plan.tolerable_rate)
         figures.append(data.Figure("Tolerabel avvikelsefrekvens", _percent(plan.tolerable_rate)))
     return Evaluation(
-        (), tuple(figures), result.assessed, counted, beyond, notes, result.rate_percent
+        lines, tuple(figures), result.assessed, counted, beyond, notes, result.rate_percent
+    )
+
+
+def _stratified_evaluation(
+    result: SamplingEvaluation,
+    stratified: Any,
+    plan: PlanRow | None,
+    figures: list[data.Figure],
+    lines: tuple[str, ...],
+    notes: tuple[str, ...],
+) -> Evaluation:
+    """Per stratum and for the whole population, weighted by the strata's sizes."""
+    confidence = f" ({_percent(plan.confidence)} konfidens)" if plan and plan.confidence else ""
+    upper = _percent_number(stratified.upper_limit_percent)
+    verdict = ATTRIBUTE_VERDICTS[stratified.within_tolerable]
+    figures += [
+        data.Figure(
+            f"Övre avvikelsegräns, hela populationen{confidence}",
+            f"{upper} ({stratified.upper_deviation_count} av "
+            f"{_count(stratified.population_size)} poster)",
+        ),
+        data.Figure("Tolerabel avvikelsefrekvens", _percent(stratified.tolerable_rate)),
+        data.Figure("Bedömning", verdict),
+    ]
+    for stratum in stratified.strata:
+        examined = f"{_count(stratum.sample_size)} granskade"
+        if stratum.sample_size == stratum.population_size:
+            examined += " (alla)"
+        figures.append(
+            data.Figure(
+                f"Skikt: {_stratum_title(stratum.name)}",
+                f"{_count(stratum.population_size)} poster, {examined}, "
+                f"{stratum.deviations} avvikelser; övre gräns "
+                f"{_percent_number(stratum.upper_limit_percent)}: "
+                f"{ATTRIBUTE_VERDICTS[stratum.within_tolerable].lower()}",
+            )
+        )
+    return Evaluation(
+        (stratified.explanation, *lines),
+        tuple(figures),
+        result.assessed,
+        result.deviations + result.not_assessable,
+        not stratified.within_tolerable,
+        notes,
+        result.rate_percent,
+        upper,
+        verdict,
     )
 
 

@@ -86,7 +86,8 @@ def _page_values(client: FlaskClient, control_id: int) -> dict[str, str]:
     return {
         "deviations": _testid(html, "deviation-count"),
         "rate": _testid(html, "deviation-rate"),
-        "limit": _testid(html, limit),
+        # The figure itself ("9,2 %", "3 767 203,94 kr"), without a note after it.
+        "limit": re.match(r"[\d ,]+ (?:%|kr)", _testid(html, limit)).group(0),  # type: ignore[union-attr]
         "verdict": _testid(html, "verdict"),
     }
 
