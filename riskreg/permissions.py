@@ -124,6 +124,11 @@ def can_work_on_control(user: Any, control: Control) -> bool:
     return _role(user) == Role.CONTROLLER and control.is_controller(user)
 
 
+def can_download_rederivation(user: Any, control: Control) -> bool:
+    """The re-derivation package of a sample: whoever may read the sample (auditors above all)."""
+    return can_view_control(user, control)
+
+
 def can_approve_control(user: Any, control: Control) -> bool:
     """Approvers of the unit approve; never their own work (segregation of duties)."""
     return (

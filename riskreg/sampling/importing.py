@@ -205,10 +205,10 @@ def _map_header(
 
 def _fast_text(value: str) -> str:
     """parse_text for the common cell: printable, already NFC, not an Excel error value."""
-    if value.isprintable() and not value.startswith("#") and (
-        value.isascii() or unicodedata.is_normalized("NFC", value)
-    ):
-        return value.strip()
+    if value.isprintable() and (value.isascii() or unicodedata.is_normalized("NFC", value)):
+        text = value.strip()
+        if not text.startswith("#"):  # " #REF!" is an Excel error value too
+            return text
     return parse_text(value)
 
 
