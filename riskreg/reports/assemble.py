@@ -257,13 +257,13 @@ def review_report(
             ),
         ),
         generated_at=generated_at.astimezone(tz),
-        summary=_summary_page(evaluation),
+        summary=_summary_page(evaluation, observations=inputs.is_hygiene and inputs.draw is None),
         reproduction=_reproduction(inputs),
         item_key_label=_key_label(inputs),
     )
 
 
-def _summary_page(evaluation: Evaluation) -> data.ReviewSummary:
+def _summary_page(evaluation: Evaluation, *, observations: bool = False) -> data.ReviewSummary:
     """The nämnd's page: the verdict in words and what was found."""
     if evaluation.verdict:
         verdict = evaluation.verdict
@@ -275,10 +275,16 @@ def _summary_page(evaluation: Evaluation) -> data.ReviewSummary:
         verdict = "Ingen utvärdering: inga granskade poster"
     checked = evaluation.items_checked
     found = evaluation.deviations
-    text = (
-        f"{_count(found)} {'avvikelse' if found == 1 else 'avvikelser'} bland "
-        f"{_count(checked)} {'granskad post' if checked == 1 else 'granskade poster'}"
-    )
+    if observations:
+        text = (
+            f"{_count(found)} av {_count(checked)} observationer med minst ett steg som inte "
+            "följdes"
+        )
+    else:
+        text = (
+            f"{_count(found)} {'avvikelse' if found == 1 else 'avvikelser'} bland "
+            f"{_count(checked)} {'granskad post' if checked == 1 else 'granskade poster'}"
+        )
     if evaluation.rate:
         text += f" (avvikelsefrekvens {evaluation.rate})"
     return data.ReviewSummary(verdict=verdict, deviations=text + ".")
@@ -353,7 +359,9 @@ def _reproduction(inputs: ReviewInputs) -> data.Reproduction | None:
     text = (
         f"{rule} Med samma population och samma frö ger regeln samma poster. Regeln är "
         f"beskriven i sin helhet, med testvektorer, i {data.SPEC_LOCATION} i riskregs "
-        "källkod, så att urvalet kan återskapas med andra verktyg än riskreg."
+        "källkod, så att urvalet kan återskapas med andra verktyg än riskreg. En revisor "
+        "kan på granskningens sida i riskreg ladda ned ”Underlag för att återskapa urvalet "
+        "(zip)”: populationen som den importerades, fröet, parametrarna och de valda posterna."
     ).strip()
     return data.Reproduction(rows=tuple(rows), text=text)
 
