@@ -377,7 +377,7 @@ def _evaluation_section(data: ReviewReport) -> list[Flowable]:
 
 _FOLLOWUP_HEADER = (
     "Kontroll",
-    "Ansvarig",
+    "Ansvarig enhet",
     "Risktal",
     "Trafikljus",
     "Poster",
@@ -500,7 +500,7 @@ def _followup_actions(data: FollowupReport) -> list[Flowable]:
     if not data.actions:
         return [*flow, para("Inga åtgärder är registrerade.")]
     rows: list[list[Any]] = [
-        header_cells(["Kontroll", "Åtgärd", "Ansvarig", "Klart senast", "Status"])
+        header_cells(["Kontroll", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"])
     ]
     rows += [
         [

@@ -69,7 +69,7 @@ def followup_xlsx(report: FollowupReport) -> bytes:
         (
             "Avsnitt",
             "Kontroll",
-            "Ansvarig",
+            "Ansvarig enhet",
             "Risktal",
             "Klart senast",
             "Status",
@@ -112,7 +112,9 @@ def followup_xlsx(report: FollowupReport) -> bytes:
 
     actions = workbook.create_sheet("Åtgärder")
     _header(
-        actions, ("Kontroll", "Åtgärd", "Ansvarig", "Klart senast", "Status"), (40, 50, 12, 13, 14)
+        actions,
+        ("Kontroll", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"),
+        (40, 50, 12, 13, 14),
     )
     for action in report.actions:
         _append(
