@@ -315,3 +315,66 @@ def test_signing_keeps_the_tags(
     info, cosigned = _structure(poppler, signed_report.cosigned, tmp_path)
     assert re.search(r"^Tagged:\s+yes$", info, re.M)
     assert cosigned == unsigned
+
+
+GENERIC_FILE = (
+    "Avtalsnummer;Leverantör;Fakturabelopp;Fakturadatum\n"
+    "AVT-001;Leverantör A AB;409 974,00;2025-03-01\n"
+    "AVT-002;Byggbolaget i Västerås;12 500,50;2025-04-15\n"
+    "AVT-003;Kontorsvaror Norr;472 614,00;2025-05-30\n"
+)
+
+
+def test_a_generic_check_prints_the_files_own_headings_and_kronor(
+    app: Flask, demo: dict[str, str], poppler: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Generic files used to print "c1: …, c3: 472614": internal keys and öre."""
+    from riskreg.auth.models import User
+    from riskreg.controls.models import ControlStatus
+    from riskreg.controls.services import change_status
+    from riskreg.sampling import services as sampling
+    from riskreg.sampling.importing import import_population
+
+    with app.app_context():
+        control = db.session.scalar(
+            select(Control).where(
+                Control.check_type == CheckType.GENERIC.value,
+                Control.status == ControlStatus.PLANNED.value,
+            )
+        )
+        assert control is not None
+        actor = db.session.scalar(select(User).where(User.username == "admin"))
+        assert actor is not None
+        control.deviation_definition = control.deviation_definition or "Inköp utan avtal."
+        now = datetime.now(UTC)
+        change_status(db.session, control, ControlStatus.IN_PROGRESS, actor=actor, now=now)
+        import_population(
+            db.session,
+            control,
+            io.BytesIO(GENERIC_FILE.encode("utf-8")),
+            "inkop.csv",
+            actor=actor,
+            now=now,
+            key_column="Avtalsnummer",
+            amount_column="Fakturabelopp",
+        )
+        sampling.plan_sample(
+            db.session,
+            control,
+            method="non_statistical",
+            actor=actor,
+            now=now,
+            sample_size=3,
+            justification="Alla tre avtal granskas.",
+        )
+        sampling.draw_sample(
+            db.session, control, selection_method="simple_random", seed="prov", actor=actor, now=now
+        )
+        db.session.commit()
+        text = _flat(pdftotext(poppler, _review_pdf(app, control), tmp_path))
+    assert "Avtalsnummer" in text  # the key column's heading heads the item column
+    assert "Leverantör: Kontorsvaror Norr" in text
+    assert "Fakturabelopp: 472 614,00 kr" in text and "Fakturabelopp: 409 974,00 kr" in text
+    assert "Fakturadatum: 2025-05-30" in text
+    assert not re.search(r"\bc\d+:", text)
+    assert "47261400" not in text and "40997400" not in text
