@@ -233,6 +233,8 @@ CLI_OPERATOR: dict[str, str] = {
     "keys": "the signing keys on the server's own disk",
     "reminders send": "the scheduled reminder job; it sends what the rules say, nothing else",
     "audit verify": "checks the hash chain; prints a verdict and entry ids only",
+    "audit checkpoint": "signs the trail's newest entry number and hash; writes them outside "
+    "the database (and mails them to the auditors); changes no register content",
     "sample verify": "re-derives a stored sample; prints a verdict only",
     "reports verify": "checks a PDF the operator holds; prints a verdict only",
     "demo": "demo data for a development machine",

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.context import because
+from riskreg.audit.digests import DIGEST_KEY, rows_digest_change
 from riskreg.audit.trail import record
 from riskreg.auth.models import Unit, User
 from riskreg.controls.models import Action, CheckType, Control, Deviation
@@ -918,6 +919,10 @@ def add_observation(
         "hygiene_observation",
         observation.id,
         {
+            # the control's observations as they now stand, for `riskreg audit verify`
+            DIGEST_KEY: rows_digest_change(
+                session, HygieneObservation.__table__, {"control_id": control.id}
+            ),
             "control_id": control.id,
             "unit_name": parsed.unit_name,
             "profession": parsed.profession,
