@@ -642,7 +642,7 @@ def preview_followup(
     data = followup_data(
         session,
         plan,
-        coordinator=assemble.Signer("–", "Internkontrollsamordnare"),
+        coordinator=assemble.Signer("–", ""),
         approver=assemble.Signer("–", ""),
         reference=f"{_followup_reference(plan, number)} (UTKAST, osignerat)",
         now=now,
@@ -679,7 +679,7 @@ def sign_followup(
     data = followup_data(
         session,
         plan,
-        coordinator=assemble.Signer(actor.full_name, "Internkontrollsamordnare"),
+        coordinator=_signer(actor),
         approver=_signer(cosigner),
         reference=reference,
         now=now,

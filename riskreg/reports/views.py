@@ -274,7 +274,7 @@ def _followup_preview_data(plan: Plan) -> Any:
     return services.followup_data(
         db.session,
         plan,
-        coordinator=assemble.Signer("–", "Internkontrollsamordnare"),
+        coordinator=assemble.Signer("–", ""),
         approver=assemble.Signer("–", ""),
         reference=f"UPP-{plan.year}",
         now=now_utc(),

@@ -67,7 +67,8 @@ def test_demo_step_does_nothing_without_an_approved_control(fresh: Flask) -> Non
     with fresh.app_context():
         # Controls planned but none approved (the sampling step, which approves one, left out).
         load_demo(
-            db.session, now=now_utc(),
+            db.session,
+            now=now_utc(),
             feature_demos=("riskreg.controls.demo", "riskreg.reports.demo"),
         )
         db.session.commit()

@@ -155,8 +155,12 @@ def test_next_must_stay_on_the_site(app: Flask, demo: dict[str, str], scenario: 
     controller = client_as(app, demo, "granskare")
     # A browser reads "/\\evil.example" as "//evil.example": another site.
     for target in (
-        "https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example",
-        "/\\/evil.example", "\\\\evil.example",
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:alert(1)",
+        "/\\evil.example",
+        "/\\/evil.example",
+        "\\\\evil.example",
     ):
         response = controller.post(
             f"/reports/controls/{scenario.control_id}/sign", data={"next": target}
