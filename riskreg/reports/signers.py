@@ -193,7 +193,7 @@ def issue_missing_certificates(
     for user in users:
         if not user.active or user.role not in (Role.CONTROLLER, Role.APPROVER, Role.ADMIN):
             continue
-        if active_certificate(session, user, now) is not None:
+        if active_certificate(session, user) is not None:
             continue
         issued.append(
             issue_certificate(
