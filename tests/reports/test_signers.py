@@ -112,7 +112,8 @@ def test_pdfsig_shows_the_two_people_who_signed_the_review_report(
     # The stamp says what the signature is: electronic, with a certificate from the CA.
     assert "Signerad elektroniskt av Karin Åström, granskare" in text
     assert "Certifikat: Karin Åström, utfärdat av Region Västmanland riskreg utvecklings-CA" in text
-    assert "underskrift" not in text.lower()
+    assert "underskrift" not in text.lower() and "avancerade" not in text
+    assert "signerar rapporten elektroniskt (PAdES) med ett personligt certifikat" in text
 
 
 # ---------------------------------------------------------------- verification names the signers
