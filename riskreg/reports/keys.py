@@ -6,7 +6,7 @@ module lets developers, CI and demo installations issue them from a development 
 (``riskreg keys init`` creates it, ``riskreg keys issue USERNAME`` issues one per user).
 
 ``create_dev_pki`` also writes an organisational signing certificate (``signing.p12``); reports
-are no longer signed with it, it stays for tooling that wants a quick key. Unless asked to keep
+are no longer signed with it (the audit trail's checkpoints are). Unless asked to keep
 it (``keep_ca_key=True``, written encrypted to ``ca-key.pem``), the CA's private key is
 discarded right after use, so a leaked ``ca.pem`` only lets someone *trust* these reports.
 """
