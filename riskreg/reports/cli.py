@@ -161,12 +161,18 @@ def keys_issue(username: str, key_type: str, in_file: bool) -> None:
 @keys_group.command("import")
 @click.argument("username")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--hsm",
+    is_flag=True,
+    help="Lägg nyckeln i HSM:en (SIGNING_PKCS11_MODULE) i stället för i en fil.",
+)
 @with_appcontext
-def keys_import(username: str, file: Path) -> None:
+def keys_import(username: str, file: Path, hsm: bool) -> None:
     """Registrera USERNAMEs certifikat från regionens PKI (PKCS#12-fil FILE).
 
     Lösenfrasen till filen läses från RISKREG_IMPORT_PASSPHRASE eller frågas efter.
-    Nyckeln krypteras om med serverns lösenfras och sparas i instance/keys/users/.
+    Nyckeln krypteras om med serverns lösenfras och sparas i instance/keys/users/, eller
+    läggs med --hsm in i HSM:en som en nyckel som inte kan tas ut igen.
     """
     from riskreg.auth.models import User
     from riskreg.extensions import db
@@ -175,6 +181,9 @@ def keys_import(username: str, file: Path) -> None:
     user = _user_named(username)
     assert isinstance(user, User)
     settings = _settings()
+    token = settings.pkcs11_token_config() if hsm else None
+    if hsm and token is None:
+        _fail("--hsm kräver SIGNING_PKCS11_MODULE och SIGNING_PKCS11_TOKEN i konfigurationen.")
     secret = os.environ.get("RISKREG_IMPORT_PASSPHRASE")
     if secret is None:
         secret = click.prompt("Lösenfras för PKCS#12-filen", hide_input=True, default="")
@@ -187,6 +196,7 @@ def keys_import(username: str, file: Path) -> None:
             keys_dir=settings.personal_keys_dir,
             passphrase=_require_passphrase(settings),
             now=now_utc(),
+            token=token,
         )
     except ServiceError as exc:
         db.session.rollback()

@@ -21,6 +21,7 @@ whose it was and whether it was theirs when the signature was made.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ def issue_certificate(
         raise ServiceError(f"CA-nyckeln kunde inte öppnas ({exc}).") from exc
     algorithm = KeyAlgorithm(key_algorithm)
     if token is not None:
-        label = f"riskreg-{user.username}-{now:%Y%m%d%H%M%S}"
+        label = _token_label(user, now)
         public_key = _generate_in_token(token, label, algorithm)
         cert = issue_personal_certificate(
             ca_key,
@@ -218,12 +219,14 @@ def import_certificate(
     keys_dir: Path,
     passphrase: bytes,
     now: datetime,
+    token: Pkcs11Token | None = None,
 ) -> SigningCertificate:
     """Register a PKCS#12 from the region's PKI as ``user``'s signing certificate.
 
     The key is re-encrypted with the server's signing passphrase and stored in
-    ``keys_dir/users/``. Refused: a file that cannot be opened, one without a key, a
-    certificate not valid now or not meant for signatures.
+    ``keys_dir/users/``, or, with ``token``, written into the PKCS#11 token as a sensitive,
+    non-extractable key (the file should then be destroyed). Refused: a file that cannot be
+    opened, one without a key, a certificate not valid now or not meant for signatures.
     """
     _check_can_hold_key(user)
     try:
@@ -247,6 +250,10 @@ def import_certificate(
         usage = None
     if usage is not None and not (usage.digital_signature or usage.content_commitment):
         raise ServiceError("Certifikatet är inte avsett för signaturer (keyUsage).")
+    if token is not None:
+        label = _token_label(user, now)
+        _import_into_token(token, label, key)
+        return _register(session, user, cert, IMPORTED, CertificateStorage.PKCS11, label, now)
     return _store_file(session, user, key, cert, list(chain), keys_dir, passphrase, IMPORTED, now)
 
 
@@ -334,6 +341,52 @@ def _fingerprint(der: bytes) -> str:
 
 
 # ============================================================== PKCS#11
+
+
+def _token_label(user: User, now: datetime) -> str:
+    """A key label unique in the token (pyHanko finds the key by it)."""
+    return f"riskreg-{user.username}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+
+
+def _import_into_token(token: Pkcs11Token, label: str, key: Any) -> None:
+    """Write an imported private key into the token: sensitive, not extractable, sign only."""
+    import pkcs11
+    from pkcs11 import Attribute
+    from pkcs11.util.ec import decode_ec_private_key
+    from pkcs11.util.rsa import decode_rsa_private_key
+
+    # TraditionalOpenSSL: PKCS#1 for RSA, SEC 1 for EC, the forms python-pkcs11 decodes.
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    is_rsa = isinstance(key, rsa.RSAPrivateKey)
+    attributes = decode_rsa_private_key(der) if is_rsa else decode_ec_private_key(der)
+    attributes.update(
+        {
+            Attribute.LABEL: label,
+            Attribute.ID: hashlib.sha256(label.encode()).digest()[:16],
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: True,
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+            Attribute.SIGN: True,
+            Attribute.DECRYPT: False,
+            Attribute.UNWRAP: False,
+        }
+    )
+    try:
+        lib = pkcs11.lib(token.module)
+        with lib.get_token(token_label=token.token_label).open(
+            rw=True, user_pin=token.pin
+        ) as session:
+            session.create_object(attributes)
+    except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
+        raise ServiceError(
+            f"Nyckeln kunde inte läggas in i PKCS#11-token {token.token_label!r} "
+            f"({type(exc).__name__})."
+        ) from exc
 
 
 def _generate_in_token(token: Pkcs11Token, label: str, algorithm: Any) -> Any:

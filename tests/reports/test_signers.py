@@ -359,6 +359,28 @@ def test_a_key_held_in_softhsm_signs_end_to_end(
         assert row.location.startswith("riskreg-granskare-")
         assert not (settings_for(app).personal_keys_dir / "users" / row.location).exists()
 
+    # The approver's certificate comes as PKCS#12 (here from the same CA) and goes into the
+    # token with `keys import --hsm`.
+    settings = settings_for(app)
+    assert settings.passphrase is not None
+    ca_key, ca_cert = load_ca(settings.personal_keys_dir, settings.passphrase)
+    key = new_key(KeyAlgorithm.RSA_3072)
+    cert = issue_personal_certificate(
+        ca_key,
+        ca_cert,
+        key.public_key(),
+        full_name="Göran Förvaltningschef",
+        username="chef",
+        organisation="Region Västmanland",
+        now=now_utc(),
+    )
+    p12 = tmp_path / "chef.p12"
+    p12.write_bytes(personal_pkcs12(key, cert, [ca_cert], b"pki-secret"))
+    monkeypatch.setenv("RISKREG_IMPORT_PASSPHRASE", "pki-secret")
+    imported = app.test_cli_runner().invoke(args=["keys", "import", "chef", str(p12), "--hsm"])
+    assert imported.exit_code == 0, imported.output
+    assert "nyckel i HSM (PKCS#11)" in imported.output
+
     content = final_pdf(app, sign_both(app, scenario))
     assert pdfsig_signers(poppler, content, tmp_path) == {
         "Granskare": "Karin Åström",
@@ -367,8 +389,12 @@ def test_a_key_held_in_softhsm_signs_end_to_end(
     assert verify_pdf(content, settings_for(app).trust_roots()).verdict is Verdict.VALID
     with app.app_context():
         by_field = {who.field_name: who for who in identify(db.session, content)}
+        chef = active_certificate(db.session, user(db.session, "chef"))
+        assert chef is not None and chef.storage == "pkcs11" and chef.source == "imported"
+        assert by_field["Godkannare"].fingerprint_sha256 == chef.fingerprint_sha256
     assert by_field["Granskare"].fingerprint_sha256 == hsm_fingerprint
     assert by_field["Granskare"].belonged and by_field["Granskare"].username == "granskare"
+    assert by_field["Godkannare"].belonged and by_field["Godkannare"].username == "chef"
 
     # A wrong PIN signs nothing and says the token could not be opened.
     monkeypatch.setitem(app.config, "SIGNING_PKCS11_PIN", "fel-pin")
