@@ -230,7 +230,7 @@ CLI_ON_BEHALF_OF: dict[str, Callable[[Any], bool]] = {
 #: them changes the register's content or hands it out. Why each is one:
 CLI_OPERATOR: dict[str, str] = {
     "db": "schema migrations (deployment)",
-    "keys": "the signing keys on the server's own disk",
+    "keys": "the signing keys on the server's disk or HSM and the users they are issued to",
     "reminders send": "the scheduled reminder job; it sends what the rules say, nothing else",
     "audit verify": "checks the hash chain; prints a verdict and entry ids only",
     "audit checkpoint": "signs the trail's newest entry number and hash; writes them outside "

@@ -22,9 +22,12 @@ The **follow-up report** (uppföljning) of a plan is signed the same way by an a
 (the internal control coordinator, certifying) and co-signed by an approver the coordinator
 names when signing (the förvaltningschef who presents it to the nämnd).
 
-The signing key is an organisational PKCS#12 file (``SIGNING_PKCS12`` and
-``SIGNING_PASSPHRASE``; by default ``instance/keys/signing.p12`` and the passphrase in
-``instance/keys/passphrase``, both written by ``riskreg keys init``). Verification trusts the
+Every signer signs with their own certificate (``riskreg.reports.signers``): issued per user by
+the organisation's CA (``riskreg keys issue``) or imported from the region's PKI, its key in
+``instance/keys/users/`` (PKCS#12, encrypted with ``SIGNING_PASSPHRASE``, by default the
+passphrase in ``instance/keys/passphrase`` written by ``riskreg keys init``) or in an HSM
+through PKCS#11 (``SIGNING_PKCS11_MODULE``, ``SIGNING_PKCS11_TOKEN``, ``SIGNING_PKCS11_PIN``).
+A deactivated user, or one without a current certificate, cannot sign. Verification trusts the
 certificates in ``SIGNING_TRUST_ROOTS`` (default ``instance/keys/ca.pem``; one PEM file may
 hold several roots, e.g. the region's CA and its timestamp authority's). With
 ``TIMESTAMP_URL`` each signature gets an RFC 3161 timestamp.
@@ -103,6 +106,10 @@ class SigningSettings:
     timestamp_url: str | None
     reports_dir: Path
     timezone: ZoneInfo
+    keys_dir: Path | None = None  # the dev CA and users/ (personal PKCS#12 files)
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str | Path) -> SigningSettings:
@@ -130,7 +137,23 @@ class SigningSettings:
             timestamp_url=str(config.get("TIMESTAMP_URL") or "") or None,
             reports_dir=path("REPORTS_DIR", instance / REPORTS_DIR),
             timezone=ZoneInfo(str(config.get("BABEL_DEFAULT_TIMEZONE") or "Europe/Stockholm")),
+            keys_dir=path("SIGNING_KEYS_DIR", keys),
+            pkcs11_module=str(config.get("SIGNING_PKCS11_MODULE") or "") or None,
+            pkcs11_token=str(config.get("SIGNING_PKCS11_TOKEN") or "") or None,
+            pkcs11_pin=str(config.get("SIGNING_PKCS11_PIN") or "") or None,
         )
+
+    @property
+    def personal_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir is not None else self.pkcs12_path.parent
+
+    def pkcs11_token_config(self) -> Any:
+        """The configured PKCS#11 token (``signers.Pkcs11Token``), or None."""
+        from riskreg.reports.signers import Pkcs11Token
+
+        if not self.pkcs11_module or not self.pkcs11_token:
+            return None
+        return Pkcs11Token(self.pkcs11_module, self.pkcs11_token, self.pkcs11_pin)
 
     def trust_roots(self) -> list[Any]:
         from riskreg.reports.keys import load_pem_certificates
@@ -193,7 +216,7 @@ def ensure_dev_keys(keys_dir: Path, organisation: str, *, force: bool = False) -
             "konfigurationen eller skapa nya nycklar med --force."
         )
     passphrase = secrets.token_urlsafe(32).encode("ascii")
-    create_dev_pki(keys_dir, organisation, passphrase, force=force)
+    create_dev_pki(keys_dir, organisation, passphrase, force=force, keep_ca_key=True)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     fd = os.open(secret, flags, 0o600)
     os.fchmod(fd, 0o600)
@@ -423,6 +446,7 @@ def sign_review(
     )
     unsigned = build_review_report(data)
     certified = _sign(
+        session,
         unsigned,
         settings,
         signer=actor,
@@ -483,6 +507,7 @@ def cosign_report(
     certified = settings.store().read_verified(report.certified_file, report.certified_sha256)
     signed_at = _local(now, settings)
     final = _sign(
+        session,
         certified,
         settings,
         signer=actor,
@@ -539,6 +564,7 @@ def _check_cosigner(report: Report, actor: User) -> None:
 
 
 def _sign(
+    session: Session,
     pdf: bytes,
     settings: SigningSettings,
     *,
@@ -550,29 +576,31 @@ def _sign(
     box: Any,
     reserve: Mapping[str, Any] | None,
 ) -> bytes:
+    """Sign with ``signer``'s own certificate (refused when deactivated or without one)."""
+    from riskreg.reports.signers import open_signer, signing_certificate_for
     from riskreg.reports.signing import SigningError, sign_pdf
 
-    if not settings.pkcs12_path.is_file():
-        raise ServiceError(
-            f"Signeringsnyckeln {settings.pkcs12_path} finns inte. Kör `riskreg keys init` "
-            "(utveckling och demo) eller ange SIGNING_PKCS12 och SIGNING_PASSPHRASE."
-        )
-    if settings.passphrase is None:
-        raise ServiceError("Lösenfrasen till signeringsnyckeln saknas (SIGNING_PASSPHRASE).")
+    certificate = signing_certificate_for(session, signer, signed_at)
     try:
-        return sign_pdf(
-            pdf,
-            pkcs12_path=settings.pkcs12_path,
+        with open_signer(
+            certificate,
+            keys_dir=settings.personal_keys_dir,
             passphrase=settings.passphrase,
-            signer_name=signer.full_name,
-            signer_role=role,
-            signed_at=signed_at,
-            field_name=field,
-            certify=certify,
-            box=box,
-            timestamp_url=settings.timestamp_url,
-            reserve_fields=reserve,
-        )
+            token=settings.pkcs11_token_config(),
+            chain=settings.trust_roots(),
+        ) as key:
+            return sign_pdf(
+                pdf,
+                signer=key,
+                signer_name=signer.full_name,
+                signer_role=role,
+                signed_at=signed_at,
+                field_name=field,
+                certify=certify,
+                box=box,
+                timestamp_url=settings.timestamp_url,
+                reserve_fields=reserve,
+            )
     except SigningError as exc:
         raise ServiceError(f"Rapporten kunde inte signeras: {exc}") from exc
 
@@ -687,6 +715,7 @@ def sign_followup(
     )
     unsigned = build_followup_report(data)
     certified = _sign(
+        session,
         unsigned,
         settings,
         signer=actor,
@@ -735,6 +764,8 @@ class VerificationOutcome:
     issued: Report | None
     stage: str | None  # "final" or "certified" when issued
     trust_configured: bool
+    # Who made each signature (riskreg.reports.signers.SignerIdentity), by certificate.
+    signers: tuple[Any, ...] = ()
 
     @property
     def issued_message(self) -> str:
@@ -758,18 +789,21 @@ def verify_upload(
     session: Session, content: bytes, *, now: datetime, settings: SigningSettings
 ) -> VerificationOutcome:
     """Check every signature, the chain to the configured roots and the hash against the DB."""
+    from riskreg.reports.signers import identify
     from riskreg.reports.verify import sha256_hex, verify_pdf
 
     if not is_pdf(content):
         raise ServiceError("Filen är inte en PDF.")
     roots = settings.trust_roots()
     result = verify_pdf(content, roots, validation_time=now)
+    who = tuple(identify(session, content))
     digest = sha256_hex(content)
     final = session.scalar(select(Report).where(Report.final_sha256 == digest))
     if final is not None:
-        return VerificationOutcome(result, final, "final", bool(roots))
+        return VerificationOutcome(result, final, "final", bool(roots), who)
     certified = session.scalar(select(Report).where(Report.certified_sha256 == digest).limit(1))
-    return VerificationOutcome(result, certified, "certified" if certified else None, bool(roots))
+    stage = "certified" if certified else None
+    return VerificationOutcome(result, certified, stage, bool(roots), who)
 
 
 # ============================================================== export

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as WResponse
 
 from riskreg import permissions, safe_next
 from riskreg.auth.models import Role, User
+from riskreg.auth.throttle import throttle
 from riskreg.controls.models import Control, ControlStatus
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -35,6 +36,7 @@ from riskreg.reports import assemble, services
 from riskreg.reports.forms import FollowupSignForm, SignForm, VerifyForm
 from riskreg.reports.models import REPORT_STATE_TITLES, Report, ReportKind, ReportState
 from riskreg.reports.services import ReportFileError, SigningSettings
+from riskreg.reports.signers import confirm_password
 from riskreg.uploads import check_upload
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -63,6 +65,32 @@ def _file_response(
 
 def _safe_next(default: str) -> str:
     return safe_next(request.form.get("next")) or default
+
+
+def _stepped_up(form: SignForm) -> bool:
+    """Step-up before signing: the signer's password again, throttled like a login.
+
+    A wrong password signs nothing, says so and counts as a failed login for the account;
+    a locked account cannot sign until the lockout ends.
+    """
+    limits = throttle()
+    refusal = limits.refusal(current_user.username, request.remote_addr)
+    if refusal is not None:
+        flash(
+            _(
+                "För många felaktiga lösenord. Signering och inloggning är tillfälligt spärrade; "
+                "försök igen om %(minutes)s min.",
+                minutes=refusal.minutes,
+            ),
+            "danger",
+        )
+        return False
+    if not confirm_password(current_user, form.password.data or ""):
+        limits.failed(current_user.username, request.remote_addr)
+        flash(_("Fel lösenord. Rapporten har inte signerats."), "danger")
+        return False
+    limits.succeeded(current_user.username)
+    return True
 
 
 def _control_page(control: Control) -> str:
@@ -196,6 +224,8 @@ def sign(control_id: int) -> WResponse:
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(back)
+    if not _stepped_up(form):
+        return redirect(back)
     try:
         report = services.sign_review(
             db.session, control, actor=current_user, now=now_utc(), settings=_settings()
@@ -236,6 +266,8 @@ def cosign(report_id: int) -> WResponse:
     form = SignForm()
     if not form.validate_on_submit():
         flash_errors(form)
+        return redirect(back)
+    if not _stepped_up(form):
         return redirect(back)
     try:
         services.cosign_report(
@@ -328,6 +360,8 @@ def followup_sign(plan_id: int) -> WResponse:
     form = _followup_form()
     if not form.validate_on_submit():
         flash_errors(form)
+        return redirect(back)
+    if not _stepped_up(form):
         return redirect(back)
     cosigner = db.session.get(User, form.cosigner.data)
     if cosigner is None:

@@ -123,7 +123,9 @@ def test_controller_signs_then_approver_cosigns(
         assert db.session.scalar(select(Report)) is None
 
     signed = controller.post(
-        f"{control_url}/sign", data={"confirm": "y", "next": control_url}, follow_redirects=True
+        f"{control_url}/sign",
+        data={"confirm": "y", "next": control_url, "password": demo["granskare"]},
+        follow_redirects=True,
     )
     text = signed.get_data(as_text=True)
     assert "väntar på medsignatur av Göran Förvaltningschef" in text
@@ -131,23 +133,34 @@ def test_controller_signs_then_approver_cosigns(
     assert report.state == ReportState.CERTIFIED
     # The controller gets no co-sign button and is refused when posting anyway.
     assert "Medsignera som godkännare" not in text
-    assert controller.post(f"/reports/{report.id}/cosign", data={"confirm": "y"}).status_code == 403
+    refused = controller.post(
+        f"/reports/{report.id}/cosign", data={"confirm": "y", "password": demo["granskare"]}
+    )
+    assert refused.status_code == 403
 
     approver = client_as(app, demo, "chef")
     page = approver.get(control_url).get_data(as_text=True)
     assert "Medsignera som godkännare" in page
     done = approver.post(
-        f"/reports/{report.id}/cosign", data={"confirm": "y"}, follow_redirects=True
+        f"/reports/{report.id}/cosign",
+        data={"confirm": "y", "password": demo["chef"]},
+        follow_redirects=True,
     )
     assert "medsignerad och arkiverad" in done.get_data(as_text=True)
     report = _report(app)
     assert report.state == ReportState.SIGNED and report.final_sha256
 
     again = approver.post(
-        f"/reports/{report.id}/cosign", data={"confirm": "y"}, follow_redirects=True
+        f"/reports/{report.id}/cosign",
+        data={"confirm": "y", "password": demo["chef"]},
+        follow_redirects=True,
     )
     assert "redan medsignerad" in again.get_data(as_text=True)
-    again = controller.post(f"{control_url}/sign", data={"confirm": "y"}, follow_redirects=True)
+    again = controller.post(
+        f"{control_url}/sign",
+        data={"confirm": "y", "password": demo["granskare"]},
+        follow_redirects=True,
+    )
     assert "redan signerad" in again.get_data(as_text=True)
 
 
