@@ -729,47 +729,75 @@ def is_pdf(content: bytes) -> bool:
 
 @dataclass(frozen=True)
 class VerificationOutcome:
-    """The signature check of an uploaded file and whether riskreg issued it."""
+    """The verdict on an uploaded file and the archived report it is (or comes from)."""
 
-    result: Any  # riskreg.reports.verify.VerificationReport
-    issued: Report | None
-    stage: str | None  # "final" or "certified" when issued
+    verification: Any  # riskreg.reports.verdict.FileVerification
+    report: Report | None
     trust_configured: bool
 
-    @property
-    def issued_message(self) -> str:
-        if self.issued is None:
-            return (
-                "Filen är inte en rapport som riskreg har utfärdat: ingen lagrad rapport har "
-                "samma SHA-256."
-            )
-        if self.stage == "final":
-            return (
-                f"Filen är exakt den slutliga, medsignerade rapporten {self.issued.reference} "
-                "som riskreg har arkiverat (SHA-256 stämmer)."
-            )
-        return (
-            f"Filen är den av granskaren signerade mellanversionen av {self.issued.reference} "
-            "(SHA-256 stämmer); medsignaturen saknas i den här filen."
+
+def _archived(session: Session, report: Report, stage: str) -> Any:
+    from riskreg.reports.verdict import ArchivedFile
+
+    column = Report.control_id if report.control_id is not None else Report.plan_id
+    subject = report.control_id if report.control_id is not None else report.plan_id
+    newer = session.scalar(
+        select(Report)
+        .where(
+            column == subject,
+            Report.number > report.number,
+            Report.state == ReportState.SIGNED.value,
         )
+        .order_by(Report.number.desc())
+        .limit(1)
+    )
+    return ArchivedFile(
+        reference=report.reference,
+        stage=stage,
+        report_id=report.id,
+        final_reference=report.reference if report.final_sha256 else None,
+        superseded_by=newer.reference if newer is not None else None,
+    )
+
+
+def archive_lookup(session: Session) -> Any:
+    """A function from SHA-256 to what riskreg archived under it (final or certified file)."""
+
+    def lookup(sha256: str) -> Any:
+        final = session.scalar(select(Report).where(Report.final_sha256 == sha256))
+        if final is not None:
+            return _archived(session, final, "final")
+        certified = session.scalar(
+            select(Report).where(Report.certified_sha256 == sha256).order_by(Report.id).limit(1)
+        )
+        if certified is not None:
+            return _archived(session, certified, "certified")
+        return None
+
+    return lookup
 
 
 def verify_upload(
     session: Session, content: bytes, *, now: datetime, settings: SigningSettings
 ) -> VerificationOutcome:
-    """Check every signature, the chain to the configured roots and the hash against the DB."""
-    from riskreg.reports.verify import sha256_hex, verify_pdf
+    """One verdict on ``content``: its signatures, the chain to the roots, and the archive.
 
-    if not is_pdf(content):
+    See :mod:`riskreg.reports.verdict` for the rule. Only what is not a PDF at all is
+    refused (``ServiceError``); everything else gets a verdict in words.
+    """
+    from riskreg.reports.verdict import judge
+    from riskreg.reports.verify import verify_pdf
+
+    if b"%PDF-" not in content[:1024]:  # a cut-off PDF still gets a verdict (broken)
         raise ServiceError("Filen är inte en PDF.")
     roots = settings.trust_roots()
-    result = verify_pdf(content, roots, validation_time=now)
-    digest = sha256_hex(content)
-    final = session.scalar(select(Report).where(Report.final_sha256 == digest))
-    if final is not None:
-        return VerificationOutcome(result, final, "final", bool(roots))
-    certified = session.scalar(select(Report).where(Report.certified_sha256 == digest).limit(1))
-    return VerificationOutcome(result, certified, "certified" if certified else None, bool(roots))
+    verification = judge(verify_pdf(content, roots, validation_time=now), archive_lookup(session))
+    report = (
+        session.get(Report, verification.archived.report_id)
+        if verification.archived is not None
+        else None
+    )
+    return VerificationOutcome(verification, report, bool(roots))
 
 
 # ============================================================== export

@@ -382,10 +382,10 @@ def verify() -> str:
             form.file.errors.append(exc.message)
     can_see = (
         outcome is not None
-        and outcome.issued is not None
+        and outcome.report is not None
         and (
-            outcome.issued.control is None
-            or permissions.can_view_control(current_user, outcome.issued.control)
+            outcome.report.control is None
+            or permissions.can_view_control(current_user, outcome.report.control)
         )
     )
     return render_template(
