@@ -230,6 +230,7 @@ CLI_OPERATOR: dict[str, str] = {
     "audit verify": "checks the hash chain; prints a verdict and entry ids only",
     "sample verify": "re-derives a stored sample; prints a verdict only",
     "reports verify": "checks a PDF the operator holds; prints a verdict only",
+    "storage": "lists and removes files on the server's own disk that no row refers to",
     "demo": "demo data for a development machine",
     "start": "the development server with demo data",
     "run": "Flask's development server",

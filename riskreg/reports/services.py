@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -224,23 +225,35 @@ class ReportStore:
     def write_once(self, name: str, content: bytes) -> None:
         """Store ``content`` under ``name``; an existing file is never replaced.
 
-        A file of that name with the very same bytes (left by an earlier attempt whose
-        transaction failed) is accepted; any other existing file is an error.
+        The bytes go to a temporary file beside the target first and are linked to the name
+        only when complete (``os.link`` fails if the name exists), so a crash never leaves a
+        half-written report under a real name; a leftover temporary file or a file whose
+        transaction failed is found and removed by ``riskreg storage check``. A file of that
+        name with the very same bytes (left by an earlier attempt) is adopted; any other
+        existing file is an error.
         """
+        from riskreg.storage import touch
+
         target = self.path(name)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
         try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o440)
-        except FileExistsError:
-            if target.read_bytes() == content:
-                return
-            raise ReportFileError(
-                f"Rapportfilen {name} finns redan med annat innehåll; den skrivs inte över."
-            ) from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o440)
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                if target.read_bytes() == content:
+                    touch(target)
+                    return
+                raise ReportFileError(
+                    f"Rapportfilen {name} finns redan med annat innehåll; den skrivs inte över."
+                ) from None
+        finally:
+            os.unlink(temporary)
 
     def read_verified(self, name: str, sha256: str) -> bytes:
         """The stored bytes, after checking that they still hash to what the database says."""

@@ -251,9 +251,7 @@ def _changed_reason(
             "Filen har ändrats efter signeringen: det signerade innehållet stämmer inte "
             "längre med signaturen (hashvärdet stämmer inte)." + suffix
         )
-    if any(s.docmdp_ok is not True for s in signatures[:-1]) or (
-        signatures[-1].docmdp_ok is False
-    ):
+    if any(s.docmdp_ok is not True for s in signatures[:-1]) or (signatures[-1].docmdp_ok is False):
         return (
             "Filen har ändrats efter signeringen: en senare version av filen innehåller "
             "ändringar som signaturen inte tillåter (otillåtet sätt)." + suffix

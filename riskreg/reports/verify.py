@@ -25,6 +25,7 @@ Fetching of revocation data is disabled: verification is offline and reproducibl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -225,10 +226,8 @@ def _collect_signatures(
     pyHanko's own collection fails as a whole when one signature's /Contents is damaged;
     here the others are still checked and the damaged one is reported in words.
     """
-    try:
+    with contextlib.suppress(Exception):  # one damaged signature: collect them one by one
         return list(reader.embedded_regular_signatures)
-    except Exception:
-        pass
     found: list[EmbeddedPdfSignature | _UnreadableSignature] = []
     for name, value, ref in fields.enumerate_sig_fields(reader):
         if not value:

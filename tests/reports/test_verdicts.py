@@ -98,9 +98,7 @@ def update_info(content: bytes) -> bytes:
 def zero_last_signature(content: bytes) -> bytes:
     """Overwrite the last signature's /Contents (the CMS value) with zeros."""
     last = list(re.finditer(rb"/Contents\s*<([0-9a-fA-F]+)>", content))[-1]
-    return (
-        content[: last.start(1)] + b"0" * (last.end(1) - last.start(1)) + content[last.end(1) :]
-    )
+    return content[: last.start(1)] + b"0" * (last.end(1) - last.start(1)) + content[last.end(1) :]
 
 
 def orphan_from_interrupted_signing(app: Flask, scenario: Scenario) -> bytes:
@@ -127,9 +125,7 @@ class Case:
     says: tuple[str, ...]
 
 
-def crafted_cases(
-    app: Flask, scenario: Scenario, foreign_pki: Pki
-) -> tuple[Report, list[Case]]:
+def crafted_cases(app: Flask, scenario: Scenario, foreign_pki: Pki) -> tuple[Report, list[Case]]:
     report_id = sign_both(app, scenario)
     with app.app_context():
         report = db.session.get(Report, report_id)
@@ -319,4 +315,3 @@ def test_exit_codes_are_distinct_and_documented(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["reports", "verify", "--help"])
     for code in EXIT_CODES.values():
         assert re.search(rf"^\s+{code}\s+\S", result.output, flags=re.MULTILINE), code
-
