@@ -134,8 +134,14 @@ def can_approve_control(user: Any, control: Control) -> bool:
 
 
 def can_reopen_control(user: Any, control: Control) -> bool:
-    """An approved control is reopened (with a reason) by its controllers or an approver."""
-    return can_work_on_control(user, control) or can_approve_control(user, control)
+    """An approved control is reopened (with a reason) only by the approver who approved it,
+    or by an administrator; never by its controllers alone (the co-signed report would lose
+    its approval behind the approver's back)."""
+    if _role(user) == Role.ADMIN:
+        return True
+    if control.approved_by_id is not None and getattr(user, "id", None) != control.approved_by_id:
+        return False
+    return can_approve_control(user, control)
 
 
 def can_view_action(user: Any, action: Action) -> bool:

@@ -86,11 +86,22 @@ class ReviewPanel:
     reports: list[Report]
 
     @property
+    def superseded(self) -> Report | None:
+        """The newest signed report that no longer belongs to the control's current approval
+        (the control was reopened after it): listed as superseded, never hidden."""
+        for report in self.reports:  # newest first
+            if report.is_signed and (self.current is None or report.id != self.current.id):
+                return report
+        return None
+
+    @property
     def state_title(self) -> str:
         if self.current is not None:
             return REPORT_STATE_TITLES[self.current.state_enum]
         if self.approved:
             return _("Godkänd, väntar på granskarens signatur")
+        if self.superseded is not None:
+            return _("Ersatt: granskningen är öppnad igen efter signeringen")
         return _("Ingen rapport: granskningen är inte godkänd")
 
     @property
