@@ -16,7 +16,7 @@ from flask import abort
 from flask_login import current_user
 
 from riskreg.auth.models import Role, User
-from riskreg.controls.models import Action, Control
+from riskreg.controls.models import Action, Control, ControlStatus
 from riskreg.plans.models import Plan, Risk
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -122,6 +122,13 @@ def can_work_on_control(user: Any, control: Control) -> bool:
     if _role(user) == Role.ADMIN:
         return True
     return _role(user) == Role.CONTROLLER and control.is_controller(user)
+
+
+def can_test_control(user: Any, control: Control) -> bool:
+    """Import, plan, draw, record results: those who work on it, and only while it is in
+    progress. Before the start the deviation definition is not locked yet (ISA 530); once
+    submitted or approved, the control's sample pages are read-only."""
+    return can_work_on_control(user, control) and control.status == ControlStatus.IN_PROGRESS
 
 
 def can_approve_control(user: Any, control: Control) -> bool:

@@ -272,7 +272,14 @@ def set_conclusion(
 
 
 def require_open_for_testing(control: Control) -> None:
-    """Populations, draws and results may change only while the control is being worked on."""
+    """Populations, plans, draws and results may change only while the control is in progress:
+    not before it is started (the deviation definition is locked at the start, ISA 530), and
+    not once it is submitted or approved."""
+    if control.status_enum == ControlStatus.PLANNED:
+        raise ServiceError(
+            "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
+            "avvikelse, och först därefter kan population, urval och resultat registreras."
+        )
     if control.status_enum in (ControlStatus.READY_FOR_REVIEW, ControlStatus.APPROVED):
         raise ServiceError(
             "Granskningen är lämnad för godkännande eller godkänd och kan inte ändras. "
