@@ -315,3 +315,31 @@ def test_exit_codes_are_distinct_and_documented(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["reports", "verify", "--help"])
     for code in EXIT_CODES.values():
         assert re.search(rf"^\s+{code}\s+\S", result.output, flags=re.MULTILINE), code
+
+
+def test_real_cli_prints_no_library_traceback_for_a_foreign_certificate(
+    review_data: object, foreign_pki: Pki, tmp_path: Path
+) -> None:
+    """The installed `riskreg` command, in its own process: pyHanko logs certificate-path
+    failures with tracebacks on stderr unless the command keeps them out."""
+    import os
+    import subprocess
+    import sys
+
+    from riskreg.reports.pdf import build_review_report
+
+    riskreg = str(Path(sys.executable).parent / "riskreg")
+    foreign = sign_as_controller(build_review_report(review_data), foreign_pki, signing_time())
+    path = tmp_path / "främmande.pdf"
+    path.write_bytes(foreign)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKREG_")}
+    env["RISKREG_INSTANCE_PATH"] = str(tmp_path / "instance")
+    env["RISKREG_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    for args in (["db", "upgrade"], ["keys", "init"]):
+        subprocess.run([riskreg, *args], env=env, check=True, capture_output=True)
+    result = subprocess.run(
+        [riskreg, "reports", "verify", str(path)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == EXIT_CODES[FileVerdict.NOT_OURS], result.stderr
+    assert result.stdout.startswith("Resultat: inte utfärdad av riskreg")
+    assert result.stderr == ""
