@@ -764,12 +764,16 @@ def _archived(session: Session, report: Report, stage: str) -> Any:
         .order_by(Report.number.desc())
         .limit(1)
     )
+    reopened = (
+        report.control is not None and current_review_report(session, report.control) is not report
+    )
     return ArchivedFile(
         reference=report.reference,
         stage=stage,
         report_id=report.id,
         final_reference=report.reference if report.final_sha256 else None,
         superseded_by=newer.reference if newer is not None else None,
+        reopened=reopened,
     )
 
 

@@ -95,6 +95,8 @@ class ArchivedFile:
     report_id: int
     final_reference: str | None = None
     superseded_by: str | None = None
+    #: The review was reopened after this report: it stays genuine, but is superseded.
+    reopened: bool = False
 
 
 Lookup = Callable[[str], ArchivedFile | None]
@@ -237,6 +239,11 @@ def _genuine_headline(exact: ArchivedFile) -> str:
         headline += (
             f" Granskningen har senare öppnats igen; den gällande rapporten är "
             f"{exact.superseded_by}."
+        )
+    elif exact.reopened:
+        headline += (
+            " Granskningen har öppnats igen efter signeringen; rapporten är ersatt och en ny "
+            "version skapas när granskningen godkänns på nytt."
         )
     return headline
 

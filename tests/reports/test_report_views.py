@@ -272,6 +272,11 @@ def test_reopened_review_keeps_its_signed_report_listed_as_superseded(
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
     panel = auditor.get(f"/reports/controls/{scenario.control_id}").get_data(as_text=True)
     assert f"{report.reference} –" in panel and "ersatt (granskningen öppnades igen)" in panel
+    # The superseded file still verifies as genuine, and says it is superseded.
+    content = settings_for(app).store().path(report.final_file or "").read_bytes()
+    verified = _upload(auditor, content)
+    assert 'data-verdict="genuine"' in verified
+    assert "Granskningen har öppnats igen efter signeringen; rapporten är ersatt" in verified
     # The controller hears of it from riskreg, with the approver's reason.
     notices = controller.get("/reminders/notifications").get_data(as_text=True)
     assert "öppnad igen av Göran Förvaltningschef" in notices
