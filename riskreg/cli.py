@@ -111,6 +111,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(reports_group)
     app.cli.add_command(reminders_cli.reminders_group)
+    from riskreg.storage import storage_group
+
+    app.cli.add_command(storage_group)
 
 
 # --- users ------------------------------------------------------------------------------------

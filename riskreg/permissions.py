@@ -16,7 +16,7 @@ from flask import abort
 from flask_login import current_user
 
 from riskreg.auth.models import Role, User
-from riskreg.controls.models import Action, Control
+from riskreg.controls.models import Action, Control, ControlStatus
 from riskreg.plans.models import Plan, Risk
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,6 +127,11 @@ def can_work_on_control(user: Any, control: Control) -> bool:
 def can_download_rederivation(user: Any, control: Control) -> bool:
     """The re-derivation package of a sample: whoever may read the sample (auditors above all)."""
     return can_view_control(user, control)
+def can_test_control(user: Any, control: Control) -> bool:
+    """Import, plan, draw, record results: those who work on it, and only while it is in
+    progress. Before the start the deviation definition is not locked yet (ISA 530); once
+    submitted or approved, the control's sample pages are read-only."""
+    return can_work_on_control(user, control) and control.status == ControlStatus.IN_PROGRESS
 
 
 def can_approve_control(user: Any, control: Control) -> bool:
@@ -139,8 +144,14 @@ def can_approve_control(user: Any, control: Control) -> bool:
 
 
 def can_reopen_control(user: Any, control: Control) -> bool:
-    """An approved control is reopened (with a reason) by its controllers or an approver."""
-    return can_work_on_control(user, control) or can_approve_control(user, control)
+    """An approved control is reopened (with a reason) only by the approver who approved it,
+    or by an administrator; never by its controllers alone (the co-signed report would lose
+    its approval behind the approver's back)."""
+    if _role(user) == Role.ADMIN:
+        return True
+    if control.approved_by_id is not None and getattr(user, "id", None) != control.approved_by_id:
+        return False
+    return can_approve_control(user, control)
 
 
 def can_view_action(user: Any, action: Action) -> bool:
@@ -237,6 +248,7 @@ CLI_OPERATOR: dict[str, str] = {
     "the database (and mails them to the auditors); changes no register content",
     "sample verify": "re-derives a stored sample; prints a verdict only",
     "reports verify": "checks a PDF the operator holds; prints a verdict only",
+    "storage": "lists and removes files on the server's own disk that no row refers to",
     "demo": "demo data for a development machine",
     "start": "the development server with demo data",
     "run": "Flask's development server",

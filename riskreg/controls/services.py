@@ -198,7 +198,14 @@ def change_status(
             f"till ”{CONTROL_STATUS_TITLES[to_status]}”."
         )
     note = note.strip()
-    if current == ControlStatus.APPROVED and not note:
+    reopening = current == ControlStatus.APPROVED
+    approver = control.approved_by  # cleared below when reopening; told afterwards
+    if reopening and not (actor.role == Role.ADMIN or actor.id == control.approved_by_id):
+        raise NotAllowed(
+            "En godkänd granskning kan bara öppnas igen av godkännaren som godkände den "
+            "eller av en administratör."
+        )
+    if reopening and not note:
         raise ServiceError("Ange skäl för att öppna en godkänd granskning igen.")
     sent_back = current == ControlStatus.READY_FOR_REVIEW and to_status == ControlStatus.IN_PROGRESS
     if sent_back and not note:
@@ -224,7 +231,33 @@ def change_status(
         )
     )
     session.flush()
+    if reopening:
+        _notify_reopened(session, control, actor=actor, approver=approver, note=note, now=now)
     return control
+
+
+def _notify_reopened(
+    session: Session,
+    control: Control,
+    *,
+    actor: User,
+    approver: User | None,
+    note: str,
+    now: datetime,
+) -> None:
+    """Tell the other party: the controllers and the approver, except whoever reopened it."""
+    from riskreg.reminders.services import notify_control_event
+
+    others = [u for u in [*control.controllers, approver] if u is not None and u.id != actor.id]
+    name = actor.full_name or actor.username
+    notify_control_event(
+        session,
+        control,
+        others,
+        reason="reopened",
+        title=f"{control.title}: öppnad igen av {name}. Skäl: {note}",
+        now=now,
+    )
 
 
 def set_conclusion(
@@ -239,7 +272,14 @@ def set_conclusion(
 
 
 def require_open_for_testing(control: Control) -> None:
-    """Populations, draws and results may change only while the control is being worked on."""
+    """Populations, plans, draws and results may change only while the control is in progress:
+    not before it is started (the deviation definition is locked at the start, ISA 530), and
+    not once it is submitted or approved."""
+    if control.status_enum == ControlStatus.PLANNED:
+        raise ServiceError(
+            "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
+            "avvikelse, och först därefter kan population, urval och resultat registreras."
+        )
     if control.status_enum in (ControlStatus.READY_FOR_REVIEW, ControlStatus.APPROVED):
         raise ServiceError(
             "Granskningen är lämnad för godkännande eller godkänd och kan inte ändras. "

@@ -1041,6 +1041,45 @@ def unit_status_counts(
 # --- notifications ----------------------------------------------------------------------------
 
 
+def notify_control_event(
+    session: Session,
+    control: Any,
+    recipients: Iterable[User],
+    *,
+    reason: str,
+    title: str,
+    now: dt.datetime,
+) -> list[Notification]:
+    """An in-app notification about ``control`` for each recipient (once per user).
+
+    Used for workflow events the other party must hear of at once (e.g. ``reason`` "reopened"
+    when an approved review is opened again), beside the scheduled reminders.
+    """
+    run_id = f"{reason}-{uuid.uuid4().hex[:20]}"
+    created: list[Notification] = []
+    seen: set[int] = set()
+    for user in recipients:
+        if user.id in seen or not user.active:
+            continue
+        seen.add(user.id)
+        notification = Notification(
+            user_id=user.id,
+            created_at=now,
+            run_id=run_id,
+            item_kind="control",
+            item_id=control.id,
+            title=short_title(title, TITLE_MAX * 2),
+            unit_code=control.responsible_unit.code if control.responsible_unit else "",
+            reason=reason,
+            due_date=control.deadline,
+            url_path=control_path(control.id),
+        )
+        session.add(notification)
+        created.append(notification)
+    session.flush()
+    return created
+
+
 def notifications_for(
     session: Session, user: User, *, unread_only: bool = False, limit: int = 200
 ) -> list[Notification]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -257,34 +261,72 @@ def reports_export(directory: Path, as_user: str | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def reports_verify(file: Path) -> None:
-    """Kontrollera signaturerna i FILE och om riskreg har utfärdat filen.
+    """Ge ett omdöme om FILE: är den exakt en rapport som riskreg har utfärdat?
 
-    Slutkod 0 när alla signaturer är giltiga och betrodda, 1 annars.
+    \b
+    Slutkoder:
+      0  äkta: exakt den slutliga, medsignerade rapporten som riskreg har arkiverat
+      1  filen kunde inte kontrolleras (finns inte, är ingen PDF)
+      2  ändrad efter signeringen
+      3  inte utfärdad av riskreg (oförändrade signaturer, men ingen rapport från riskreg)
+      4  trasig (går inte att läsa, eller en signatur är skadad)
+      5  tidigare version av en rapport (t.ex. utan medsignaturen)
+      6  väntar på medsignatur
+      7  osignerad
     """
     from riskreg.extensions import db
     from riskreg.reports.services import verify_upload
 
     try:
-        outcome = verify_upload(db.session, file.read_bytes(), now=now_utc(), settings=_settings())
+        with _quiet_pyhanko():
+            outcome = verify_upload(
+                db.session, file.read_bytes(), now=now_utc(), settings=_settings()
+            )
     except ServiceError as exc:
         _fail(exc.message)
-    result = outcome.result
-    click.echo(f"Resultat: {result.verdict.value}")
-    for message in result.messages:
-        click.echo(f"  {message}")
+    result = outcome.verification
+    click.echo(f"Resultat: {result.label}")
+    click.echo(result.headline)
     for sig in result.signatures:
+        who = sig.signer_name or sig.field_name
         click.echo(
-            f"  [{sig.field_name}] oförändrad: {_yes(sig.intact)}, giltig: {_yes(sig.valid)}, "
-            f"betrodd: {_yes(sig.trusted)}, hela dokumentet: {_yes(sig.covers_whole_document)}, "
+            f"  [{sig.field_name}] {who}: signerat innehåll {_content_word(sig)}, "
+            f"certifikat betrott: {_yes(sig.trusted)}, "
+            f"omfattar hela filen: {_yes(sig.covers_whole_document)}, "
             f"senare ändringar tillåtna: {_yes(sig.docmdp_ok)}"
         )
+    for message in result.details:
+        click.echo(f"  {message}")
     if not outcome.trust_configured:
         click.echo("  Inga betrodda rotcertifikat är konfigurerade (SIGNING_TRUST_ROOTS).")
     for who in outcome.signers:
         click.echo(f"  Signerare [{who.field_name}]: {who.message}")
-    click.echo(outcome.issued_message)
     click.echo(f"SHA-256: {result.sha256}")
-    sys.exit(0 if result.ok else 1)
+    sys.exit(result.exit_code)
+
+
+@contextmanager
+def _quiet_pyhanko() -> Iterator[None]:
+    """pyHanko logs validation failures with tracebacks; the verdict says it in words."""
+    loggers = [logging.getLogger(name) for name in ("pyhanko", "pyhanko_certvalidator")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _content_word(sig: Any) -> str:
+    if not sig.readable:
+        return "GÅR INTE ATT LÄSA"
+    if not sig.intact:
+        return "ÄNDRAT"
+    if not sig.valid:
+        return "SIGNATURVÄRDET STÄMMER INTE"
+    return "oförändrat"
 
 
 def _yes(value: bool | None) -> str:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -247,23 +248,35 @@ class ReportStore:
     def write_once(self, name: str, content: bytes) -> None:
         """Store ``content`` under ``name``; an existing file is never replaced.
 
-        A file of that name with the very same bytes (left by an earlier attempt whose
-        transaction failed) is accepted; any other existing file is an error.
+        The bytes go to a temporary file beside the target first and are linked to the name
+        only when complete (``os.link`` fails if the name exists), so a crash never leaves a
+        half-written report under a real name; a leftover temporary file or a file whose
+        transaction failed is found and removed by ``riskreg storage check``. A file of that
+        name with the very same bytes (left by an earlier attempt) is adopted; any other
+        existing file is an error.
         """
+        from riskreg.storage import touch
+
         target = self.path(name)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
         try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o440)
-        except FileExistsError:
-            if target.read_bytes() == content:
-                return
-            raise ReportFileError(
-                f"Rapportfilen {name} finns redan med annat innehåll; den skrivs inte över."
-            ) from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o440)
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                if target.read_bytes() == content:
+                    touch(target)
+                    return
+                raise ReportFileError(
+                    f"Rapportfilen {name} finns redan med annat innehåll; den skrivs inte över."
+                ) from None
+        finally:
+            os.unlink(temporary)
 
     def read_verified(self, name: str, sha256: str) -> bytes:
         """The stored bytes, after checking that they still hash to what the database says."""
@@ -758,52 +771,83 @@ def is_pdf(content: bytes) -> bool:
 
 @dataclass(frozen=True)
 class VerificationOutcome:
-    """The signature check of an uploaded file and whether riskreg issued it."""
+    """The verdict on an uploaded file and the archived report it is (or comes from)."""
 
-    result: Any  # riskreg.reports.verify.VerificationReport
-    issued: Report | None
-    stage: str | None  # "final" or "certified" when issued
+    verification: Any  # riskreg.reports.verdict.FileVerification
+    report: Report | None
     trust_configured: bool
     # Who made each signature (riskreg.reports.signers.SignerIdentity), by certificate.
     signers: tuple[Any, ...] = ()
 
-    @property
-    def issued_message(self) -> str:
-        if self.issued is None:
-            return (
-                "Filen är inte en rapport som riskreg har utfärdat: ingen lagrad rapport har "
-                "samma SHA-256."
-            )
-        if self.stage == "final":
-            return (
-                f"Filen är exakt den slutliga, medsignerade rapporten {self.issued.reference} "
-                "som riskreg har arkiverat (SHA-256 stämmer)."
-            )
-        return (
-            f"Filen är den av granskaren signerade mellanversionen av {self.issued.reference} "
-            "(SHA-256 stämmer); medsignaturen saknas i den här filen."
+
+def _archived(session: Session, report: Report, stage: str) -> Any:
+    from riskreg.reports.verdict import ArchivedFile
+
+    column = Report.control_id if report.control_id is not None else Report.plan_id
+    subject = report.control_id if report.control_id is not None else report.plan_id
+    newer = session.scalar(
+        select(Report)
+        .where(
+            column == subject,
+            Report.number > report.number,
+            Report.state == ReportState.SIGNED.value,
         )
+        .order_by(Report.number.desc())
+        .limit(1)
+    )
+    reopened = (
+        report.control is not None and current_review_report(session, report.control) is not report
+    )
+    return ArchivedFile(
+        reference=report.reference,
+        stage=stage,
+        report_id=report.id,
+        final_reference=report.reference if report.final_sha256 else None,
+        superseded_by=newer.reference if newer is not None else None,
+        reopened=reopened,
+    )
+
+
+def archive_lookup(session: Session) -> Any:
+    """A function from SHA-256 to what riskreg archived under it (final or certified file)."""
+
+    def lookup(sha256: str) -> Any:
+        final = session.scalar(select(Report).where(Report.final_sha256 == sha256))
+        if final is not None:
+            return _archived(session, final, "final")
+        certified = session.scalar(
+            select(Report).where(Report.certified_sha256 == sha256).order_by(Report.id).limit(1)
+        )
+        if certified is not None:
+            return _archived(session, certified, "certified")
+        return None
+
+    return lookup
 
 
 def verify_upload(
     session: Session, content: bytes, *, now: datetime, settings: SigningSettings
 ) -> VerificationOutcome:
-    """Check every signature, the chain to the configured roots and the hash against the DB."""
-    from riskreg.reports.signers import identify
-    from riskreg.reports.verify import sha256_hex, verify_pdf
+    """One verdict on ``content``: its signatures, the chain to the roots, and the archive.
 
-    if not is_pdf(content):
+    See :mod:`riskreg.reports.verdict` for the rule. Only what is not a PDF at all is
+    refused (``ServiceError``); everything else gets a verdict in words.
+    """
+    from riskreg.reports.signers import identify
+    from riskreg.reports.verdict import judge
+    from riskreg.reports.verify import verify_pdf
+
+    if b"%PDF-" not in content[:1024]:  # a cut-off PDF still gets a verdict (broken)
         raise ServiceError("Filen är inte en PDF.")
     roots = settings.trust_roots()
-    result = verify_pdf(content, roots, validation_time=now)
-    who = tuple(identify(session, content))
-    digest = sha256_hex(content)
-    final = session.scalar(select(Report).where(Report.final_sha256 == digest))
-    if final is not None:
-        return VerificationOutcome(result, final, "final", bool(roots), who)
-    certified = session.scalar(select(Report).where(Report.certified_sha256 == digest).limit(1))
-    stage = "certified" if certified else None
-    return VerificationOutcome(result, certified, stage, bool(roots), who)
+    verification = judge(verify_pdf(content, roots, validation_time=now), archive_lookup(session))
+    report = (
+        session.get(Report, verification.archived.report_id)
+        if verification.archived is not None
+        else None
+    )
+    signers = tuple(identify(session, content))
+    return VerificationOutcome(verification, report, bool(roots), signers)
 
 
 # ============================================================== export

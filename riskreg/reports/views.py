@@ -114,11 +114,22 @@ class ReviewPanel:
     reports: list[Report]
 
     @property
+    def superseded(self) -> Report | None:
+        """The newest signed report that no longer belongs to the control's current approval
+        (the control was reopened after it): listed as superseded, never hidden."""
+        for report in self.reports:  # newest first
+            if report.is_signed and (self.current is None or report.id != self.current.id):
+                return report
+        return None
+
+    @property
     def state_title(self) -> str:
         if self.current is not None:
             return REPORT_STATE_TITLES[self.current.state_enum]
         if self.approved:
             return _("Godkänd, väntar på granskarens signatur")
+        if self.superseded is not None:
+            return _("Ersatt: granskningen är öppnad igen efter signeringen")
         return _("Ingen rapport: granskningen är inte godkänd")
 
     @property
@@ -416,10 +427,10 @@ def verify() -> str:
             form.file.errors.append(exc.message)
     can_see = (
         outcome is not None
-        and outcome.issued is not None
+        and outcome.report is not None
         and (
-            outcome.issued.control is None
-            or permissions.can_view_control(current_user, outcome.issued.control)
+            outcome.report.control is None
+            or permissions.can_view_control(current_user, outcome.report.control)
         )
     )
     return render_template(

@@ -37,6 +37,7 @@ from riskreg.controls.models import (
     CONTROL_STATUS_TITLES,
     CheckType,
     Control,
+    ControlStatus,
 )
 from riskreg.db import local_date, now_utc
 from riskreg.errors import ServiceError, StaleObject
@@ -96,6 +97,30 @@ def _control(control_id: int) -> Control:
 
 def _require_work(control: Control) -> None:
     require(permissions.can_work_on_control(current_user, control))
+
+
+def _read_only(control: Control) -> WResponse | None:
+    """A control that is not in progress gets its read-only page, not a form that would only
+    refuse after submit: not started (deviation definition not locked), submitted or approved."""
+    if permissions.can_test_control(current_user, control):
+        return None
+    if control.status == ControlStatus.PLANNED:
+        flash(
+            _(
+                "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
+                "avvikelse, och först därefter kan population, urval och resultat registreras."
+            ),
+            "warning",
+        )
+    else:
+        flash(
+            _(
+                "Granskningen är lämnad för godkännande eller godkänd; stickprovet kan bara "
+                "läsas. Den måste öppnas igen för att ändras."
+            ),
+            "warning",
+        )
+    return redirect(url_for("sampling.control", control_id=control.id))
 
 
 def _item(item_id: int) -> SampleItem:
@@ -204,6 +229,8 @@ def control(control_id: int) -> str:
 def population(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     spec = spec_for(control)
     if not spec.has_population:
         return redirect(url_for("sampling.hygiene_import", control_id=control.id))
@@ -253,6 +280,8 @@ def population(control_id: int) -> str | WResponse:
 def plan(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     spec = spec_for(control)
     form = PlanForm()
     form.method.choices = choices(
@@ -325,6 +354,8 @@ def plan(control_id: int) -> str | WResponse:
 def draw(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     spec = spec_for(control)
     form = DrawForm()
     plan = services.current_plan(db.session, control)
@@ -543,7 +574,7 @@ def item(item_id: int) -> str | WResponse:
         deviation=deviation,
         evidence_form=EvidenceForm(formdata=None),
         action_form=action_form,
-        can_work=permissions.can_work_on_control(current_user, control),
+        can_work=permissions.can_test_control(current_user, control),
         audit_related=[
             *(("attribute_result", r.id) for r in sample_item.attribute_results),
             *(("evidence", e.id) for e in sample_item.evidence),
@@ -646,6 +677,8 @@ def item_action(item_id: int) -> WResponse:
 def hygiene(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     if control.check_type != CheckType.HYGIENE:
         flash(_("Granskningen gäller inte hygienrutiner."), "warning")
         return redirect(url_for("sampling.control", control_id=control.id))
@@ -715,6 +748,8 @@ def hygiene(control_id: int) -> str | WResponse:
 def hygiene_import(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     form = HygieneImportForm()
     errors: list[str] = []
     if form.validate_on_submit():

@@ -434,7 +434,7 @@ def test_cli_verify_accepts_the_issued_report(
     path.write_bytes(content)
     result = app.test_cli_runner().invoke(args=["reports", "verify", str(path)])
     assert result.exit_code == 0, result.output
-    assert "Resultat: giltig" in result.output
+    assert "Resultat: äkta, utfärdad av riskreg" in result.output
     assert f"slutliga, medsignerade rapporten {report.reference}" in result.output
 
 
@@ -454,10 +454,9 @@ def test_one_changed_byte_is_reported_by_pdfsig_and_cli_verify(
     path = tmp_path / "ändrad.pdf"
     path.write_bytes(tampered)
     result = app.test_cli_runner().invoke(args=["reports", "verify", str(path)])
-    assert result.exit_code == 1
-    assert "Resultat: ogiltig" in result.output
+    assert result.exit_code == 2
+    assert "Resultat: ändrad efter signeringen" in result.output
     assert "hashvärdet stämmer inte" in result.output
-    assert "inte en rapport som riskreg har utfärdat" in result.output
 
 
 def test_appended_revision_is_an_illegal_modification_for_cli_verify(
@@ -472,8 +471,8 @@ def test_appended_revision_is_an_illegal_modification_for_cli_verify(
     path = tmp_path / "tillagd.pdf"
     path.write_bytes(extended)
     result = app.test_cli_runner().invoke(args=["reports", "verify", str(path)])
-    assert result.exit_code == 1
-    assert "Resultat: ogiltig" in result.output
+    assert result.exit_code == 2
+    assert "Resultat: ändrad efter signeringen" in result.output
     assert "otillåtet sätt" in result.output
     assert "senare ändringar tillåtna: NEJ" in result.output
 
