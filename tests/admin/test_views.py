@@ -160,3 +160,16 @@ def test_cli_users_create(app: Flask, make_unit) -> None:  # type: ignore[no-unt
         ]
     )
     assert bad.exit_code == 1 and "FINNSEJ" in bad.output
+
+
+def test_edit_pages_of_id_zero_do_not_exist(app: Flask, make_user) -> None:  # type: ignore[no-untyped-def]
+    make_user("ik", "admin")
+    client = app.test_client()
+    login(client, "ik")
+    for path in ("/admin/units/0/edit", "/admin/users/0/edit"):
+        assert client.get(path).status_code == 404, path
+    # Nor does posting to them create anything.
+    data = {"code": "Noll", "name": "Noll", "parent_id": 0, "manager_id": 0}
+    assert client.post("/admin/units/0/edit", data=data).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Unit).where(Unit.code == "Noll")) is None

@@ -73,7 +73,8 @@ def _draw_mus(app: Flask, world: World) -> FlaskClient:
 
 def _result_form(overall: str = "ok", **extra: str) -> dict[str, str]:
     data = {f"attr_{i}": "ok" for i in range(len(ATTRIBUTES))}
-    data.update(overall=overall, next="1")
+    # A fresh item has version 1; a form without its version is a conflict.
+    data.update(overall=overall, next="1", version="1")
     data.update(extra)
     return data
 
