@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from riskreg.extensions import db
-from tests.conftest import login
+from tests.conftest import TEST_PASSWORD, login
 
 PARALLEL = 20
 
@@ -25,11 +25,13 @@ def on_postgresql(app: Flask) -> bool:
         return db.engine.dialect.name == "postgresql"
 
 
-def signed_in_clients(app: Flask, username: str, count: int = PARALLEL) -> list[FlaskClient]:
+def signed_in_clients(
+    app: Flask, username: str, count: int = PARALLEL, password: str = TEST_PASSWORD
+) -> list[FlaskClient]:
     clients = []
     for _ in range(count):
         client = app.test_client()
-        assert login(client, username).status_code == 302
+        assert login(client, username, password).status_code == 302
         clients.append(client)
     return clients
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from riskreg.auth.models import Role, Unit, User
@@ -318,6 +317,7 @@ def raise_action(
     """A new action. ``form_token`` (the form's one-time token) makes a repeated form, even
     20 concurrent copies of it, create one action: the others raise AlreadyDone."""
     if form_token:
+        lock_control(session, control)  # concurrent copies of the form run one at a time
         _refuse_repeated_action_form(session, form_token)
     if not description.strip():
         raise ServiceError("Beskriv åtgärden.")
@@ -336,15 +336,7 @@ def raise_action(
         form_token=form_token or None,
     )
     session.add(action)
-    if not form_token:
-        session.flush()
-        return action
-    try:
-        with session.begin_nested():  # a savepoint: the unique token decides a concurrent race
-            session.flush()
-    except IntegrityError:
-        _refuse_repeated_action_form(session, form_token)
-        raise
+    session.flush()  # the unique token is the database's last word (a 409 page, see lost_race)
     return action
 
 
