@@ -138,10 +138,21 @@ def update_user(
 ) -> User:
     _check_version(user, expected_version)
     _check_unique_user(session, user.username, email, exclude_id=user.id)
+    units = list(units)
+    role = Role(role).value
+    # A change of what the user may do ends every session they have: a deactivated and
+    # reactivated user's old cookies stay dead, and a narrower role or fewer units take
+    # effect now, not at their next login.
+    if (
+        active != user.active
+        or role != user.role
+        or {u.id for u in units} != {u.id for u in user.units}
+    ):
+        user.session_epoch += 1
     user.email = email.strip().lower()
     user.full_name = full_name.strip()
-    user.role = Role(role).value
-    user.units = list(units)
+    user.role = role
+    user.units = units
     user.active = active
     user.locale = locale
     _flush_or_explain(session, "E-postadressen används redan av en annan användare.")
