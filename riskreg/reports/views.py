@@ -279,6 +279,7 @@ def _followup_preview_data(plan: Plan) -> Any:
         reference=f"UPP-{plan.year}",
         now=now_utc(),
         settings=_settings(),
+        visible=permissions.followup_scope(current_user),
     )
 
 
@@ -306,7 +307,13 @@ def followup(plan_id: int) -> str:
 @requires(permissions.can_view_followup)
 def followup_preview(plan_id: int) -> Response:
     plan = db.get_or_404(Plan, plan_id)
-    pdf = services.preview_followup(db.session, plan, now=now_utc(), settings=_settings())
+    pdf = services.preview_followup(
+        db.session,
+        plan,
+        now=now_utc(),
+        settings=_settings(),
+        visible=permissions.followup_scope(current_user),
+    )
     return _file_response(pdf, PDF, f"uppfoljning-{plan.year}-utkast.pdf", inline=True)
 
 
