@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from riskreg.audit.cli import audit_group, harden_command
 from riskreg.audit.context import acting
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -101,6 +102,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(plan_group)
     app.cli.add_command(audit_group)
+    from flask_migrate.cli import db as db_group
+
+    db_group.add_command(harden_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(start_command)
     app.cli.add_command(sample_group)
@@ -282,27 +286,6 @@ def plan_export(
         sys.stdout.flush()
     else:
         output.write_bytes(text.encode("utf-8"))
-
-
-# --- audit ------------------------------------------------------------------------------------
-
-
-@click.group("audit", help="Granskningsspåret.")
-def audit_group() -> None:
-    pass
-
-
-@audit_group.command("verify")
-@with_appcontext
-def audit_verify() -> None:
-    """Kontrollera hashkedjan i granskningsspåret."""
-    from riskreg.audit.trail import verify_chain
-    from riskreg.extensions import db
-
-    checked, broken = verify_chain(db.session)
-    if broken:
-        _fail(f"Kedjan är bruten efter {checked - 1} korrekta poster: {broken}")
-    click.echo(f"Granskningsspåret är intakt: {checked} poster kontrollerade.")
 
 
 # --- demo and start ---------------------------------------------------------------------------

@@ -78,6 +78,12 @@ DEFAULTS: dict[str, Any] = {
     "TIMESTAMP_URL": None,  # an RFC 3161 timestamp service; none by default
     "REPORTS_DIR": None,  # where signed reports are stored; default instance/reports
     "REPORT_UPLOAD_MAX_BYTES": 20 * 1024 * 1024,  # largest PDF the verify page accepts
+    # Signed checkpoints of the audit trail (riskreg/audit/checkpoint.py): where they are
+    # written (default instance/audit-checkpoints), who gets them by e-mail (comma-separated),
+    # and whether `reminders send` writes one when the newest is a day old.
+    "AUDIT_CHECKPOINT_DIR": None,
+    "AUDIT_CHECKPOINT_EMAILS": None,
+    "AUDIT_CHECKPOINT_WITH_REMINDERS": True,
 }
 
 # Short names used in the environment that map to Flask/extension keys.

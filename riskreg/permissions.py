@@ -124,6 +124,11 @@ def can_work_on_control(user: Any, control: Control) -> bool:
     return _role(user) == Role.CONTROLLER and control.is_controller(user)
 
 
+def can_download_rederivation(user: Any, control: Control) -> bool:
+    """The re-derivation package of a sample: whoever may read the sample (auditors above all)."""
+    return can_view_control(user, control)
+
+
 def can_approve_control(user: Any, control: Control) -> bool:
     """Approvers of the unit approve; never their own work (segregation of duties)."""
     return (
@@ -241,6 +246,8 @@ CLI_OPERATOR: dict[str, str] = {
     "keys": "the signing keys on the server's own disk",
     "reminders send": "the scheduled reminder job; it sends what the rules say, nothing else",
     "audit verify": "checks the hash chain; prints a verdict and entry ids only",
+    "audit checkpoint": "signs the trail's newest entry number and hash; writes them outside "
+    "the database (and mails them to the auditors); changes no register content",
     "sample verify": "re-derives a stored sample; prints a verdict only",
     "reports verify": "checks a PDF the operator holds; prints a verdict only",
     "demo": "demo data for a development machine",

@@ -2,13 +2,22 @@
 
 The suite runs on SQLite by default and on PostgreSQL when RISKREG_TEST_DATABASE_URL is set.
 Tables are truncated rather than rolled back so that views can commit exactly as in production.
+
+The demo data (which signs PDFs) is built once per session for each set of feature steps the
+tests ask for, as a template: a SQLite file, or a PostgreSQL database used with
+`CREATE DATABASE ... TEMPLATE`, plus a copy of the files it wrote into its instance folder
+(keys, signed reports, evidence). `load_demo_data` restores that template into the empty test
+database instead of loading the demo again; see `DemoTemplates`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +25,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlalchemy import text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from riskreg import create_app
 from riskreg.auth.models import Role, Unit, User
@@ -109,7 +120,7 @@ def empty_all_tables(app: Flask) -> None:
 
 
 @pytest.fixture()
-def app(_app: Flask) -> Iterator[Flask]:
+def app(_app: Flask, demo_templates: DemoTemplates) -> Iterator[Flask]:
     yield _app
     empty_all_tables(_app)
 
@@ -186,8 +197,8 @@ def login(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> 
     )
 
 
-def load_demo_data(app: Flask, feature_demos: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Load the demo data, optionally only up to some features' steps. Returns passwords."""
+def _load_demo_now(app: Flask, feature_demos: tuple[str, ...] | None) -> dict[str, str]:
+    """Really load the demo data into `app`'s database (signing its PDFs). Returns passwords."""
     from concurrent.futures import ThreadPoolExecutor
 
     from riskreg.db import now_utc
@@ -206,8 +217,134 @@ def load_demo_data(app: Flask, feature_demos: tuple[str, ...] | None = None) -> 
         return pool.submit(run).result()
 
 
+@dataclass(frozen=True)
+class DemoTemplate:
+    passwords: dict[str, str]
+    database: str  # the SQLite file or the PostgreSQL database holding the loaded demo
+    instance: Path  # the files the demo wrote into its instance folder
+
+
+class DemoTemplates:
+    """The demo loaded once per session and feature-step set, restored into each test's database.
+
+    A template is built by a second app on its own database and instance folder. Restoring it
+    copies the database into place (SQLite's backup API; on PostgreSQL the test database is
+    dropped and created again from the template) and copies the template's instance files over
+    the test app's instance folder, so rows and files (signed reports, keys, evidence) match.
+    """
+
+    def __init__(self, session_app: Flask, database_url: str, root: Path) -> None:
+        self.session_app = session_app
+        self.url = make_url(database_url)
+        self.root = root
+        self.templates: dict[tuple[str, ...] | None, DemoTemplate] = {}
+
+    @property
+    def postgresql(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    def _admin(self) -> Any:
+        return create_engine(
+            self.url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+
+    def get(self, feature_demos: tuple[str, ...] | None) -> DemoTemplate:
+        if feature_demos not in self.templates:
+            self.templates[feature_demos] = self._build(feature_demos)
+        return self.templates[feature_demos]
+
+    def _build(self, feature_demos: tuple[str, ...] | None) -> DemoTemplate:
+        name = f"demo{len(self.templates)}"
+        instance = self.root / name / "instance"
+        instance.mkdir(parents=True)
+        if self.postgresql:
+            database = f"{self.url.database}_{name}"[:63]
+            with self._admin().connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{database}"'))
+            url = self.url.set(database=database).render_as_string(hide_password=False)
+        else:
+            database = str(self.root / name / "demo.sqlite3")
+            url = f"sqlite:///{database}"
+        builder = make_app(url, instance)
+        with builder.app_context():
+            db.create_all()
+        try:
+            passwords = _load_demo_now(builder, feature_demos)
+        finally:
+            with builder.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        return DemoTemplate(passwords=passwords, database=database, instance=instance)
+
+    def restore(self, app: Flask, template: DemoTemplate) -> dict[str, str]:
+        with app.app_context():
+            db.session.remove()
+            if self.postgresql:
+                db.engine.dispose()
+                with self.session_app.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+                live = self.url.database
+                with self._admin().connect() as conn:
+                    conn.execute(text(f'DROP DATABASE "{live}" WITH (FORCE)'))
+                    conn.execute(text(f'CREATE DATABASE "{live}" TEMPLATE "{template.database}"'))
+            else:
+                raw = db.engine.raw_connection()
+                try:
+                    with sqlite3.connect(template.database) as source:
+                        source.backup(raw.driver_connection)  # type: ignore[arg-type]
+                finally:
+                    raw.close()
+        shutil.copytree(template.instance, app.instance_path, dirs_exist_ok=True)
+        return dict(template.passwords)
+
+    def drop(self) -> None:
+        if self.postgresql and self.templates:
+            with self._admin().connect() as conn:
+                for template in self.templates.values():
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{template.database}"'))
+
+
+_demo_templates: dict[str, DemoTemplates] = {}  # the session app's database URL -> templates
+
+
+@pytest.fixture(scope="session")
+def demo_templates(
+    _app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoTemplates]:
+    templates = DemoTemplates(_app, database_url, tmp_path_factory.mktemp("demo-templates"))
+    _demo_templates[database_url] = templates
+    yield templates
+    del _demo_templates[database_url]
+    templates.drop()
+
+
+def _is_empty(app: Flask) -> bool:
+    with app.app_context():
+        try:
+            return not any(
+                db.session.scalar(select(func.count()).select_from(table))
+                for table in db.metadata.sorted_tables
+            )
+        finally:
+            db.session.remove()
+
+
+def load_demo_data(app: Flask, feature_demos: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Load the demo data, optionally only up to some features' steps. Returns passwords.
+
+    Into the session's empty test database the demo is restored from its session template
+    (built on first use); anything else gets the demo loaded for real.
+    """
+    templates = _demo_templates.get(app.config["SQLALCHEMY_DATABASE_URI"])
+    if templates is not None and _is_empty(app):
+        return templates.restore(app, templates.get(feature_demos))
+    return _load_demo_now(app, feature_demos)
+
+
 @pytest.fixture()
-def demo(app: Flask) -> dict[str, str]:
+def demo(app: Flask, demo_templates: DemoTemplates) -> dict[str, str]:
     """The whole demo data set: units, one user per role, the adopted 2025 plan and every
     feature's demo step. Returns the passwords."""
     return load_demo_data(app)

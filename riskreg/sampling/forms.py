@@ -74,7 +74,12 @@ class SekField(StringField):
         return parse_sek(self.data)
 
 
-CONFIDENCE_CHOICES = (("0.95", "95 %"), ("0.90", "90 %"))
+#: The confidence levels of the AICPA Audit Sampling tables (risks 5–50 %, table C-1; the
+#: attribute tables A-1 to A-4 are the 95 % and 90 % columns). Every level is computed exactly.
+CONFIDENCE_CHOICES = tuple(
+    (value, f"{value[2:]} %")
+    for value in ("0.95", "0.90", "0.85", "0.80", "0.75", "0.70", "0.65", "0.50")
+)
 RESULT_CHOICES = tuple((result.value, _l(title)) for result, title in ITEM_RESULT_TITLES.items())
 STEP_CHOICES = (("J", "J"), ("N", "N"), ("EA", "EA"))
 PROFESSIONS = (
@@ -123,8 +128,12 @@ class PlanForm(FlaskForm):
     )
     expected_rate = PercentField(_l("Förväntad avvikelsefrekvens (%)"), default="0")
     population_size = IntegerField(
-        _l("Populationens storlek (valfri, för små populationer)"),
+        _l("Populationens storlek"),
         validators=[Optional(), NumberRange(min=1)],
+        description=_l(
+            "Hämtas från den importerade populationen. Utan import: ange storleken för en "
+            "liten population, eller lämna tomt för en stor."
+        ),
     )
     book_value = SekField(
         _l("Bokfört värde (kr)"), description=_l("Lämnas tomt: populationens summa.")

@@ -27,6 +27,7 @@ from typing import IO, Any, Final
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from riskreg.audit.digests import DIGEST_KEY, rows_digest_change
 from riskreg.audit.trail import record
 from riskreg.auth.models import User
 from riskreg.controls.models import CheckType, Control
@@ -209,10 +210,10 @@ def _map_header(
 
 def _fast_text(value: str) -> str:
     """parse_text for the common cell: printable, already NFC, not an Excel error value."""
-    if value.isprintable() and not value.startswith("#") and (
-        value.isascii() or unicodedata.is_normalized("NFC", value)
-    ):
-        return value.strip()
+    if value.isprintable() and (value.isascii() or unicodedata.is_normalized("NFC", value)):
+        text = value.strip()
+        if not text.startswith("#"):  # " #REF!" is an Excel error value too
+            return text
     return parse_text(value)
 
 
@@ -634,7 +635,15 @@ def import_observations(
         "hygiene.import",
         "control",
         control.id,
-        {"file_name": filename, "file_sha256": reader.hexdigest(), "observations": count},
+        {
+            "file_name": filename,
+            "file_sha256": reader.hexdigest(),
+            "observations": count,
+            # the control's observations as they now stand, for `riskreg audit verify`
+            DIGEST_KEY: rows_digest_change(
+                session, HygieneObservation.__table__, {"control_id": control.id}
+            ),
+        },
     )
     return count
 

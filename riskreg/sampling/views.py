@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -45,6 +46,7 @@ from riskreg.permissions import require, requires
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
     importing,
+    rederive,
     services,
 )
 from riskreg.sampling import evidence as evidence_store
@@ -110,6 +112,13 @@ def _based_on(form: Any) -> int | None:
         return None
     parsed = parse_id(raw)
     return -1 if parsed is None else parsed
+
+
+def format_sek_input(ore: int) -> str:
+    """An öre amount as a form accepts it back: ``1234567,89``."""
+    sign = "-" if ore < 0 else ""
+    kronor, rest = divmod(abs(ore), 100)
+    return f"{sign}{kronor},{rest:02d}"
 
 
 def _failed(exc: ServiceError) -> list[str]:
@@ -269,10 +278,21 @@ def plan(control_id: int) -> str | WResponse:
             delattr(form, name)
     population = importing.current_population(db.session, control)
     book_value = importing.positive_total(db.session, population) if population else None
-    if request.method == "GET" and population is not None and not mus:
+    if population is not None:
+        # Planning uses the imported population: its size (and book value) are shown, not typed.
+        form.population_size.render_kw = {"readonly": True}
         form.population_size.description = _(
-            "Populationen har %(n)s poster.", n=population.row_count
+            "Hämtad från den importerade populationen: %(n)s poster.", n=population.row_count
         )
+        if request.method == "GET":
+            form.population_size.data = population.row_count
+        if mus:
+            form.book_value.render_kw = {"readonly": True}
+            form.book_value.description = _(
+                "Hämtat från den importerade populationen (summan av positiva belopp)."
+            )
+            if request.method == "GET" and book_value is not None:
+                form.book_value.data = format_sek_input(book_value)
     if form.validate_on_submit():
         try:
             made = services.plan_sample(
@@ -427,6 +447,25 @@ def items(control_id: int) -> str:
         summary=services.summary(db.session, control),
         mus=current is not None and services.is_mus_draw(current),
         **_titles(),
+    )
+
+
+@bp.route("/controls/<int:control_id>/rederive.zip")
+@requires(permissions.is_authenticated)
+def rederivation(control_id: int) -> WResponse:
+    """The zip with which anyone can re-derive the current sample without riskreg."""
+    control = db.get_or_404(Control, control_id)
+    require(permissions.can_download_rederivation(current_user, control), hide=True)
+    current = services.current_draw(db.session, control)
+    if current is None or current.status != "drawn":
+        abort(404)
+    package = rederive.build_package(db.session, current, now=now_utc())
+    return send_file(
+        package.file,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=package.download_name,
+        max_age=0,
     )
 
 
