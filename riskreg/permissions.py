@@ -200,6 +200,19 @@ def can_view_followup(user: Any) -> bool:
     return reads_everything(user) or _role(user) == Role.APPROVER
 
 
+def followup_scope(user: Any) -> Callable[[Control], bool] | None:
+    """Which controls the follow-up report (page, preview PDF, XLSX) shows this user.
+
+    One rule: the report holds what the user sees everywhere else. Roles that see every
+    control (administrator, auditor) get the full report (None: no filter); a unit-scoped
+    approver gets their units' part, a controller the controls assigned to them. The signed
+    report, which the coordinator signs and an approver co-signs, is always the full one.
+    """
+    if reads_everything(user) and _role(user) != Role.CONTROLLER:
+        return None
+    return lambda control: can_view_control(user, control)
+
+
 def can_sign_followup(user: Any) -> bool:
     """The coordinator (administrator) certifies the follow-up."""
     return is_admin(user)

@@ -39,7 +39,7 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -621,11 +621,16 @@ def _sign(
 # ============================================================== follow-up reports
 
 
-def followup_inputs(session: Session, plan: Plan) -> list[assemble.ControlFollowup]:
-    """Every control of the plan with its current sample and whether its report is signed."""
+def followup_inputs(
+    session: Session, plan: Plan, visible: Callable[[Control], bool] | None = None
+) -> list[assemble.ControlFollowup]:
+    """Every control of the plan with its current sample and whether its report is signed;
+    only those ``visible`` accepts (riskreg.permissions.followup_scope), if given."""
     controls = session.scalars(
         select(Control).join(Control.risk).where(Risk.plan_id == plan.id).order_by(Control.id)
     ).all()
+    if visible is not None:
+        controls = [control for control in controls if visible(control)]
     return [
         assemble.ControlFollowup(
             load_review_inputs(session, control),
@@ -657,13 +662,15 @@ def followup_data(
     reference: str,
     now: datetime,
     settings: SigningSettings,
+    visible: Callable[[Control], bool] | None = None,
 ) -> data.FollowupReport:
-    """The follow-up report data of a plan (also shown as a page and exported to XLSX)."""
+    """The follow-up report data of a plan (also shown as a page and exported to XLSX),
+    of the controls ``visible`` accepts when given (see followup_inputs)."""
     from riskreg.risks.matrix import load_matrix
 
     return assemble.followup_report(
         plan,
-        followup_inputs(session, plan),
+        followup_inputs(session, plan, visible),
         load_matrix(session),
         reference=reference,
         organisation=_organisation(plan),
@@ -675,7 +682,12 @@ def followup_data(
 
 
 def preview_followup(
-    session: Session, plan: Plan, *, now: datetime, settings: SigningSettings
+    session: Session,
+    plan: Plan,
+    *,
+    now: datetime,
+    settings: SigningSettings,
+    visible: Callable[[Control], bool] | None = None,
 ) -> bytes:
     from riskreg.reports.pdf import build_followup_report
 
@@ -688,6 +700,7 @@ def preview_followup(
         reference=f"{_followup_reference(plan, number)} (UTKAST, osignerat)",
         now=now,
         settings=settings,
+        visible=visible,
     )
     return build_followup_report(data)
 

@@ -26,6 +26,7 @@ from riskreg import permissions, safe_next
 from riskreg.auth.models import Role, User
 from riskreg.auth.throttle import throttle
 from riskreg.controls.models import Control, ControlStatus
+from riskreg.controls.services import lock_control
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
@@ -237,6 +238,9 @@ def sign(control_id: int) -> WResponse:
         return redirect(back)
     if not _stepped_up(form):
         return redirect(back)
+    # Concurrent "Signera" on one control (a double click) run one after the other; the
+    # second sees the first's report and is refused instead of signing a second one.
+    lock_control(db.session, control)
     try:
         report = services.sign_review(
             db.session, control, actor=current_user, now=now_utc(), settings=_settings()
@@ -322,6 +326,7 @@ def _followup_preview_data(plan: Plan) -> Any:
         reference=f"UPP-{plan.year}",
         now=now_utc(),
         settings=_settings(),
+        visible=permissions.followup_scope(current_user),
     )
 
 
@@ -349,7 +354,13 @@ def followup(plan_id: int) -> str:
 @requires(permissions.can_view_followup)
 def followup_preview(plan_id: int) -> Response:
     plan = db.get_or_404(Plan, plan_id)
-    pdf = services.preview_followup(db.session, plan, now=now_utc(), settings=_settings())
+    pdf = services.preview_followup(
+        db.session,
+        plan,
+        now=now_utc(),
+        settings=_settings(),
+        visible=permissions.followup_scope(current_user),
+    )
     return _file_response(pdf, PDF, f"uppfoljning-{plan.year}-utkast.pdf", inline=True)
 
 
@@ -366,7 +377,10 @@ def followup_xlsx(plan_id: int) -> Response:
 @bp.route("/plans/<int:plan_id>/followup/sign", methods=["POST"])
 @requires(permissions.can_sign_followup)
 def followup_sign(plan_id: int) -> WResponse:
-    plan = db.get_or_404(Plan, plan_id)
+    # The plan's row lock: two concurrent "Signera uppföljningen" run one after the other.
+    plan = db.session.get(Plan, plan_id, with_for_update=True)
+    if plan is None:
+        abort(404)
     back = url_for("reports.followup", plan_id=plan.id)
     form = _followup_form()
     if not form.validate_on_submit():
