@@ -1,7 +1,7 @@
 """one current draw per control; one action per "new action" form
 
 Revision ID: 5c5f7d2a0fff
-Revises: cc5d340b0820
+Revises: 7db0a46037eb
 Create Date: 2026-12-03 14:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c5f7d2a0fff'
-down_revision = 'cc5d340b0820'
+down_revision = '7db0a46037eb'
 branch_labels = None
 depends_on = None
 
