@@ -444,9 +444,11 @@ def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
     story: list[Flowable] = [
         para("Signaturer", "h1"),
         para(
-            "Rapporten signeras elektroniskt med avancerade elektroniska signaturer (PAdES). "
-            "Den första signaturen certifierar dokumentet; därefter får endast godkännarens "
-            "medsignatur läggas till. Varje senare ändring av filen upptäcks när signaturerna "
+            "Var och en signerar rapporten elektroniskt (PAdES) med ett personligt certifikat "
+            "som namnger personen; signaturens stämpel anger vem som signerade och vilken "
+            "utfärdare (CA) som utfärdade certifikatet. Den första signaturen certifierar "
+            "dokumentet; därefter får endast godkännarens medsignatur läggas till. Varje "
+            "senare ändring av filen upptäcks när signaturerna "
             "kontrolleras i en PDF-läsare eller i riskreg."
         ),
         Spacer(1, 4),

@@ -42,7 +42,7 @@ def pdfsig_blocks(output: str) -> list[str]:
 
 
 def stamp_line(name: str, role: str, when: datetime) -> str:
-    return f"Signerad av {name}, {role}, {when:%Y-%m-%d %H:%M}"
+    return f"Signerad elektroniskt av {name}, {role}, {when:%Y-%m-%d %H:%M}"
 
 
 # ---------------------------------------------------------------- poppler's view
