@@ -1,13 +1,27 @@
-"""Translation helpers that need no Flask.
+"""Translation helpers.
 
 ``N_`` marks a Swedish source string for extraction (Babel's default keywords include it) but
 returns it unchanged. Use it for module-level constants that are also used outside the web UI –
-in PDF reports, e-mail digests, service error messages or as stored values – and translate them
-where they are displayed, with ``gettext``/``lazy_gettext`` or ``_()`` in a template.
+in PDF reports, e-mail digests or as stored values – and translate them where they are
+displayed, with ``gettext``/``lazy_gettext`` or ``_()`` in a template.
+
+``gettext_now`` (imported as ``_`` in services) translates a message for the reader when it
+is made: every ``ServiceError`` is raised with it, so the English UI shows English refusals.
+Outside an application (scripts, some tests) the Swedish source is returned.
 """
 
 from __future__ import annotations
 
+from flask import has_app_context
+from flask_babel import gettext
+
 
 def N_(message: str) -> str:
     return message
+
+
+def gettext_now(message: str, **values: object) -> str:
+    """A message for the reader: Swedish source, English from the catalogue in the app."""
+    if has_app_context():
+        return gettext(message, **values)
+    return message % values if values else message

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from riskreg.audit.models import AuditEntry
 from riskreg.audit.trail import GENESIS_HASH, canonical
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 
 __all__ = [
     "Checkpoint",
@@ -131,17 +132,21 @@ def _signer(settings: CheckpointSettings) -> Any:
 
     if not settings.pkcs12_path.is_file():
         raise ServiceError(
-            f"Signeringsnyckeln {settings.pkcs12_path} finns inte; kör `riskreg keys init` "
-            "(utveckling) eller ange SIGNING_PKCS12 och SIGNING_PASSPHRASE."
+            _(
+                "Signeringsnyckeln %(pkcs12_path)s finns inte; kör `riskreg keys init` "
+                "(utveckling) "
+                "eller ange SIGNING_PKCS12 och SIGNING_PASSPHRASE.",
+                pkcs12_path=settings.pkcs12_path,
+            )
         )
     if not settings.passphrase:
-        raise ServiceError("Lösenfrasen till signeringsnyckeln saknas (SIGNING_PASSPHRASE).")
+        raise ServiceError(_("Lösenfrasen till signeringsnyckeln saknas (SIGNING_PASSPHRASE)."))
     try:
         return signers.SimpleSigner.load_pkcs12_data(
             settings.pkcs12_path.read_bytes(), other_certs=(), passphrase=settings.passphrase
         )
     except ValueError as exc:
-        raise ServiceError("Signeringsnyckeln kunde inte öppnas (fel lösenfras?).") from exc
+        raise ServiceError(_("Signeringsnyckeln kunde inte öppnas (fel lösenfras?).")) from exc
 
 
 def sign_detached(data: bytes, settings: CheckpointSettings) -> bytes:
@@ -160,7 +165,12 @@ def sign_detached(data: bytes, settings: CheckpointSettings) -> bytes:
             )
         )
     except TimestampRequestError as exc:
-        raise ServiceError(f"Tidsstämpeltjänsten {settings.timestamp_url} svarade inte.") from exc
+        raise ServiceError(
+            _(
+                "Tidsstämpeltjänsten %(timestamp_url)s svarade inte.",
+                timestamp_url=settings.timestamp_url,
+            )
+        ) from exc
     return bytes(content.dump())
 
 

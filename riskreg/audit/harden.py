@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 
 __all__ = ["HardenResult", "harden"]
 
@@ -36,30 +37,45 @@ def _quote(conn: Connection, name: str) -> str:
 def harden(conn: Connection, app_role: str, *, schema: str = "public") -> HardenResult:
     """Grant ``app_role`` what the application needs, and no more on the audit table."""
     if conn.dialect.name != "postgresql":
-        raise ServiceError("Rollerna kan bara sättas upp på PostgreSQL.")
+        raise ServiceError(_("Rollerna kan bara sättas upp på PostgreSQL."))
     role = conn.execute(
         text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": app_role}
     ).first()
     if role is None:
         raise ServiceError(
-            f"Rollen {app_role} finns inte. Skapa den först, t.ex. "
-            f"CREATE ROLE {app_role} LOGIN PASSWORD '…';"
+            _(
+                "Rollen %(app_role)s finns inte. Skapa den först, t.ex. CREATE ROLE %(app_role)s "
+                "LOGIN PASSWORD '…';",
+                app_role=app_role,
+            )
         )
     if role[0]:
-        raise ServiceError(f"{app_role} är superanvändare; då hjälper inga behörigheter.")
+        raise ServiceError(
+            _("%(app_role)s är superanvändare; då hjälper inga behörigheter.", app_role=app_role)
+        )
     owner = conn.execute(
         text("SELECT tableowner FROM pg_tables WHERE schemaname = :s AND tablename = :t"),
         {"s": schema, "t": AUDIT_TABLE},
     ).scalar()
     if owner is None:
-        raise ServiceError(f"Tabellen {AUDIT_TABLE} finns inte; kör `riskreg db upgrade` först.")
+        raise ServiceError(
+            _(
+                "Tabellen %(AUDIT_TABLE)s finns inte; kör `riskreg db upgrade` först.",
+                AUDIT_TABLE=AUDIT_TABLE,
+            )
+        )
     owns = conn.execute(
         text("SELECT pg_has_role(:r, :o, 'USAGE')"), {"r": app_role, "o": owner}
     ).scalar()
     if owns:
         raise ServiceError(
-            f"{app_role} äger tabellerna (eller är medlem i ägarrollen {owner}) och kan därför "
-            "ändra granskningsspåret. Låt en annan roll äga tabellerna och köra migreringarna."
+            _(
+                "%(app_role)s äger tabellerna (eller är medlem i ägarrollen %(owner)s) och kan "
+                "därför ändra granskningsspåret. Låt en annan roll äga tabellerna och köra "
+                "migreringarna.",
+                app_role=app_role,
+                owner=owner,
+            )
         )
     r = _quote(conn, app_role)
     s = _quote(conn, schema)

@@ -20,6 +20,8 @@ from riskreg.auth.passwords import (
     verify_password,
 )
 from riskreg.errors import ServiceError, StaleObject
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 
 
 def password_problems(
@@ -28,12 +30,22 @@ def password_problems(
     """Every reason the password is refused (see riskreg.auth.passwords for the policy)."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"Lösenordet måste vara minst {MIN_PASSWORD_LENGTH} tecken.")
+        problems.append(
+            _(
+                "Lösenordet måste vara minst %(MIN_PASSWORD_LENGTH)s tecken.",
+                MIN_PASSWORD_LENGTH=MIN_PASSWORD_LENGTH,
+            )
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        problems.append(f"Lösenordet får vara högst {MAX_PASSWORD_LENGTH} tecken.")
+        problems.append(
+            _(
+                "Lösenordet får vara högst %(MAX_PASSWORD_LENGTH)s tecken.",
+                MAX_PASSWORD_LENGTH=MAX_PASSWORD_LENGTH,
+            )
+        )
     # Very short usernames ("ce") occur by chance in any long password; they reveal nothing.
     if len(username) >= 4 and username.lower() in password.lower():
-        problems.append("Lösenordet får inte innehålla användarnamnet.")
+        problems.append(_("Lösenordet får inte innehålla användarnamnet."))
     if not problems:
         problems.extend(strength_problems(password, (username, full_name, email)))
     return problems
@@ -87,7 +99,7 @@ def units_by_codes(session: Session, codes: Iterable[str]) -> list[Unit]:
     units = list(session.scalars(select(Unit).where(Unit.code.in_(wanted))))
     missing = wanted - {u.code for u in units}
     if missing:
-        raise ServiceError("Okänd enhet: " + ", ".join(sorted(missing)))
+        raise ServiceError(_("Okänd enhet: %(value)s", value=", ".join(sorted(missing))))
     return units
 
 
@@ -105,7 +117,7 @@ def create_user(
     role = Role(role)
     username = normalize_username(username)
     if not username:
-        raise ServiceError("Ange ett användarnamn.")
+        raise ServiceError(_("Ange ett användarnamn."))
     problems = password_problems(password, username=username, full_name=full_name, email=email)
     if problems:
         raise ServiceError(problems[0], messages=problems)
@@ -120,7 +132,7 @@ def create_user(
         units=list(units),
     )
     session.add(user)
-    _flush_or_explain(session, "Användarnamnet eller e-postadressen finns redan.")
+    _flush_or_explain(session, _("Användarnamnet eller e-postadressen finns redan."))
     return user
 
 
@@ -155,7 +167,7 @@ def update_user(
     user.units = units
     user.active = active
     user.locale = locale
-    _flush_or_explain(session, "E-postadressen används redan av en annan användare.")
+    _flush_or_explain(session, _("E-postadressen används redan av en annan användare."))
     return user
 
 
@@ -168,7 +180,7 @@ def set_password(session: Session, user: User, password: str) -> None:
         raise ServiceError(problems[0], messages=problems)
     user.password_hash = hash_password(password)
     user.session_epoch += 1
-    _flush_or_explain(session, "Lösenordet kunde inte sparas.")
+    _flush_or_explain(session, _("Lösenordet kunde inte sparas."))
 
 
 def _check_unique_user(
@@ -181,7 +193,7 @@ def _check_unique_user(
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
     if session.scalar(query) is not None:
-        raise ServiceError("Användarnamnet eller e-postadressen finns redan.")
+        raise ServiceError(_("Användarnamnet eller e-postadressen finns redan."))
 
 
 def create_unit(
@@ -195,10 +207,10 @@ def create_unit(
 ) -> Unit:
     code = code.strip()
     if session.scalar(select(Unit).where(func.lower(Unit.code) == code.lower())):
-        raise ServiceError(f"Enhetskoden {code} finns redan.")
+        raise ServiceError(_("Enhetskoden %(code)s finns redan.", code=code))
     unit = Unit(code=code, name=name.strip(), parent=parent, email=email or None, manager=manager)
     session.add(unit)
-    _flush_or_explain(session, f"Enhetskoden {code} finns redan.")
+    _flush_or_explain(session, _("Enhetskoden %(code)s finns redan.", code=code))
     return unit
 
 
@@ -219,19 +231,19 @@ def update_unit(
         select(Unit).where(func.lower(Unit.code) == code.lower(), Unit.id != unit.id)
     )
     if clash:
-        raise ServiceError(f"Enhetskoden {code} finns redan.")
+        raise ServiceError(_("Enhetskoden %(code)s finns redan.", code=code))
     if parent is not None and parent in unit.descendants_and_self():
-        raise ServiceError("En enhet kan inte ligga under sig själv eller sina underenheter.")
+        raise ServiceError(_("En enhet kan inte ligga under sig själv eller sina underenheter."))
     unit.code = code
     unit.name = name.strip()
     unit.parent = parent
     unit.email = email or None
     unit.manager = manager
-    _flush_or_explain(session, f"Enhetskoden {code} finns redan.")
+    _flush_or_explain(session, _("Enhetskoden %(code)s finns redan.", code=code))
     return unit
 
 
-STALE_MESSAGE = (
+STALE_MESSAGE = N_(
     "Någon annan har sparat ändringar sedan du öppnade formuläret. "
     "Dina ändringar har inte sparats; jämför med den aktuella versionen nedan."
 )
@@ -240,7 +252,7 @@ STALE_MESSAGE = (
 def _check_version(obj: User | Unit, expected_version: int | None) -> None:
     """Optimistic locking: the form carries the version it was loaded with."""
     if expected_version is not None and obj.version != expected_version:
-        raise StaleObject(STALE_MESSAGE)
+        raise StaleObject(_(STALE_MESSAGE))
 
 
 def _flush_or_explain(session: Session, message: str) -> None:
@@ -252,6 +264,6 @@ def _flush_or_explain(session: Session, message: str) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise StaleObject(STALE_MESSAGE) from exc
+        raise StaleObject(_(STALE_MESSAGE)) from exc
     except IntegrityError as exc:
         raise ServiceError(message) from exc

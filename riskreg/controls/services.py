@@ -27,6 +27,8 @@ from riskreg.controls.models import (
 )
 from riskreg.db import local_date
 from riskreg.errors import AlreadyDone, NotAllowed, ServiceError, StaleObject
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.plans.models import Plan, Risk
 
 # to_status -> the statuses it may be reached from
@@ -58,11 +60,11 @@ def create_control(
     """Plan a control of a plan row. The deadline defaults to the plan's "granskning klar"."""
     controllers = list(controllers)
     if not title.strip():
-        raise ServiceError("Ange vad granskningen gäller.")
+        raise ServiceError(_("Ange vad granskningen gäller."))
     _check_controllers(controllers)
     deadline = deadline or risk.deadline
     if deadline is None:
-        raise ServiceError("Ange när granskningen ska vara klar; planraden saknar datum.")
+        raise ServiceError(_("Ange när granskningen ska vara klar; planraden saknar datum."))
     check_type = CheckType(check_type)
     _check_attributes(check_type, attributes_text)
     control = Control(
@@ -88,27 +90,29 @@ def create_control(
 
 def _check_controllers(controllers: list[User]) -> None:
     if not controllers:
-        raise ServiceError("Minst en granskare måste tilldelas.")
+        raise ServiceError(_("Minst en granskare måste tilldelas."))
     not_controllers = [u.username for u in controllers if u.role != Role.CONTROLLER]
     if not_controllers:
-        raise ServiceError("Bara granskare kan tilldelas: " + ", ".join(not_controllers))
+        raise ServiceError(
+            _("Bara granskare kan tilldelas: %(value)s", value=", ".join(not_controllers))
+        )
 
 
 def _check_attributes(check_type: CheckType, attributes_text: str) -> None:
     if check_type == CheckType.GENERIC and not attributes_text.strip():
-        raise ServiceError("Ange vilka attribut som kontrolleras per post (ett per rad).")
+        raise ServiceError(_("Ange vilka attribut som kontrolleras per post (ett per rad)."))
 
 
 def _check_version(obj: Control | Action, expected_version: int | None, message: str) -> None:
     if expected_version is not None and obj.version != expected_version:
-        raise StaleObject(message)
+        raise StaleObject(_(message))
 
 
-STALE_CONTROL = (
+STALE_CONTROL = N_(
     "Någon annan har sparat granskningen sedan du öppnade sidan. "
     "Dina ändringar har inte sparats; jämför med den aktuella versionen."
 )
-STALE_ACTION = (
+STALE_ACTION = N_(
     "Någon annan har ändrat åtgärden sedan du öppnade sidan. "
     "Dina ändringar har inte sparats; jämför med den aktuella versionen."
 )
@@ -146,10 +150,10 @@ def update_control(
     """Change the plan of a control; only while it is planned, before any testing."""
     _check_version(control, expected_version, STALE_CONTROL)
     if control.status_enum != ControlStatus.PLANNED:
-        raise ServiceError("En granskning kan bara ändras medan den är planerad.")
+        raise ServiceError(_("En granskning kan bara ändras medan den är planerad."))
     controllers = list(controllers)
     if not title.strip():
-        raise ServiceError("Ange vad granskningen gäller.")
+        raise ServiceError(_("Ange vad granskningen gäller."))
     _check_controllers(controllers)
     _check_attributes(control.check_type_enum, attributes_text)
     before = [u.username for u in control.controllers]
@@ -184,41 +188,51 @@ def change_status(
     to "in progress"): the control must be in that status now.
     """
     if expected_version is not None and control.version != expected_version:
-        raise StaleObject("Granskningen har ändrats av någon annan. Ladda om sidan.")
+        raise StaleObject(_("Granskningen har ändrats av någon annan. Ladda om sidan."))
     to_status = ControlStatus(to_status)
     current = control.status_enum
     if expected_status is not None and current != ControlStatus(expected_status):
         raise ServiceError(
-            f"Granskningen har status ”{CONTROL_STATUS_TITLES[current]}”, "
-            f"inte ”{CONTROL_STATUS_TITLES[ControlStatus(expected_status)]}”."
+            _(
+                "Granskningen har status ”%(value)s”, inte ”%(value2)s”.",
+                value=CONTROL_STATUS_TITLES[current],
+                value2=CONTROL_STATUS_TITLES[ControlStatus(expected_status)],
+            )
         )
     if current not in TRANSITIONS.get(to_status, set()):
         raise ServiceError(
-            f"Granskningen kan inte gå från ”{CONTROL_STATUS_TITLES[current]}” "
-            f"till ”{CONTROL_STATUS_TITLES[to_status]}”."
+            _(
+                "Granskningen kan inte gå från ”%(value)s” till ”%(value2)s”.",
+                value=CONTROL_STATUS_TITLES[current],
+                value2=CONTROL_STATUS_TITLES[to_status],
+            )
         )
     note = note.strip()
     reopening = current == ControlStatus.APPROVED
     approver = control.approved_by  # cleared below when reopening; told afterwards
     if reopening and not (actor.role == Role.ADMIN or actor.id == control.approved_by_id):
         raise NotAllowed(
-            "En godkänd granskning kan bara öppnas igen av godkännaren som godkände den "
-            "eller av en administratör."
+            _(
+                "En godkänd granskning kan bara öppnas igen av godkännaren som godkände den eller "
+                "av en administratör."
+            )
         )
     if reopening and not note:
-        raise ServiceError("Ange skäl för att öppna en godkänd granskning igen.")
+        raise ServiceError(_("Ange skäl för att öppna en godkänd granskning igen."))
     sent_back = current == ControlStatus.READY_FOR_REVIEW and to_status == ControlStatus.IN_PROGRESS
     if sent_back and not note:
-        raise ServiceError("Ange varför granskningen skickas tillbaka.")
+        raise ServiceError(_("Ange varför granskningen skickas tillbaka."))
     if to_status == ControlStatus.IN_PROGRESS and not control.deviation_definition.strip():
-        raise ServiceError("Skriv vad som räknas som avvikelse innan granskningen påbörjas.")
+        raise ServiceError(_("Skriv vad som räknas som avvikelse innan granskningen påbörjas."))
     if to_status == ControlStatus.READY_FOR_REVIEW and not control.conclusion.strip():
-        raise ServiceError("Skriv granskarens slutsats innan granskningen lämnas för godkännande.")
+        raise ServiceError(
+            _("Skriv granskarens slutsats innan granskningen lämnas för godkännande.")
+        )
     if to_status == ControlStatus.APPROVED:
         if control.is_controller(actor):
-            raise NotAllowed("Den som har utfört granskningen kan inte godkänna den.")
+            raise NotAllowed(_("Den som har utfört granskningen kan inte godkänna den."))
         if actor.role != Role.APPROVER:
-            raise NotAllowed("Bara en godkännare kan godkänna granskningen.")
+            raise NotAllowed(_("Bara en godkännare kan godkänna granskningen."))
         control.approved_by = actor
         control.approved_at = now
     elif current == ControlStatus.APPROVED:
@@ -265,7 +279,9 @@ def set_conclusion(
 ) -> Control:
     _check_version(control, expected_version, STALE_CONTROL)
     if control.status_enum in (ControlStatus.READY_FOR_REVIEW, ControlStatus.APPROVED):
-        raise ServiceError("Slutsatsen kan inte ändras när granskningen är lämnad eller godkänd.")
+        raise ServiceError(
+            _("Slutsatsen kan inte ändras när granskningen är lämnad eller godkänd.")
+        )
     control.conclusion = conclusion.strip()
     session.flush()
     return control
@@ -297,7 +313,7 @@ def require_unchanged(seen: int | None, current: int, message: str) -> None:
     none); if that is no longer current, the same form was sent twice or someone else acted
     first, and nothing is done again. ``seen`` None (a form without the field): no check."""
     if seen is not None and seen != current:
-        raise AlreadyDone(message, object_id=current)
+        raise AlreadyDone(_(message), object_id=current)
 
 
 def require_open_for_testing(control: Control) -> None:
@@ -306,13 +322,17 @@ def require_open_for_testing(control: Control) -> None:
     not once it is submitted or approved."""
     if control.status_enum == ControlStatus.PLANNED:
         raise ServiceError(
-            "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
-            "avvikelse, och först därefter kan population, urval och resultat registreras."
+            _(
+                "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
+                "avvikelse, och först därefter kan population, urval och resultat registreras."
+            )
         )
     if control.status_enum in (ControlStatus.READY_FOR_REVIEW, ControlStatus.APPROVED):
         raise ServiceError(
-            "Granskningen är lämnad för godkännande eller godkänd och kan inte ändras. "
-            "Den måste öppnas igen först."
+            _(
+                "Granskningen är lämnad för godkännande eller godkänd och kan inte ändras. Den "
+                "måste öppnas igen först."
+            )
         )
 
 
@@ -328,7 +348,7 @@ def record_deviation(
 ) -> Deviation:
     require_open_for_testing(control)
     if not description.strip():
-        raise ServiceError("Beskriv avvikelsen.")
+        raise ServiceError(_("Beskriv avvikelsen."))
     deviation = Deviation(
         control=control,
         sample_item_id=sample_item_id,
@@ -360,11 +380,11 @@ def raise_action(
         lock_control(session, control)  # concurrent copies of the form run one at a time
         _refuse_repeated_action_form(session, form_token)
     if not description.strip():
-        raise ServiceError("Beskriv åtgärden.")
+        raise ServiceError(_("Beskriv åtgärden."))
     if due_date < local_date(now):
-        raise ServiceError("Sista dag för åtgärden kan inte ligga i det förflutna.")
+        raise ServiceError(_("Sista dag för åtgärden kan inte ligga i det förflutna."))
     if deviation is not None and deviation.control_id != control.id:
-        raise ServiceError("Avvikelsen hör till en annan granskning.")
+        raise ServiceError(_("Avvikelsen hör till en annan granskning."))
     action = Action(
         control=control,
         deviation=deviation,
@@ -380,13 +400,13 @@ def raise_action(
     return action
 
 
-ACTION_ALREADY_RAISED = "Åtgärden var redan registrerad (formuläret skickades två gånger)."
+ACTION_ALREADY_RAISED = N_("Åtgärden var redan registrerad (formuläret skickades två gånger).")
 
 
 def _refuse_repeated_action_form(session: Session, form_token: str) -> None:
     existing = session.scalar(select(Action.id).where(Action.form_token == form_token))
     if existing is not None:
-        raise AlreadyDone(ACTION_ALREADY_RAISED, object_id=existing)
+        raise AlreadyDone(_(ACTION_ALREADY_RAISED), object_id=existing)
 
 
 def answer_action(
@@ -401,9 +421,9 @@ def answer_action(
     """The owner unit says what it has done; the controller then verifies it."""
     _check_version(action, expected_version, STALE_ACTION)
     if action.is_done:
-        raise ServiceError("Åtgärden är redan verifierad.")
+        raise ServiceError(_("Åtgärden är redan verifierad."))
     if not answer.strip():
-        raise ServiceError("Beskriv vad som har gjorts.")
+        raise ServiceError(_("Beskriv vad som har gjorts."))
     action.answer = answer.strip()
     action.answered_by = actor
     action.answered_at = now
@@ -425,9 +445,9 @@ def verify_action(
     """Accept the unit's answer (done) or send the action back to the unit (open again)."""
     _check_version(action, expected_version, STALE_ACTION)
     if action.status != ActionStatus.ANSWERED:
-        raise ServiceError("Bara en besvarad åtgärd kan verifieras.")
+        raise ServiceError(_("Bara en besvarad åtgärd kan verifieras."))
     if not accepted and not note.strip():
-        raise ServiceError("Ange varför svaret inte räcker.")
+        raise ServiceError(_("Ange varför svaret inte räcker."))
     action.verification_note = note.strip()
     if accepted:
         action.status = ActionStatus.VERIFIED.value
@@ -451,13 +471,13 @@ def change_action_due_date(
     """A new due date; reminders about the old date stop because their keys name that date."""
     _check_version(action, expected_version, STALE_ACTION)
     if action.is_done:
-        raise ServiceError("Åtgärden är redan verifierad.")
+        raise ServiceError(_("Åtgärden är redan verifierad."))
     if not reason.strip():
-        raise ServiceError("Ange varför sista dag ändras.")
+        raise ServiceError(_("Ange varför sista dag ändras."))
     if due_date < local_date(now):
-        raise ServiceError("Sista dag kan inte ligga i det förflutna.")
+        raise ServiceError(_("Sista dag kan inte ligga i det förflutna."))
     if due_date == action.due_date:
-        raise ServiceError("Ange ett annat datum än det nuvarande.")
+        raise ServiceError(_("Ange ett annat datum än det nuvarande."))
     from riskreg.audit.context import because
 
     with because(reason.strip()):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.auth.models import Unit, User
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 from riskreg.plans.importer import PlanRow, parse_plan
 from riskreg.plans.models import Plan
 from riskreg.plans.services import ImportedRow, import_plan_rows
@@ -38,12 +39,14 @@ def import_plan_file(
         table = open_table(stream, filename)
         result = parse_plan(table, known, create_units)
     except TableError as exc:
-        raise ServiceError(f"Filen kunde inte läsas: {exc}") from exc
+        raise ServiceError(_("Filen kunde inte läsas: %(exc)s", exc=exc)) from exc
     if result.errors:
         messages = [str(error) for error in result.errors]
-        raise ServiceError(f"Filen har {len(messages)} fel. Inget har sparats.", messages=messages)
+        raise ServiceError(
+            _("Filen har %(value)s fel. Inget har sparats.", value=len(messages)), messages=messages
+        )
     if not result.rows:
-        raise ServiceError("Filen innehåller inga risker. Inget har sparats.")
+        raise ServiceError(_("Filen innehåller inga risker. Inget har sparats."))
     rows = [
         ImportedRow(
             section=row.section,

@@ -15,6 +15,7 @@ from riskreg.audit.trail import record
 from riskreg.auth.models import Unit, User
 from riskreg.db import local_date
 from riskreg.errors import ServiceError, StaleObject
+from riskreg.i18n import gettext_now as _
 from riskreg.plans.models import (
     Organisation,
     Plan,
@@ -79,7 +80,7 @@ class RiskData:
 def get_or_create_organisation(session: Session, name: str) -> Organisation:
     name = name.strip()
     if not name:
-        raise ServiceError("Organisationens namn saknas.")
+        raise ServiceError(_("Organisationens namn saknas."))
     org = session.scalar(select(Organisation).where(Organisation.name == name))
     if org is None:
         org = Organisation(name=name)
@@ -90,7 +91,7 @@ def get_or_create_organisation(session: Session, name: str) -> Organisation:
 
 def get_or_create_plan(session: Session, organisation: Organisation, year: int) -> Plan:
     if not 2000 <= year <= 2100:
-        raise ServiceError(f"Orimligt planår: {year}.")
+        raise ServiceError(_("Orimligt planår: %(year)s.", year=year))
     plan = session.scalar(
         select(Plan).where(Plan.organisation_id == organisation.id, Plan.year == year)
     )
@@ -105,8 +106,10 @@ def _require_reason_if_adopted(plan: Plan, reason: str | None) -> str | None:
     reason = (reason or "").strip() or None
     if plan.is_adopted and not reason:
         raise ServiceError(
-            "Planen är fastställd. Ange skäl för ändringen; den registreras som en ändring "
-            "efter fastställande."
+            _(
+                "Planen är fastställd. Ange skäl för ändringen; den registreras som en ändring "
+                "efter fastställande."
+            )
         )
     return reason
 
@@ -114,8 +117,10 @@ def _require_reason_if_adopted(plan: Plan, reason: str | None) -> str | None:
 def _check_version(obj: Risk | Plan, expected_version: int | None) -> None:
     if expected_version is not None and obj.version != expected_version:
         raise StaleObject(
-            "Någon annan har sparat ändringar sedan du öppnade formuläret. "
-            "Dina ändringar har inte sparats; jämför med den aktuella versionen nedan."
+            _(
+                "Någon annan har sparat ändringar sedan du öppnade formuläret. Dina ändringar har "
+                "inte sparats; jämför med den aktuella versionen nedan."
+            )
         )
 
 
@@ -174,7 +179,7 @@ def update_risk(
         data.consequence,
     )
     if assessment_changed and not reason:
-        raise ServiceError("Ange varför sannolikhet eller konsekvens ändras.")
+        raise ServiceError(_("Ange varför sannolikhet eller konsekvens ändras."))
     reason = _require_reason_if_adopted(risk.plan, reason)
     changed = [
         FIELD_NAMES_SV[name] for name in RISK_FIELDS if getattr(risk, name) != getattr(data, name)
@@ -229,13 +234,13 @@ def adopt_plan(
     diary_number: str,
 ) -> Plan:
     if plan.is_adopted:
-        raise ServiceError("Planen är redan fastställd.")
+        raise ServiceError(_("Planen är redan fastställd."))
     if not plan.risks:
-        raise ServiceError("En plan utan risker kan inte fastställas.")
+        raise ServiceError(_("En plan utan risker kan inte fastställas."))
     if not decision_body.strip() or not diary_number.strip() or not decision_paragraph.strip():
-        raise ServiceError("Ange beslutande organ, paragraf och diarienummer.")
+        raise ServiceError(_("Ange beslutande organ, paragraf och diarienummer."))
     if decision_date > local_date(now):
-        raise ServiceError("Beslutsdatum kan inte ligga i framtiden.")
+        raise ServiceError(_("Beslutsdatum kan inte ligga i framtiden."))
     plan.status = PlanStatus.ADOPTED.value
     plan.decision_date = decision_date
     plan.decision_body = decision_body.strip()
@@ -306,11 +311,17 @@ def import_plan_rows(
     org = get_or_create_organisation(session, organisation_name)
     plan = get_or_create_plan(session, org, year)
     if plan.is_adopted:
-        raise ServiceError(f"Planen för {year} är fastställd och kan inte ersättas genom import.")
+        raise ServiceError(
+            _("Planen för %(year)s är fastställd och kan inte ersättas genom import.", year=year)
+        )
     if plan.risks and not replace:
         raise ServiceError(
-            f"Planen för {year} har redan {len(plan.risks)} risker. "
-            "Välj att ersätta dem om filen ska gälla i stället."
+            _(
+                "Planen för %(year)s har redan %(value)s risker. Välj att ersätta dem om filen ska "
+                "gälla i stället.",
+                year=year,
+                value=len(plan.risks),
+            )
         )
     for code in sorted(set(new_unit_codes)):
         session.add(Unit(code=code, name=code))
@@ -322,7 +333,12 @@ def import_plan_rows(
     for row in rows:
         unit = units.get(row.responsible_code.lower())
         if unit is None:
-            raise ServiceError(f"Okänd ansvarig enhet: {row.responsible_code}")
+            raise ServiceError(
+                _(
+                    "Okänd ansvarig enhet: %(responsible_code)s",
+                    responsible_code=row.responsible_code,
+                )
+            )
         create_risk(
             session,
             plan,

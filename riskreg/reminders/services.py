@@ -74,6 +74,8 @@ from riskreg.controls.models import (
 )
 from riskreg.db import UTCDateTime
 from riskreg.errors import ServiceError, StaleObject
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.reminders.decide import (
     STOCKHOLM,
     DueReminder,
@@ -159,7 +161,7 @@ def parse_days(text: str) -> tuple[int, ...]:
     days: list[int] = []
     for part in parts:
         if not part.strip().isdigit():
-            raise ServiceError(f"”{part.strip()}” är inte ett antal dagar.")
+            raise ServiceError(_("”%(value)s” är inte ett antal dagar.", value=part.strip()))
         days.append(int(part))
     return tuple(days)
 
@@ -180,19 +182,27 @@ def save_policy(
     problems: list[str] = []
     for value in days_before:
         if not 1 <= value <= MAX_DAYS:
-            problems.append(f"Dagar före sista dag måste vara mellan 1 och {MAX_DAYS}.")
+            problems.append(
+                _("Dagar före sista dag måste vara mellan 1 och %(MAX_DAYS)s.", MAX_DAYS=MAX_DAYS)
+            )
             break
     if len(set(days_before)) != len(tuple(days_before)):
-        problems.append("Samma antal dagar före sista dag står flera gånger.")
+        problems.append(_("Samma antal dagar före sista dag står flera gånger."))
     for label, value in (
-        ("Upprepa efter sista dag", repeat_overdue_every_days),
-        ("Eskalera efter", escalate_after_days),
-        ("Upprepa eskaleringen", repeat_escalation_every_days),
+        (N_("Upprepa efter sista dag"), repeat_overdue_every_days),
+        (N_("Eskalera efter"), escalate_after_days),
+        (N_("Upprepa eskaleringen"), repeat_escalation_every_days),
     ):
         if value is not None and not 1 <= value <= MAX_DAYS:
-            problems.append(f"{label}: ange 1–{MAX_DAYS} dagar eller lämna tomt.")
+            problems.append(
+                _(
+                    "%(label)s: ange 1–%(MAX_DAYS)s dagar eller lämna tomt.",
+                    label=_(label),
+                    MAX_DAYS=MAX_DAYS,
+                )
+            )
     if repeat_escalation_every_days is not None and escalate_after_days is None:
-        problems.append("Eskaleringen kan bara upprepas om den är påslagen.")
+        problems.append(_("Eskaleringen kan bara upprepas om den är påslagen."))
     if problems:
         raise ServiceError(problems[0], messages=problems)
     try:
@@ -204,13 +214,15 @@ def save_policy(
             repeat_escalation_every_days=repeat_escalation_every_days,
         )
     except (TypeError, ValueError) as exc:  # the dataclass has the last word
-        raise ServiceError(f"Ogiltig påminnelseregel: {exc}") from exc
+        raise ServiceError(_("Ogiltig påminnelseregel: %(exc)s", exc=exc)) from exc
     existed = policy_row(session) is not None
     row = ensure_policy(session, now=now)
     # The form of a page shown before any rules were saved carries version 0 (NO_POLICY_YET).
     stored = row.version if existed else NO_POLICY_YET
     if expected_version is not None and stored != expected_version:
-        raise StaleObject("Någon annan har ändrat reglerna sedan du öppnade sidan. Ladda om den.")
+        raise StaleObject(
+            _("Någon annan har ändrat reglerna sedan du öppnade sidan. Ladda om den.")
+        )
     row.days_before = ",".join(str(d) for d in policy.days_before)
     row.on_due_date = policy.on_due_date
     row.repeat_overdue_every_days = policy.repeat_overdue_every_days
@@ -745,10 +757,14 @@ class MailSettings:
             timeout = dt.timedelta(minutes=int(minutes))
         except (TypeError, ValueError):
             raise ServiceError(
-                f"REMINDER_CLAIM_TIMEOUT_MINUTES måste vara ett antal minuter, inte {minutes!r}."
+                _(
+                    "REMINDER_CLAIM_TIMEOUT_MINUTES måste vara ett antal minuter, inte "
+                    "%(minutes)s.",
+                    minutes=repr(minutes),
+                )
             ) from None
         if timeout <= dt.timedelta(0):
-            raise ServiceError("REMINDER_CLAIM_TIMEOUT_MINUTES måste vara större än 0.")
+            raise ServiceError(_("REMINDER_CLAIM_TIMEOUT_MINUTES måste vara större än 0."))
         sender = config.get("MAIL_DEFAULT_SENDER")
         if isinstance(sender, list):
             sender = (str(sender[0]), str(sender[1]))
@@ -810,7 +826,9 @@ def run_reminders(
     try:
         SmtpConfig.from_mapping(mail.config)
     except ValueError as exc:
-        raise ServiceError(f"E-postinställningarna går inte att använda: {exc}") from exc
+        raise ServiceError(
+            _("E-postinställningarna går inte att använda: %(exc)s", exc=exc)
+        ) from exc
 
     items = open_items(session)
     report.open_items = len(items)
@@ -839,7 +857,7 @@ def run_reminders(
         outgoing = build_messages(reminders, base_url=mail.base_url, sender=mail.sender, now=now)
     except ValueError as exc:
         session.rollback()
-        raise ServiceError(f"Påminnelserna kan inte byggas: {exc}") from exc
+        raise ServiceError(_("Påminnelserna kan inte byggas: %(exc)s", exc=exc)) from exc
     if dry_run:
         report.digests = _outcomes(outgoing, None)
         session.rollback()

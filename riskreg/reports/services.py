@@ -54,6 +54,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from riskreg.auth.models import Role, User
 from riskreg.controls.models import Control, ControlStatus
 from riskreg.errors import NotAllowed, ServiceError, StaleObject
+from riskreg.i18n import gettext_now as _
 from riskreg.plans.models import Plan, Risk
 from riskreg.reports import assemble, data
 from riskreg.reports.models import Report, ReportKind, ReportState
@@ -213,8 +214,12 @@ def ensure_dev_keys(keys_dir: Path, organisation: str, *, force: bool = False) -
         return DevKeys(False, p12, ca, secret)
     if p12.exists() and not secret.exists() and not force:
         raise ServiceError(
-            f"{p12} finns men inte lösenfrasen i {secret}; ange SIGNING_PASSPHRASE i "
-            "konfigurationen eller skapa nya nycklar med --force."
+            _(
+                "%(p12)s finns men inte lösenfrasen i %(secret)s; ange SIGNING_PASSPHRASE i "
+                "konfigurationen eller skapa nya nycklar med --force.",
+                p12=p12,
+                secret=secret,
+            )
         )
     passphrase = secrets.token_urlsafe(32).encode("ascii")
     create_dev_pki(keys_dir, organisation, passphrase, force=force, keep_ca_key=True)
@@ -395,7 +400,7 @@ def preview_review(
     from riskreg.reports.pdf import build_review_report
 
     if control.status != ControlStatus.APPROVED:
-        raise ServiceError("Rapporten finns först när granskningen är godkänd.")
+        raise ServiceError(_("Rapporten finns först när granskningen är godkänd."))
     controller = (
         _signer(viewer)
         if control.is_controller(viewer)
@@ -427,24 +432,32 @@ def sign_review(
     from riskreg.reports.pdf import build_review_report, signature_box
 
     if control.status != ControlStatus.APPROVED or control.approved_at is None:
-        raise ServiceError("Granskningen måste vara godkänd innan rapporten kan signeras.")
+        raise ServiceError(_("Granskningen måste vara godkänd innan rapporten kan signeras."))
     if actor.role != Role.CONTROLLER or not control.is_controller(actor):
-        raise NotAllowed("Bara en granskare som har utfört granskningen kan signera rapporten.")
+        raise NotAllowed(_("Bara en granskare som har utfört granskningen kan signera rapporten."))
     existing = current_review_report(session, control)
     if existing is not None:
         raise ServiceError(
-            f"Rapporten {existing.reference} är redan signerad av "
-            f"{existing.certified_by_name}. En signerad rapport ändras aldrig; en ny version "
-            "skapas först när granskningen har öppnats igen och godkänts på nytt."
+            _(
+                "Rapporten %(reference)s är redan signerad av %(certified_by_name)s. En signerad "
+                "rapport ändras aldrig; en ny version skapas först när granskningen har öppnats "
+                "igen och godkänts på nytt.",
+                reference=existing.reference,
+                certified_by_name=existing.certified_by_name,
+            )
         )
     approver = control.approved_by
     if approver is None or not approver.active:
         raise ServiceError(
-            "Godkännaren av granskningen finns inte längre som aktiv användare; öppna "
-            "granskningen igen och låt en annan godkännare godkänna den."
+            _(
+                "Godkännaren av granskningen finns inte längre som aktiv användare; öppna "
+                "granskningen igen och låt en annan godkännare godkänna den."
+            )
         )
     if control.is_controller(approver) or approver.id == actor.id:
-        raise NotAllowed("Granskningen är godkänd av en av dess granskare; den kan inte signeras.")
+        raise NotAllowed(
+            _("Granskningen är godkänd av en av dess granskare; den kan inte signeras.")
+        )
     number = _next_number(session, Report.control_id, control.id)
     reference = _review_reference(control, number)
     signed_at = _local(now, settings)
@@ -497,7 +510,7 @@ def _save_new(session: Session, report: Report) -> Report:
     try:
         session.flush()
     except IntegrityError:
-        raise StaleObject("Någon annan signerade rapporten samtidigt. Ladda om sidan.") from None
+        raise StaleObject(_("Någon annan signerade rapporten samtidigt. Ladda om sidan.")) from None
     return report
 
 
@@ -514,7 +527,10 @@ def cosign_report(
 
     if report.state != ReportState.CERTIFIED:
         raise ServiceError(
-            f"Rapporten {report.reference} är redan medsignerad; en signerad rapport ändras aldrig."
+            _(
+                "Rapporten %(reference)s är redan medsignerad; en signerad rapport ändras aldrig.",
+                reference=report.reference,
+            )
         )
     _check_cosigner(report, actor)
     certified = settings.store().read_verified(report.certified_file, report.certified_sha256)
@@ -542,7 +558,9 @@ def cosign_report(
     try:
         session.flush()
     except (StaleDataError, IntegrityError):
-        raise StaleObject("Någon annan medsignerade rapporten samtidigt. Ladda om sidan.") from None
+        raise StaleObject(
+            _("Någon annan medsignerade rapporten samtidigt. Ladda om sidan.")
+        ) from None
     return report
 
 
@@ -556,24 +574,28 @@ def _report_year(report: Report) -> int:
 def _check_cosigner(report: Report, actor: User) -> None:
     """Segregation of duties and the named co-signer, whatever the view checked."""
     if actor.role != Role.APPROVER:
-        raise NotAllowed("Bara en godkännare kan medsignera rapporten.")
+        raise NotAllowed(_("Bara en godkännare kan medsignera rapporten."))
     if report.certified_by_id == actor.id:
-        raise NotAllowed("Den som har signerat rapporten kan inte också medsignera den.")
+        raise NotAllowed(_("Den som har signerat rapporten kan inte också medsignera den."))
     if report.kind == ReportKind.REVIEW:
         control = report.control
         assert control is not None
         if control.is_controller(actor):
-            raise NotAllowed("Den som har utfört granskningen kan inte medsignera rapporten.")
+            raise NotAllowed(_("Den som har utfört granskningen kan inte medsignera rapporten."))
         if (
             control.status != ControlStatus.APPROVED
             or control.approved_at != report.subject_approved_at
         ):
             raise ServiceError(
-                "Granskningen har öppnats igen efter att rapporten signerades; rapporten kan "
-                "inte längre medsigneras. En ny version skapas när granskningen godkänns igen."
+                _(
+                    "Granskningen har öppnats igen efter att rapporten signerades; rapporten kan "
+                    "inte längre medsigneras. En ny version skapas när granskningen godkänns igen."
+                )
             )
     if report.cosigner_id != actor.id:
-        raise NotAllowed(f"Rapporten ska medsigneras av {report.cosigner_name}.")
+        raise NotAllowed(
+            _("Rapporten ska medsigneras av %(cosigner_name)s.", cosigner_name=report.cosigner_name)
+        )
 
 
 def _sign(
@@ -615,7 +637,7 @@ def _sign(
                 reserve_fields=reserve,
             )
     except SigningError as exc:
-        raise ServiceError(f"Rapporten kunde inte signeras: {exc}") from exc
+        raise ServiceError(_("Rapporten kunde inte signeras: %(exc)s", exc=exc)) from exc
 
 
 # ============================================================== follow-up reports
@@ -718,14 +740,19 @@ def sign_followup(
     from riskreg.reports.pdf import build_followup_report, signature_box
 
     if actor.role != Role.ADMIN:
-        raise NotAllowed("Bara internkontrollsamordnaren (administratör) signerar uppföljningen.")
+        raise NotAllowed(
+            _("Bara internkontrollsamordnaren (administratör) signerar uppföljningen.")
+        )
     if cosigner.role != Role.APPROVER or not cosigner.active:
-        raise ServiceError("Välj en aktiv godkännare som medsignerar uppföljningen.")
+        raise ServiceError(_("Välj en aktiv godkännare som medsignerar uppföljningen."))
     waiting = [r for r in followup_reports(session, plan) if r.state == ReportState.CERTIFIED]
     if waiting:
         raise ServiceError(
-            f"Uppföljningen {waiting[0].reference} väntar redan på medsignatur av "
-            f"{waiting[0].cosigner_name}."
+            _(
+                "Uppföljningen %(reference)s väntar redan på medsignatur av %(cosigner_name)s.",
+                reference=waiting[0].reference,
+                cosigner_name=waiting[0].cosigner_name,
+            )
         )
     number = _next_number(session, Report.plan_id, plan.id)
     reference = _followup_reference(plan, number)
@@ -851,7 +878,7 @@ def verify_upload(
     from riskreg.reports.verify import verify_pdf
 
     if b"%PDF-" not in content[:1024]:  # a cut-off PDF still gets a verdict (broken)
-        raise ServiceError("Filen är inte en PDF.")
+        raise ServiceError(_("Filen är inte en PDF."))
     roots = settings.trust_roots()
     verification = judge(verify_pdf(content, roots, validation_time=now), archive_lookup(session))
     report = (
@@ -895,7 +922,11 @@ def export_reports(
         if target.exists():
             if target.read_bytes() != content:
                 raise ServiceError(
-                    f"{target} finns redan med annat innehåll; exporten skriver inte över den."
+                    _(
+                        "%(target)s finns redan med annat innehåll; exporten skriver inte över "
+                        "den.",
+                        target=target,
+                    )
                 )
             exported.append(ExportedFile(report.reference, target, False))
             continue

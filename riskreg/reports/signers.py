@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from riskreg.auth.models import User
 from riskreg.auth.passwords import verify_password
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 from riskreg.reports.models import CertificateStorage, SigningCertificate
 
 __all__ = [
@@ -84,16 +85,22 @@ def signing_certificate_for(session: Session, user: User, at: datetime) -> Signi
     """The certificate ``user`` signs with at ``at``, or a ServiceError saying what to do."""
     if not user.active:
         raise ServiceError(
-            f"Användaren {user.username} är inaktiverad; hens signeringsnyckel kan inte längre "
-            "användas för att signera."
+            _(
+                "Användaren %(username)s är inaktiverad; hens signeringsnyckel kan inte längre "
+                "användas för att signera.",
+                username=user.username,
+            )
         )
     row = active_certificate(session, user, at)
     if row is None:
         raise ServiceError(
-            f"{user.full_name or user.username} har inget giltigt personligt "
-            "signeringscertifikat. Be administratören utfärda ett "
-            f"(`riskreg keys issue {user.username}`) eller importera ditt certifikat från "
-            f"regionens PKI (`riskreg keys import {user.username} FIL.p12`)."
+            _(
+                "%(value)s har inget giltigt personligt signeringscertifikat. Be administratören "
+                "utfärda ett (`riskreg keys issue %(username)s`) eller importera ditt certifikat "
+                "från regionens PKI (`riskreg keys import %(username)s FIL.p12`).",
+                value=user.full_name or user.username,
+                username=user.username,
+            )
         )
     return row
 
@@ -139,12 +146,15 @@ def issue_certificate(
         ca_key, ca_cert = load_ca(keys_dir, passphrase)
     except FileNotFoundError:
         raise ServiceError(
-            f"Ingen CA-nyckel i {keys_dir}. Kör `riskreg keys init` (eller `riskreg keys init "
-            "--force` för nycklar skapade före personliga certifikat), eller importera "
-            "certifikat från regionens PKI med `riskreg keys import`."
+            _(
+                "Ingen CA-nyckel i %(keys_dir)s. Kör `riskreg keys init` (eller `riskreg keys init "
+                "--force` för nycklar skapade före personliga certifikat), eller importera "
+                "certifikat från regionens PKI med `riskreg keys import`.",
+                keys_dir=keys_dir,
+            )
         ) from None
     except ValueError as exc:
-        raise ServiceError(f"CA-nyckeln kunde inte öppnas ({exc}).") from exc
+        raise ServiceError(_("CA-nyckeln kunde inte öppnas (%(exc)s).", exc=exc)) from exc
     algorithm = KeyAlgorithm(key_algorithm)
     if token is not None:
         label = _token_label(user, now)
@@ -233,23 +243,26 @@ def import_certificate(
         key, cert, chain = pkcs12.load_key_and_certificates(data, file_passphrase or None)
     except ValueError:
         raise ServiceError(
-            "PKCS#12-filen kunde inte öppnas (fel lösenfras eller inte en PKCS#12-fil)."
+            _("PKCS#12-filen kunde inte öppnas (fel lösenfras eller inte en PKCS#12-fil).")
         ) from None
     if key is None or cert is None:
-        raise ServiceError("PKCS#12-filen innehåller ingen privat nyckel med certifikat.")
+        raise ServiceError(_("PKCS#12-filen innehåller ingen privat nyckel med certifikat."))
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise ServiceError("Bara RSA- och EC-nycklar kan användas för att signera.")
+        raise ServiceError(_("Bara RSA- och EC-nycklar kan användas för att signera."))
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         raise ServiceError(
-            f"Certifikatet gäller {cert.not_valid_before_utc:%Y-%m-%d}–"
-            f"{cert.not_valid_after_utc:%Y-%m-%d}, inte nu."
+            _(
+                "Certifikatet gäller %(not_valid_before_utc)s–%(not_valid_after_utc)s, inte nu.",
+                not_valid_before_utc=format(cert.not_valid_before_utc, "%Y-%m-%d"),
+                not_valid_after_utc=format(cert.not_valid_after_utc, "%Y-%m-%d"),
+            )
         )
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not (usage.digital_signature or usage.content_commitment):
-        raise ServiceError("Certifikatet är inte avsett för signaturer (keyUsage).")
+        raise ServiceError(_("Certifikatet är inte avsett för signaturer (keyUsage)."))
     if token is not None:
         label = _token_label(user, now)
         _import_into_token(token, label, key)
@@ -259,7 +272,7 @@ def import_certificate(
 
 def _check_can_hold_key(user: User) -> None:
     if not user.active:
-        raise ServiceError(f"Användaren {user.username} är inaktiverad.")
+        raise ServiceError(_("Användaren %(username)s är inaktiverad.", username=user.username))
 
 
 def _organisation_of(cert: x509.Certificate) -> str:
@@ -304,8 +317,11 @@ def _register(
     )
     if taken is not None:
         raise ServiceError(
-            f"Certifikatet är redan registrerat för {taken.user.username}; samma certifikat kan "
-            "inte tillhöra två användare."
+            _(
+                "Certifikatet är redan registrerat för %(username)s; samma certifikat kan inte "
+                "tillhöra två användare.",
+                username=taken.user.username,
+            )
         )
     for previous in session.scalars(
         select(SigningCertificate).where(
@@ -332,7 +348,7 @@ def _register(
     try:
         session.flush()
     except IntegrityError:
-        raise ServiceError("Certifikatet är redan registrerat.") from None
+        raise ServiceError(_("Certifikatet är redan registrerat.")) from None
     return row
 
 
@@ -384,8 +400,11 @@ def _import_into_token(token: Pkcs11Token, label: str, key: Any) -> None:
             session.create_object(attributes)
     except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
         raise ServiceError(
-            f"Nyckeln kunde inte läggas in i PKCS#11-token {token.token_label!r} "
-            f"({type(exc).__name__})."
+            _(
+                "Nyckeln kunde inte läggas in i PKCS#11-token %(token_label)s (%(name)s).",
+                token_label=repr(token.token_label),
+                name=type(exc).__name__,
+            )
         ) from exc
 
 
@@ -419,8 +438,11 @@ def _generate_in_token(token: Pkcs11Token, label: str, algorithm: Any) -> Any:
             return rsa.RSAPublicNumbers(exponent, modulus).public_key()
     except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
         raise ServiceError(
-            f"Nyckeln kunde inte skapas i PKCS#11-token {token.token_label!r} "
-            f"({type(exc).__name__})."
+            _(
+                "Nyckeln kunde inte skapas i PKCS#11-token %(token_label)s (%(name)s).",
+                token_label=repr(token.token_label),
+                name=type(exc).__name__,
+            )
         ) from exc
 
 
@@ -444,8 +466,10 @@ def open_signer(
     if row.storage == CertificateStorage.PKCS11:
         if token is None:
             raise ServiceError(
-                "Nyckeln finns i en HSM men ingen PKCS#11-modul är konfigurerad "
-                "(SIGNING_PKCS11_MODULE, SIGNING_PKCS11_TOKEN, SIGNING_PKCS11_PIN)."
+                _(
+                    "Nyckeln finns i en HSM men ingen PKCS#11-modul är konfigurerad "
+                    "(SIGNING_PKCS11_MODULE, SIGNING_PKCS11_TOKEN, SIGNING_PKCS11_PIN)."
+                )
             )
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign import pkcs11 as hanko_pkcs11
@@ -458,7 +482,11 @@ def open_signer(
             )
         except Exception as exc:
             raise ServiceError(
-                f"PKCS#11-token {token.token_label!r} kunde inte öppnas ({type(exc).__name__})."
+                _(
+                    "PKCS#11-token %(token_label)s kunde inte öppnas (%(name)s).",
+                    token_label=repr(token.token_label),
+                    name=type(exc).__name__,
+                )
             ) from exc
         try:
             yield hanko_pkcs11.PKCS11Signer(
@@ -472,10 +500,16 @@ def open_signer(
             session.close()
         return
     if passphrase is None:
-        raise ServiceError("Lösenfrasen till signeringsnycklarna saknas (SIGNING_PASSPHRASE).")
+        raise ServiceError(_("Lösenfrasen till signeringsnycklarna saknas (SIGNING_PASSPHRASE)."))
     path = keys_dir / USERS_DIR / row.location
     if not path.is_file():
-        raise ServiceError(f"Signeringsnyckeln för {row.user.username} saknas ({path}).")
+        raise ServiceError(
+            _(
+                "Signeringsnyckeln för %(username)s saknas (%(path)s).",
+                username=row.user.username,
+                path=path,
+            )
+        )
     from riskreg.reports.signing import load_pkcs12_signer
 
     signer: signers.Signer = load_pkcs12_signer(path, passphrase)

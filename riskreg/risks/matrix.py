@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.errors import StaleObject
 from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.risks.models import MATRIX_SIZE, AxisLabel, MatrixCell, RiskLevel
 
 
@@ -109,7 +110,7 @@ def matrix_version(matrix: Matrix) -> str:
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 
-STALE_MATRIX = (
+STALE_MATRIX = N_(
     "Någon annan har ändrat riskmatrisen sedan du öppnade sidan. Den sparade matrisen visas "
     "ovanför formuläret; formuläret visar dina ändringar. Spara igen för att skriva över."
 )
@@ -125,7 +126,7 @@ def save_matrix(session: Session, matrix: Matrix, *, expected_version: str | Non
         # Row locks on PostgreSQL, so two saves cannot both pass the check.
         session.scalars(select(RiskLevel).with_for_update()).all()
         if matrix_version(load_matrix(session)) != expected_version:
-            raise StaleObject(STALE_MATRIX)
+            raise StaleObject(_(STALE_MATRIX))
     existing = {r.position: r for r in session.scalars(select(RiskLevel))}
     for level in matrix.levels:
         row = existing.pop(level.position, None) or RiskLevel(position=level.position)

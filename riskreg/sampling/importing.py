@@ -37,6 +37,8 @@ from riskreg.controls.services import (
     require_unchanged,
 )
 from riskreg.errors import ServiceError
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.sampling.checktypes import (
     HYGIENE,
     MAX_KEY,
@@ -165,7 +167,10 @@ class _Errors:
         if self.count > len(messages):
             messages.append(f"… och {self.count - len(messages)} fel till.")
         raise ServiceError(
-            f"Filen har {self.count} fel. Inget har sparats; rätta filen och importera igen.",
+            _(
+                "Filen har %(count)s fel. Inget har sparats; rätta filen och importera igen.",
+                count=self.count,
+            ),
             messages=messages,
         )
 
@@ -175,7 +180,7 @@ def _open(stream: IO[bytes], filename: str) -> tuple[HashingReader, Any]:
     try:
         table = open_table(reader, filename)
     except TableError as exc:
-        raise ServiceError(f"Filen kunde inte läsas: {exc}") from exc
+        raise ServiceError(_("Filen kunde inte läsas: %(exc)s", exc=exc)) from exc
     return reader, table
 
 
@@ -194,8 +199,13 @@ def _map_header(
             continue
         if key in found:
             problems.append(
-                f"Kolumnerna ”{found[key]}” och ”{heading}” betyder båda "
-                f"”{spec.column(key).label}”; behåll en av dem."
+                _(
+                    "Kolumnerna ”%(value)s” och ”%(heading)s” betyder båda ”%(label)s”; behåll en "
+                    "av dem.",
+                    value=found[key],
+                    heading=heading,
+                    label=spec.column(key).label,
+                )
             )
             continue
         found[key] = heading
@@ -203,7 +213,11 @@ def _map_header(
     if missing:
         expected = ", ".join(c.label for c in spec.columns if c.required)
         problems.append(
-            "Kolumner saknas: " + ", ".join(missing) + f". Filen ska ha kolumnerna {expected}."
+            _(
+                "Kolumner saknas: %(value)s. Filen ska ha kolumnerna %(expected)s.",
+                value=", ".join(missing),
+                expected=expected,
+            )
         )
     return found, problems
 
@@ -320,35 +334,47 @@ def import_population(
     require_unchanged(
         expected_population_id,
         seen.id if seen else 0,
-        "Populationen har redan importerats sedan sidan visades (formuläret skickades två "
-        "gånger eller någon annan hann före). Inget nytt importerades.",
+        N_(
+            "Populationen har redan importerats sedan sidan visades (formuläret skickades två "
+            "gånger eller någon annan hann före). Inget nytt importerades."
+        ),
     )
     spec = spec_for(control)
     if not spec.has_population:
         raise ServiceError(
-            "Hygienmätningar har ingen population; registrera eller importera observationerna."
+            _("Hygienmätningar har ingen population; registrera eller importera observationerna.")
         )
     if has_current_draw(session, control):
         raise ServiceError(
-            "Ett urval är redan draget ur den nuvarande populationen. En ny population kan inte "
-            "importeras efter dragningen."
+            _(
+                "Ett urval är redan draget ur den nuvarande populationen. En ny population kan "
+                "inte "
+                "importeras efter dragningen."
+            )
         )
     if period_start and period_end and period_end < period_start:
-        raise ServiceError("Periodens slut ligger före dess början.")
+        raise ServiceError(_("Periodens slut ligger före dess början."))
     reader, table = _open(stream, filename)
     with table:
         if spec.check_type == CheckType.GENERIC:
             if not key_column.strip():
-                raise ServiceError("Ange vilken kolumn som är postens nyckel (id).")
+                raise ServiceError(_("Ange vilken kolumn som är postens nyckel (id)."))
             spec = generic_spec(table.header, key_column, amount_column)
             if spec.key_column is None:
                 raise ServiceError(
-                    f"Kolumnen ”{key_column.strip()}” finns inte i filen. Filens kolumner: "
-                    + ", ".join(h for h in table.header if h)
-                    + "."
+                    _(
+                        "Kolumnen ”%(value)s” finns inte i filen. Filens kolumner: %(value2)s.",
+                        value=key_column.strip(),
+                        value2=", ".join(h for h in table.header if h),
+                    )
                 )
             if amount_column.strip() and spec.amount_column is None:
-                raise ServiceError(f"Beloppskolumnen ”{amount_column.strip()}” finns inte i filen.")
+                raise ServiceError(
+                    _(
+                        "Beloppskolumnen ”%(value)s” finns inte i filen.",
+                        value=amount_column.strip(),
+                    )
+                )
         mapping, problems = _map_header(spec, table.header)
         if problems:
             raise ServiceError(problems[0], messages=problems)
@@ -459,7 +485,9 @@ def _insert_rows(
             stratum = spec.stratum(values, period_start, period_end) if spec.stratum else None
             count += 1
             if count > MAX_ROWS:
-                raise ServiceError(f"Filen har fler än {MAX_ROWS:,} rader.".replace(",", " "))
+                raise ServiceError(
+                    _("Filen har fler än %(n)s rader.", n=f"{MAX_ROWS:,}".replace(",", " "))
+                )
             if isinstance(amount, int):
                 total += amount
                 positive += max(amount, 0)
@@ -484,7 +512,7 @@ def _insert_rows(
         errors.add(exc.line, exc.message)
     errors.raise_if_any()
     if count == 0:
-        raise ServiceError("Filen innehåller inga poster. Inget har sparats.")
+        raise ServiceError(_("Filen innehåller inga poster. Inget har sparats."))
     return count, total, positive, strata
 
 
@@ -562,15 +590,15 @@ def validate_observation(
     """Checks shared by the fast entry form and the import (raises ServiceError)."""
     problems = []
     if not unit_name.strip():
-        problems.append("Ange enhet.")
+        problems.append(_("Ange enhet."))
     if not profession.strip():
-        problems.append("Ange yrke.")
+        problems.append(_("Ange yrke."))
     if observed_on is None:
-        problems.append("Ange datum.")
+        problems.append(_("Ange datum."))
     if kind not in ("observation", "self_assessment"):
-        problems.append("Ange observation eller självskattning.")
+        problems.append(_("Ange observation eller självskattning."))
     if len(steps) != 8 or any(s not in ("J", "N", "EA") for s in steps):
-        problems.append("Alla åtta steg ska vara J, N eller EA.")
+        problems.append(_("Alla åtta steg ska vara J, N eller EA."))
     if problems:
         raise ServiceError(problems[0], messages=problems)
     assert observed_on is not None
@@ -592,7 +620,7 @@ def import_observations(
     """Add PPM-BHK observations from a file, all or none; returns how many were added."""
     require_open_for_testing(control)
     if control.check_type != CheckType.HYGIENE:
-        raise ServiceError("Observationer hör bara till granskningar av hygienrutiner.")
+        raise ServiceError(_("Observationer hör bara till granskningar av hygienrutiner."))
     reader, table = _open(stream, filename)
     errors = _Errors()
     count = 0
@@ -629,7 +657,7 @@ def import_observations(
     if batch:
         session.execute(insert(HygieneObservation.__table__), batch)
     if count == 0:
-        raise ServiceError("Filen innehåller inga observationer. Inget har sparats.")
+        raise ServiceError(_("Filen innehåller inga observationer. Inget har sparats."))
     record(
         session,
         "hygiene.import",

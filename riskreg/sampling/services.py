@@ -22,8 +22,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from flask import has_app_context
-from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +40,7 @@ from riskreg.controls.services import (
 )
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.sampling import selection, stats
 from riskreg.sampling._exact import format_count, format_sek
 from riskreg.sampling.checktypes import attributes_for, spec_for
@@ -65,17 +64,6 @@ from riskreg.sampling.models import (
     SamplingMethod,
     SelectionMethod,
 )
-
-
-def _(message: str, **values: object) -> str:
-    """A message for the reader: Swedish source, English from the catalogue in the app.
-
-    Outside an application (scripts, some tests) the Swedish text is returned.
-    """
-    if has_app_context():
-        return gettext(message, **values)
-    return message % values if values else message
-
 
 MUS_METHODS: Final = (SelectionMethod.MUS_FIXED_INTERVAL, SelectionMethod.MUS_CELL)
 RESULT_VALUES: Final = tuple(r.value for r in ItemResult)
@@ -124,15 +112,15 @@ def current_draw(session: Session, control: Control) -> SampleDraw | None:
     )
 
 
-PLAN_ALREADY_CHANGED: Final = (
+PLAN_ALREADY_CHANGED: Final = N_(
     "Urvalsplanen har redan ändrats sedan sidan visades (formuläret skickades två gånger eller "
     "någon annan hann före). Inget nytt sparades; se den gällande planen."
 )
-DRAW_ALREADY_CHANGED: Final = (
+DRAW_ALREADY_CHANGED: Final = N_(
     "Urvalet har redan dragits sedan sidan visades (formuläret skickades två gånger eller "
     "någon annan hann före). Inget nytt urval drogs; se det gällande urvalet."
 )
-EXTEND_ALREADY_DONE: Final = (
+EXTEND_ALREADY_DONE: Final = N_(
     "Urvalet har redan ändrats sedan sidan visades (formuläret skickades två gånger eller "
     "någon annan hann före). Det utökades inte en gång till; se det gällande urvalet."
 )
@@ -175,11 +163,13 @@ def plan_sample(
     method = SamplingMethod(method)
     spec = spec_for(control)
     if method not in spec.sampling_methods:
-        raise ServiceError("Urvalsmetoden passar inte granskningens typ.")
+        raise ServiceError(_("Urvalsmetoden passar inte granskningens typ."))
     if current_draw(session, control) is not None:
         raise ServiceError(
-            "Urvalet är redan draget; planen kan inte ändras. Utöka urvalet eller dra om med "
-            "angivet skäl."
+            _(
+                "Urvalet är redan draget; planen kan inte ändras. Utöka urvalet eller dra om med "
+                "angivet skäl."
+            )
         )
     plan = SamplePlan(control=control, method=method.value, created_by=actor, created_at=now)
     population = current_population(session, control)
@@ -449,7 +439,7 @@ def derive(
             for hit in chosen.selected
         ]
     else:  # pragma: no cover - SelectionMethod is closed
-        raise ServiceError("Okänd urvalsmetod.")
+        raise ServiceError(_("Okänd urvalsmetod."))
     return Derivation(picks, details, digest.hexdigest())
 
 
@@ -458,11 +448,11 @@ def _check_method(
 ) -> None:
     spec = spec_for(control)
     if method not in spec.selection_methods:
-        raise ServiceError("Urvalsmetoden passar inte granskningens typ.")
+        raise ServiceError(_("Urvalsmetoden passar inte granskningens typ."))
     is_mus_plan = plan.method == SamplingMethod.MUS
     if is_mus_plan != (method in MUS_METHODS):
         raise ServiceError(
-            "Beloppsurval (MUS) dras med MUS-metoderna och attributurval med de övriga."
+            _("Beloppsurval (MUS) dras med MUS-metoderna och attributurval med de övriga.")
         )
 
 
@@ -510,20 +500,20 @@ def draw_sample(
     require_unchanged(expected_draw_id, seen.id if seen else 0, DRAW_ALREADY_CHANGED)
     method = SelectionMethod(selection_method)
     if not control.deviation_definition.strip():
-        raise ServiceError("Skriv vad som räknas som avvikelse innan urvalet dras.")
+        raise ServiceError(_("Skriv vad som räknas som avvikelse innan urvalet dras."))
     population = current_population(session, control)
     if population is None:
-        raise ServiceError("Importera populationen innan urvalet dras.")
+        raise ServiceError(_("Importera populationen innan urvalet dras."))
     plan = current_plan(session, control)
     if plan is None:
-        raise ServiceError("Planera urvalets storlek innan urvalet dras.")
+        raise ServiceError(_("Planera urvalets storlek innan urvalet dras."))
     _check_method(control, plan, method)
     _check_plan_fits(session, plan, population)
     previous = current_draw(session, control)
     reason = reason.strip()
     if previous is not None and not reason:
         raise ServiceError(
-            "Ett urval är redan draget. Ett nytt urval kräver ett skäl; det gamla sparas."
+            _("Ett urval är redan draget. Ett nytt urval kräver ett skäl; det gamla sparas.")
         )
     parameters: dict[str, Any] = {"population_size": population.row_count}
     if method in MUS_METHODS:
@@ -536,7 +526,7 @@ def draw_sample(
     try:
         selection.record_rank(seed, "")
     except (TypeError, ValueError) as exc:
-        raise ServiceError("Ogiltigt frö.") from exc
+        raise ServiceError(_("Ogiltigt frö.")) from exc
     with because(reason or None):
         if previous is not None:
             previous.superseded = True
@@ -601,19 +591,28 @@ def _checked_strata(
 ) -> dict[str, int]:
     counts = stratum_counts(session, population)
     if not counts or None in counts:
-        raise ServiceError("Populationen saknar skikt; välj ett annat urval.")
+        raise ServiceError(_("Populationen saknar skikt; välj ett annat urval."))
     unknown = sorted(set(sizes) - set(counts))
     if unknown:
-        raise ServiceError("Okända skikt: " + ", ".join(unknown))
+        raise ServiceError(_("Okända skikt: %(value)s", value=", ".join(unknown)))
     result: dict[str, int] = {}
     for name, count in counts.items():
         size = sizes.get(name, 0)
         if size < 0 or size > count:
-            raise ServiceError(f"Skiktet ”{name}” har {count} poster; ange 0–{count}.")
+            raise ServiceError(
+                _(
+                    "Skiktet ”%(name)s” har %(count)s poster; ange 0–%(count)s.",
+                    name=name,
+                    count=count,
+                )
+            )
         result[name] = size
     if sum(result.values()) < min(plan.sample_size, population.row_count):
         raise ServiceError(
-            f"Skikten ska tillsammans ge minst planens {plan.sample_size} poster."
+            _(
+                "Skikten ska tillsammans ge minst planens %(sample_size)s poster.",
+                sample_size=plan.sample_size,
+            )
         )
     return result
 
@@ -687,18 +686,18 @@ def extend_sample(
     require_open_for_testing(control)
     require_unchanged(expected_size, draw.sample_size, EXTEND_ALREADY_DONE)
     if draw.superseded or draw.status != "drawn":
-        raise ServiceError("Bara det gällande urvalet kan utökas.")
+        raise ServiceError(_("Bara det gällande urvalet kan utökas."))
     if draw.selection_method != SelectionMethod.SIMPLE_RANDOM:
-        raise ServiceError("Bara ett obundet slumpmässigt urval kan utökas.")
+        raise ServiceError(_("Bara ett obundet slumpmässigt urval kan utökas."))
     if additional < 1:
-        raise ServiceError("Ange hur många poster som ska läggas till.")
+        raise ServiceError(_("Ange hur många poster som ska läggas till."))
     if not reason.strip():
-        raise ServiceError("Ange varför urvalet utökas.")
+        raise ServiceError(_("Ange varför urvalet utökas."))
     parameters = draw_parameters(draw)
     current = len(draw.items)
     target = min(current + additional, draw.population.row_count)
     if target == current:
-        raise ServiceError("Hela populationen ingår redan i urvalet.")
+        raise ServiceError(_("Hela populationen ingår redan i urvalet."))
     derivation = derive(
         _row_source(session, draw.population),
         SelectionMethod.SIMPLE_RANDOM,
@@ -707,7 +706,9 @@ def extend_sample(
     )
     stored = [item.population_item.record_key for item in draw.items]
     if [p.key for p in derivation.picks[:current]] != stored:
-        raise ServiceError("Det lagrade urvalet stämmer inte med fröet; kör kontrollen av urvalet.")
+        raise ServiceError(
+            _("Det lagrade urvalet stämmer inte med fröet; kör kontrollen av urvalet.")
+        )
     with because(reason.strip()):
         _store_items(
             session, draw, draw.population, derivation.picks[current:], start_position=current + 1
@@ -823,38 +824,40 @@ def record_result(
     control = draw.control
     require_open_for_testing(control)
     if draw.superseded:
-        raise ServiceError("Urvalet är ersatt av ett nytt; resultat registreras i det nya.")
+        raise ServiceError(_("Urvalet är ersatt av ett nytt; resultat registreras i det nya."))
     if expected_version is not None and item.version != expected_version:
-        raise StaleObject("Posten har ändrats av någon annan. Ladda om sidan och försök igen.")
+        raise StaleObject(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."))
     attributes = attributes_for(control)
     problems: list[str] = []
     for attribute in attributes:
         if attribute_results.get(attribute) not in RESULT_VALUES:
-            problems.append(f"Ange resultat för ”{attribute}”.")
+            problems.append(_("Ange resultat för ”%(attribute)s”.", attribute=attribute))
     if overall not in RESULT_VALUES:
-        problems.append("Ange helhetsbedömning.")
+        problems.append(_("Ange helhetsbedömning."))
     if any(attribute_results.get(a) == ItemResult.DEVIATION for a in attributes) and (
         overall == ItemResult.OK
     ):
-        problems.append("Ett attribut har en avvikelse; helhetsbedömningen kan inte vara OK.")
+        problems.append(_("Ett attribut har en avvikelse; helhetsbedömningen kan inte vara OK."))
     book = item.population_item.amount_ore
     mus = is_mus_draw(draw)
     if mus and overall in (ItemResult.OK, ItemResult.DEVIATION):
         if audited_amount_ore is None and overall == ItemResult.OK:
             audited_amount_ore = book
         if audited_amount_ore is None:
-            problems.append("Ange granskat (korrekt) belopp för posten.")
+            problems.append(_("Ange granskat (korrekt) belopp för posten."))
         elif audited_amount_ore < 0:
-            problems.append("Granskat belopp kan inte vara negativt.")
+            problems.append(_("Granskat belopp kan inte vara negativt."))
         elif overall == ItemResult.OK and audited_amount_ore != book:
-            problems.append("Granskat belopp skiljer sig från bokfört; bedöm posten som avvikelse.")
+            problems.append(
+                _("Granskat belopp skiljer sig från bokfört; bedöm posten som avvikelse.")
+            )
     existing = item_deviation(session, item)
     if overall == ItemResult.DEVIATION and existing is None and not deviation_description.strip():
-        problems.append("Beskriv avvikelsen.")
+        problems.append(_("Beskriv avvikelsen."))
     if recovery_claim_ore is not None and recovery_claim_ore < 0:
-        problems.append("Återkravet kan inte vara negativt.")
+        problems.append(_("Återkravet kan inte vara negativt."))
     if existing is not None and overall != ItemResult.DEVIATION and existing.actions:
-        problems.append("Avvikelsen har åtgärder och kan inte tas bort.")
+        problems.append(_("Avvikelsen har åtgärder och kan inte tas bort."))
     if problems:
         raise ServiceError(problems[0], messages=problems)
     by_name = {r.attribute: r for r in item.attribute_results}
@@ -905,7 +908,7 @@ def raise_item_action(
 ) -> Action:
     deviation = item_deviation(session, item)
     if deviation is None:
-        raise ServiceError("Posten har ingen avvikelse att åtgärda.")
+        raise ServiceError(_("Posten har ingen avvikelse att åtgärda."))
     return raise_action(
         session,
         item.draw.control,
@@ -936,7 +939,7 @@ def add_observation(
 ) -> HygieneObservation:
     require_open_for_testing(control)
     if control.check_type != CheckType.HYGIENE:
-        raise ServiceError("Observationer hör bara till granskningar av hygienrutiner.")
+        raise ServiceError(_("Observationer hör bara till granskningar av hygienrutiner."))
     parsed = validate_observation(unit_name, profession, observed_on, kind, steps)
     observation = HygieneObservation(
         control_id=control.id,
@@ -1193,7 +1196,7 @@ def write_conclusion(
     session: Session, control: Control, conclusion: str, *, expected_version: int | None = None
 ) -> Control:
     if not conclusion.strip():
-        raise ServiceError("Skriv en slutsats.")
+        raise ServiceError(_("Skriv en slutsats."))
     return set_conclusion(session, control, conclusion, expected_version=expected_version)
 
 
