@@ -12,9 +12,9 @@ from riskreg.audit.services import history_for
 from riskreg.auth import services as auth_services
 from riskreg.auth.models import Unit, User
 from riskreg.auth.throttle import throttle
-from riskreg.errors import ServiceError, StaleObject
+from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.formtools import choices
+from riskreg.formtools import choices, saving
 from riskreg.permissions import requires
 from riskreg.risks.matrix import Level, Matrix, load_matrix, matrix_version, save_matrix
 from riskreg.risks.models import MATRIX_SIZE
@@ -75,27 +75,21 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
             "email": form.email.data or None,
             "manager": db.session.get(User, form.manager_id.data) if form.manager_id.data else None,
         }
-        try:
+        with saving(form) as attempt:
             if unit is None:
                 auth_services.create_unit(db.session, **fields)
             else:
                 auth_services.update_unit(
                     db.session, unit, **fields, expected_version=_expected_version(form)
                 )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
+        if attempt.saved:
+            flash(_("Enheten är sparad."), "success")
+            return redirect(url_for("admin.units"))
+        if attempt.stale:
             # Both versions stay visible: the saved one above the form, the user's in it.
             # Saving again (with the new version) overwrites deliberately.
             current = db.session.get(Unit, unit_id)
             form.version.data = str(current.version) if current else ""
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
-            flash(_("Enheten är sparad."), "success")
-            return redirect(url_for("admin.units"))
     return render_template(
         "admin/edit_unit.html", form=form, unit=unit, current=current, **_history("unit", unit)
     )
@@ -125,7 +119,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
     current = None
     if form.validate_on_submit():
         units = list(db.session.scalars(select(Unit).where(Unit.id.in_(form.unit_ids.data or []))))
-        try:
+        with saving(form) as attempt:
             if user is None:
                 if not form.password.data:
                     raise ServiceError(_("Ange ett lösenord för den nya användaren."))
@@ -153,21 +147,15 @@ def edit_user(user_id: int | None = None) -> str | Response:
                 )
                 if form.password.data:
                     auth_services.set_password(db.session, user, form.password.data)
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            current = db.session.get(User, user_id)
-            form.version.data = str(current.version) if current else ""
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             if user is not None and form.password.data:
                 # A new password from the administrator also lifts a login lockout.
                 throttle().clear_account(user.username)
             flash(_("Användaren är sparad."), "success")
             return redirect(url_for("admin.users"))
+        if attempt.stale:
+            current = db.session.get(User, user_id)
+            form.version.data = str(current.version) if current else ""
     return render_template(
         "admin/edit_user.html",
         form=form,
@@ -191,22 +179,16 @@ def matrix() -> str | Response:
     for entry in form.cells:
         entry.form.level.choices = level_choices
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             save_matrix(
                 db.session, _matrix_from_form(form), expected_version=form.version.data or ""
             )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            conflict = current = load_matrix(db.session)
-            form.version.data = matrix_version(current)
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             flash(_("Riskmatrisen är sparad."), "success")
             return redirect(url_for("admin.matrix"))
+        if attempt.stale:
+            conflict = current = load_matrix(db.session)
+            form.version.data = matrix_version(current)
     cells = {
         (p, k): form.cells[(p - 1) * MATRIX_SIZE + (k - 1)]
         for p in range(1, MATRIX_SIZE + 1)

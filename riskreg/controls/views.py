@@ -61,7 +61,7 @@ from riskreg.controls.services import (
 from riskreg.db import now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.formtools import choices, flash_errors, new_form_token
+from riskreg.formtools import choices, flash_errors, new_form_token, saving
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
@@ -311,7 +311,7 @@ def edit(control_id: int) -> str | Response:
         form.version.data = str(control.version)
     current = None
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             update_control(
                 db.session,
                 control,
@@ -322,18 +322,12 @@ def edit(control_id: int) -> str | Response:
                 attributes_text=form.attributes_text.data or "",
                 expected_version=_version(form.version.data),
             )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            current = db.session.get(Control, control_id)
-            form.version.data = str(current.version) if current else ""
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             flash(_("Granskningen är sparad."), "success")
             return redirect(url_for("controls.show", control_id=control.id))
+        if attempt.stale:
+            current = db.session.get(Control, control_id)
+            form.version.data = str(current.version) if current else ""
     return render_template(
         "controls/edit.html", form=form, risk=control.risk, control=control, current=current
     )
@@ -566,7 +560,7 @@ def answer(action_id: int) -> str | Response:
     require(permissions.can_answer_action(current_user, action))
     form = AnswerForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             answer_action(
                 db.session,
                 action,
@@ -575,16 +569,10 @@ def answer(action_id: int) -> str | Response:
                 now=now_utc(),
                 expected_version=_version(form.version.data),
             )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
+        if attempt.stale:
             current = _action_conflict(action_id, form)
             return _render_action(current, answer_form=form, conflict=current)
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             flash(_("Svaret är sparat. Granskaren verifierar det."), "success")
             return redirect(url_for("controls.action", action_id=action.id))
     return _render_action(action, answer_form=form)
@@ -600,7 +588,7 @@ def verify(action_id: int) -> str | Response:
         if not (form.accept.data or form.reject.data):
             form.form_errors.append(_("Välj Verifiera eller Skicka tillbaka."))
             return _render_action(action, verify_form=form)
-        try:
+        with saving(form) as attempt:
             verify_action(
                 db.session,
                 action,
@@ -610,16 +598,10 @@ def verify(action_id: int) -> str | Response:
                 now=now_utc(),
                 expected_version=_version(form.version.data),
             )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
+        if attempt.stale:
             current = _action_conflict(action_id, form)
             return _render_action(current, verify_form=form, conflict=current)
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             if form.accept.data:
                 flash(_("Åtgärden är verifierad."), "success")
             else:
@@ -635,7 +617,7 @@ def due_date(action_id: int) -> str | Response:
     require(permissions.can_work_on_control(current_user, action.control))
     form = DueDateForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             change_action_due_date(
                 db.session,
                 action,
@@ -644,16 +626,10 @@ def due_date(action_id: int) -> str | Response:
                 now=now_utc(),
                 expected_version=_version(form.version.data),
             )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
+        if attempt.stale:
             current = _action_conflict(action_id, form)
             return _render_action(current, due_form=form, conflict=current)
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             flash(_("Sista dag är ändrad."), "success")
             return redirect(url_for("controls.action", action_id=action.id))
     return _render_action(action, due_form=form)

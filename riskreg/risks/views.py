@@ -9,9 +9,9 @@ from werkzeug.wrappers import Response
 from riskreg import parse_id, parse_version, permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
-from riskreg.errors import ServiceError, StaleObject
+from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.formtools import choices
+from riskreg.formtools import choices, saving
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk, Section
 from riskreg.plans.services import (
@@ -128,7 +128,7 @@ def new() -> str | Response:
     if request.method == "GET":
         form.section.data = request.args.get("section", Section.ADMINISTRATION.value)
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             risk = create_risk(
                 db.session,
                 plan,
@@ -137,11 +137,7 @@ def new() -> str | Response:
                 now=now_utc(),
                 reason=form.reason.data,
             )
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             flash(_("Risken är sparad."), "success")
             return redirect(url_for("risks.show", risk_id=risk.id))
     return render_template("risks/edit.html", form=form, plan=plan, risk=None)
@@ -159,7 +155,7 @@ def edit(risk_id: int) -> str | Response:
     current = None
     if form.validate_on_submit():
         expected = parse_version(form.version.data)
-        try:
+        with saving(form) as attempt:
             update_risk(
                 db.session,
                 risk,
@@ -169,18 +165,12 @@ def edit(risk_id: int) -> str | Response:
                 reason=form.reason.data,
                 expected_version=expected,
             )
-        except StaleObject as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            current = db.session.get(Risk, risk_id)
-            form.version.data = str(current.version) if current else ""
-        except ServiceError as exc:
-            db.session.rollback()
-            form.form_errors.extend(exc.messages)
-        else:
-            db.session.commit()
+        if attempt.saved:
             flash(_("Risken är sparad."), "success")
             return redirect(url_for("risks.show", risk_id=risk.id))
+        if attempt.stale:
+            current = db.session.get(Risk, risk_id)
+            form.version.data = str(current.version) if current else ""
     return render_template("risks/edit.html", form=form, plan=risk.plan, risk=risk, current=current)
 
 
