@@ -429,7 +429,7 @@ def sign_review(
     settings: SigningSettings,
 ) -> Report:
     """Render the review report of an approved control and certify it as its controller."""
-    from riskreg.reports.pdf import build_review_report, signature_box
+    from riskreg.reports.pdf import build_review_report
 
     if control.status != ControlStatus.APPROVED or control.approved_at is None:
         raise ServiceError(_("Granskningen måste vara godkänd innan rapporten kan signeras."))
@@ -470,13 +470,53 @@ def sign_review(
         generated_at=signed_at,
         tz=settings.timezone,
     )
-    unsigned = build_review_report(data)
+    return _certify(
+        session,
+        build_review_report(data),
+        settings,
+        actor=actor,
+        role=CONTROLLER_ROLE,
+        cosigner=approver,
+        now=now,
+        signed_at=signed_at,
+        year=control.risk.plan.year,
+        file_label="granskare",
+        kind=ReportKind.REVIEW,
+        number=number,
+        reference=reference,
+        control=control,
+        subject_approved_at=control.approved_at,
+    )
+
+
+def _certify(
+    session: Session,
+    unsigned: bytes,
+    settings: SigningSettings,
+    *,
+    actor: User,
+    role: str,
+    cosigner: User,
+    now: datetime,
+    signed_at: datetime,
+    year: int,
+    file_label: str,
+    kind: ReportKind,
+    number: int,
+    reference: str,
+    **subject: Any,
+) -> Report:
+    """The first signature of a review or follow-up report: certify it as ``actor`` with the
+    co-signer's box reserved, store the file once and record the report (``subject`` is its
+    control or plan)."""
+    from riskreg.reports.pdf import signature_box
+
     certified = _sign(
         session,
         unsigned,
         settings,
         signer=actor,
-        role=CONTROLLER_ROLE,
+        role=role,
         signed_at=signed_at,
         certify=True,
         field=assemble.CONTROLLER_FIELD,
@@ -484,22 +524,21 @@ def sign_review(
         reserve={assemble.COSIGNER_FIELD: signature_box(1)},
     )
     report = Report(
-        kind=ReportKind.REVIEW.value,
-        control=control,
+        kind=kind.value,
         number=number,
         reference=reference,
-        subject_approved_at=control.approved_at,
         state=ReportState.CERTIFIED.value,
         content_sha256=hashlib.sha256(unsigned).hexdigest(),
-        certified_file=_file_name(control.risk.plan.year, reference, "granskare", certified),
+        certified_file=_file_name(year, reference, file_label, certified),
         certified_sha256=hashlib.sha256(certified).hexdigest(),
         certified_by=actor,
         certified_by_name=actor.full_name,
-        certified_role=CONTROLLER_ROLE,
+        certified_role=role,
         certified_at=now,
-        cosigner=approver,
-        cosigner_name=approver.full_name,
+        cosigner=cosigner,
+        cosigner_name=cosigner.full_name,
         cosigned_role=APPROVER_ROLE,
+        **subject,
     )
     settings.store().write_once(report.certified_file, certified)
     return _save_new(session, report)
@@ -737,7 +776,7 @@ def sign_followup(
     settings: SigningSettings,
 ) -> Report:
     """Certify the plan's follow-up as the coordinator (admin); name the co-signing approver."""
-    from riskreg.reports.pdf import build_followup_report, signature_box
+    from riskreg.reports.pdf import build_followup_report
 
     if actor.role != Role.ADMIN:
         raise NotAllowed(
@@ -766,39 +805,23 @@ def sign_followup(
         now=now,
         settings=settings,
     )
-    unsigned = build_followup_report(data)
-    certified = _sign(
+    return _certify(
         session,
-        unsigned,
+        build_followup_report(data),
         settings,
-        signer=actor,
+        actor=actor,
         role=COORDINATOR_ROLE,
+        cosigner=cosigner,
+        now=now,
         signed_at=signed_at,
-        certify=True,
-        field=assemble.CONTROLLER_FIELD,
-        box=signature_box(0),
-        reserve={assemble.COSIGNER_FIELD: signature_box(1)},
-    )
-    report = Report(
-        kind=ReportKind.FOLLOWUP.value,
-        plan=plan,
+        year=plan.year,
+        file_label="samordnare",
+        kind=ReportKind.FOLLOWUP,
         number=number,
         reference=reference,
+        plan=plan,
         subject_approved_at=None,
-        state=ReportState.CERTIFIED.value,
-        content_sha256=hashlib.sha256(unsigned).hexdigest(),
-        certified_file=_file_name(plan.year, reference, "samordnare", certified),
-        certified_sha256=hashlib.sha256(certified).hexdigest(),
-        certified_by=actor,
-        certified_by_name=actor.full_name,
-        certified_role=COORDINATOR_ROLE,
-        certified_at=now,
-        cosigner=cosigner,
-        cosigner_name=cosigner.full_name,
-        cosigned_role=APPROVER_ROLE,
     )
-    settings.store().write_once(report.certified_file, certified)
-    return _save_new(session, report)
 
 
 # ============================================================== verification
