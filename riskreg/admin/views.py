@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import parse_version, permissions
+from riskreg import permissions
 from riskreg.admin.forms import ROLE_LABELS, MatrixForm, UnitForm, UserForm
 from riskreg.audit.services import history_for
 from riskreg.auth import services as auth_services
@@ -18,6 +18,7 @@ from riskreg.formtools import choices, saving
 from riskreg.permissions import requires
 from riskreg.risks.matrix import Level, Matrix, load_matrix, matrix_version, save_matrix
 from riskreg.risks.models import MATRIX_SIZE
+from riskreg.web import parse_version
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

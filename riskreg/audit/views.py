@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, permissions
+from riskreg import permissions
 from riskreg.audit.services import (
     ACTION_LABELS,
     EXPORT_HEADER,
@@ -31,6 +31,7 @@ from riskreg.audit.services import (
 from riskreg.exports import XLSX_MAX_ROWS, csv_response, xlsx_response
 from riskreg.extensions import db
 from riskreg.permissions import requires
+from riskreg.web import parse_id
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -6,7 +6,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 from werkzeug.wrappers import Response
 
-from riskreg import permissions, safe_next
+from riskreg import permissions
 from riskreg.audit.trail import record
 from riskreg.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
 from riskreg.auth.models import User
@@ -16,6 +16,7 @@ from riskreg.auth.throttle import Refusal, throttle
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.permissions import requires
+from riskreg.web import safe_next
 
 bp = Blueprint("auth", __name__)
 

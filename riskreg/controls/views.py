@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, parse_version, permissions
+from riskreg import permissions
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls import audit_labels  # noqa: F401  (registers the trail labels)
 from riskreg.controls.forms import (
@@ -65,6 +65,7 @@ from riskreg.formtools import choices, flash_errors, new_form_token, saving
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
+from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("controls", __name__, url_prefix="/controls")
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, parse_version, permissions
+from riskreg import permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -32,6 +32,7 @@ from riskreg.reminders.forms import (
     PolicyForm,
 )
 from riskreg.reminders.policy import next_working_day, non_working_reason
+from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
 

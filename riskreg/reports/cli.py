@@ -15,7 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from riskreg.cli import as_user_option, cli_actor
+from riskreg.clitools import as_user_option, cli_actor
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.reports.services import SigningSettings

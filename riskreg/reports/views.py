@@ -22,7 +22,7 @@ from sqlalchemy import select
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as WResponse
 
-from riskreg import permissions, safe_next
+from riskreg import permissions
 from riskreg.auth.models import Role, User
 from riskreg.auth.throttle import throttle
 from riskreg.controls.models import Control, ControlStatus
@@ -39,6 +39,7 @@ from riskreg.reports.models import REPORT_STATE_TITLES, Report, ReportKind, Repo
 from riskreg.reports.services import ReportFileError, SigningSettings
 from riskreg.reports.signers import confirm_password
 from riskreg.uploads import check_upload
+from riskreg.web import safe_next
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from riskreg import parse_id, parse_version, permissions
+from riskreg import permissions
 from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -26,6 +26,7 @@ from riskreg.plans.services import (
 )
 from riskreg.risks.forms import DeleteForm, RiskForm
 from riskreg.risks.matrix import load_matrix
+from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("risks", __name__, url_prefix="/risks")
 

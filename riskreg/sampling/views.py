@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as WResponse
 
-from riskreg import parse_id, parse_version, permissions
+from riskreg import permissions
 from riskreg.auth.models import Unit
 from riskreg.controls.models import (
     ACTION_STATUS_TITLES,
@@ -82,6 +82,7 @@ from riskreg.sampling.models import (
 )
 from riskreg.sampling.selection import generate_seed
 from riskreg.uploads import CheckedUpload, check_upload
+from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("sampling", __name__, url_prefix="/sampling")
 
