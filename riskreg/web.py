@@ -147,3 +147,8 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 class ControlCharacters(BadRequest):
     """A form field or query parameter holds a control character (see the request hook)."""
+
+
+def item_href(path: str) -> str:
+    """An item's page (a path the controls feature builds) as a path under this installation."""
+    return request.script_root + path

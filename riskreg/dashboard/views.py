@@ -1,13 +1,17 @@
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from riskreg import permissions
+from riskreg.dashboard import work
+from riskreg.db import now_utc
 from riskreg.extensions import db
 from riskreg.permissions import requires
 from riskreg.plans.services import RiskFilter, heat_map_counts, latest_plan, risk_query
+from riskreg.reminders.decide import local_date
 from riskreg.risks.matrix import load_matrix
+from riskreg.web import item_href
 
 bp = Blueprint("dashboard", __name__)
 
@@ -32,4 +36,31 @@ def index() -> str:
         risks=risks,
         counts=heat_map_counts(risks),
         matrix=load_matrix(db.session),
+    )
+
+
+@bp.app_template_global("reminders_dashboard_counts")
+def _dashboard_counts() -> list[work.UnitCounts]:
+    """Per unit the user may see: open items due within 14 days, overdue, done."""
+    if not current_user.is_authenticated:
+        return []
+    return work.unit_status_counts(
+        db.session, permissions.visible_unit_ids(current_user), today=local_date(now_utc())
+    )
+
+
+# The address stayed where it was when this page belonged to the reminders.
+@bp.route("/reminders/my-work")
+@requires(permissions.is_authenticated)
+def my_work() -> str:
+    include_done = request.args.get("done") == "1"
+    today = local_date(now_utc())
+    items = work.my_work(db.session, current_user, today=today, include_done=include_done)
+    return render_template(
+        "dashboard/my_work.html",
+        items=items,
+        include_done=include_done,
+        today=today,
+        href=item_href,
+        soon_days=work.DUE_SOON_DAYS,
     )

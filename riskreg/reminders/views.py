@@ -32,16 +32,11 @@ from riskreg.reminders.forms import (
     PolicyForm,
 )
 from riskreg.reminders.policy import next_working_day, non_working_reason
-from riskreg.web import parse_id, parse_version
+from riskreg.web import item_href, parse_id, parse_version
 
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
 
 LOG_PAGE_SIZE = 100
-
-
-def item_href(path: str) -> str:
-    """An item's page (built by the controls feature) as a path under this installation."""
-    return request.script_root + path
 
 
 @bp.app_template_global("reminders_labels")
@@ -62,32 +57,6 @@ def _unread_count() -> int:
         return services.unread_count(db.session, current_user)
     except SQLAlchemyError:
         return 0
-
-
-@bp.app_template_global("reminders_dashboard_counts")
-def _dashboard_counts() -> list[services.UnitCounts]:
-    """Per unit the user may see: open items due within 14 days, overdue, done."""
-    if not current_user.is_authenticated:
-        return []
-    return services.unit_status_counts(
-        db.session, permissions.visible_unit_ids(current_user), today=local_date(now_utc())
-    )
-
-
-@bp.route("/my-work")
-@requires(permissions.is_authenticated)
-def my_work() -> str:
-    include_done = request.args.get("done") == "1"
-    today = local_date(now_utc())
-    items = services.my_work(db.session, current_user, today=today, include_done=include_done)
-    return render_template(
-        "reminders/my_work.html",
-        items=items,
-        include_done=include_done,
-        today=today,
-        href=item_href,
-        soon_days=services.DUE_SOON_DAYS,
-    )
 
 
 @bp.route("/notifications")

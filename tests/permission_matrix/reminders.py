@@ -6,7 +6,6 @@ from __future__ import annotations
 from tests.permission_matrix.roles import ADMIN, ALL, Matrix
 
 EXPECTED: Matrix = {
-    "reminders.my_work": ("GET", lambda i: "/reminders/my-work", ALL),
     "reminders.notifications": ("GET", lambda i: "/reminders/notifications", ALL),
     # Without form data: nothing is marked, the user is sent back to the list (302).
     "reminders.mark_read": ("POST", lambda i: "/reminders/notifications/read", ALL),
