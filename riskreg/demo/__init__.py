@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.auth.models import Role, Unit, User
 from riskreg.auth.services import create_unit, create_user, password_problems
-from riskreg.plans.importing import import_plan_file
+from riskreg.plans.file_import import import_plan_file
 from riskreg.plans.models import Organisation, Plan
 from riskreg.plans.services import adopt_plan
 

@@ -41,7 +41,7 @@ def plan_import(
 ) -> None:
     """Importera en plan från CSV eller XLSX (allt eller inget)."""
     from riskreg.extensions import db
-    from riskreg.plans.importing import import_plan_file
+    from riskreg.plans.file_import import import_plan_file
 
     actor = cli_actor("plan import", as_user)
     with acting_for(actor), file.open("rb") as stream:
@@ -81,7 +81,7 @@ def plan_export(
     """Exportera en plan till CSV eller XLSX (standard ut eller --output)."""
     from riskreg.extensions import db
     from riskreg.plans import exporter
-    from riskreg.plans.importing import plan_export_rows
+    from riskreg.plans.file_import import plan_export_rows
     from riskreg.plans.models import Organisation, Plan
 
     cli_actor("plan export", as_user)

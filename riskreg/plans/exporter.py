@@ -29,7 +29,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from riskreg.exports import FORMULA_START, neutralise_cell, xlsx_safe_text
-from riskreg.plans.importer import COLUMN_LABELS, COLUMNS, SECTION_TITLES, PlanRow
+from riskreg.plans.plan_file import COLUMN_LABELS, COLUMNS, SECTION_TITLES, PlanRow
 
 __all__ = ["neutralise_formula", "plan_rows_to_csv", "plan_rows_to_xlsx"]
 

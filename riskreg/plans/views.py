@@ -22,8 +22,8 @@ from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.permissions import require, requires
 from riskreg.plans import exporter
+from riskreg.plans.file_import import import_plan_file, plan_export_rows
 from riskreg.plans.forms import AdoptPlanForm, NewPlanForm, PlanImportForm
-from riskreg.plans.importing import import_plan_file, plan_export_rows
 from riskreg.plans.models import Organisation, Plan, PlanAmendment, Section
 from riskreg.plans.services import get_or_create_organisation, get_or_create_plan
 from riskreg.uploads import check_upload

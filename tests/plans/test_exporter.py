@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from riskreg.plans.exporter import neutralise_formula, plan_rows_to_csv, plan_rows_to_xlsx
-from riskreg.plans.importer import PlanRow, read_plan
+from riskreg.plans.plan_file import PlanRow, read_plan
 from riskreg.tabular import open_table
 
 TESTS = Path(__file__).parent.parent

@@ -138,7 +138,7 @@ def test_plan_csv_is_safe_under_either_separator_and_reimports_unchanged(
     app: Flask, demo: dict[str, str]
 ) -> None:
     from riskreg.auth.models import Unit
-    from riskreg.plans.importer import read_plan
+    from riskreg.plans.plan_file import read_plan
 
     with app.app_context():
         codes = set(db.session.scalars(select(Unit.code)))

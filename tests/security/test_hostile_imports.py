@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from riskreg.demo import PLAN_FILE
 from riskreg.plans.exporter import plan_rows_to_xlsx
-from riskreg.plans.importer import read_plan
+from riskreg.plans.plan_file import read_plan
 from tests.conftest import login
 from tests.security.hostile import (
     FRAGMENTS,

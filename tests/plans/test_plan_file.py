@@ -1,4 +1,4 @@
-"""Tests for riskreg.plans.importer: the shipped plan, Excel's variants, and bad plan files."""
+"""Tests for riskreg.plans.plan_file: the shipped plan, Excel's variants, and bad plan files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from riskreg.plans.importer import (
+from riskreg.plans.plan_file import (
     MAX_PLAN_ROWS,
     PlanRow,
     RowError,

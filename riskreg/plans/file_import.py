@@ -1,4 +1,4 @@
-"""Glue between the file reader, the plan parser and the plan services (all-or-nothing)."""
+"""Store a plan file: read it (riskreg.tabular), parse it (plan_file.py), save it (services)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from riskreg.auth.models import Unit, User
 from riskreg.errors import ServiceError
 from riskreg.i18n import gettext_now as _
-from riskreg.plans.importer import PlanRow, parse_plan
 from riskreg.plans.models import Plan
+from riskreg.plans.plan_file import PlanRow, parse_plan
 from riskreg.plans.services import ImportedRow, import_plan_rows
 from riskreg.tabular import TableError, open_table
 
