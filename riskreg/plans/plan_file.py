@@ -1,4 +1,4 @@
-"""Parse and validate an internkontrollplan (yearly control plan) file, all-or-nothing (no database).
+"""Parse and validate an internkontrollplan (yearly control plan) file: all-or-nothing, no DB.
 
 Why all-or-nothing: a plan is adopted by the nämnd as a whole.  Importing the five good rows of
 a seven-row plan would create a plan that nobody adopted, so :func:`parse_plan` either returns
