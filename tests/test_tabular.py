@@ -20,16 +20,8 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from riskreg import tabular
-from riskreg.tabular import (
-    TableError,
-    TableLimits,
-    open_table,
-    parse_bool_jn,
-    parse_date,
-    parse_decimal_sek,
-    parse_int,
-    parse_text,
-)
+from riskreg.cellvalues import parse_bool_jn, parse_date, parse_decimal_sek, parse_int, parse_text
+from riskreg.tabular import TableError, TableLimits, open_table
 
 DATA = Path(__file__).parent / "data"
 SHIPPED = Path(__file__).parent.parent / "riskreg" / "demo" / "internkontrollplan-2025.csv"

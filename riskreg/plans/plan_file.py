@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Final, Literal
 
+from riskreg.cellvalues import parse_date, parse_int, parse_text
 from riskreg.tabular import (
     DEFAULT_LIMITS,
     Cell,
@@ -29,9 +30,6 @@ from riskreg.tabular import (
     TableLimits,
     TableRow,
     open_table,
-    parse_date,
-    parse_int,
-    parse_text,
 )
 
 __all__ = [

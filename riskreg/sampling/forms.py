@@ -21,12 +21,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from riskreg.cellvalues import parse_decimal_sek
 from riskreg.controls.forms import VERSION
 from riskreg.formtools import choices
 from riskreg.i18n import N_
 from riskreg.sampling.checktypes import HYGIENE_STEP_LABELS
 from riskreg.sampling.models import ITEM_RESULT_TITLES
-from riskreg.tabular import parse_decimal_sek
 
 
 def parse_percent(text: str | None) -> Decimal | None:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from riskreg.audit.digests import DIGEST_KEY, rows_digest_change
 from riskreg.audit.trail import record
 from riskreg.auth.models import User
+from riskreg.cellvalues import parse_bool_jn, parse_date, parse_decimal_sek, parse_int, parse_text
 from riskreg.controls.models import CheckType, Control
 from riskreg.controls.services import (
     lock_control,
@@ -56,18 +57,7 @@ from riskreg.sampling.models import (
     SampleDraw,
     SamplePlan,
 )
-from riskreg.tabular import (
-    Cell,
-    TableError,
-    TableRow,
-    cell_is_blank,
-    open_table,
-    parse_bool_jn,
-    parse_date,
-    parse_decimal_sek,
-    parse_int,
-    parse_text,
-)
+from riskreg.tabular import Cell, TableError, TableRow, cell_is_blank, open_table
 
 BATCH_SIZE: Final = 5000
 MAX_ERRORS: Final = 200
