@@ -191,12 +191,9 @@ def _round(session: Any, mail: Any, count: Any) -> tuple[dict[str, float], int, 
     from riskreg.reminders.decide import Recipient, due_reminders
     from riskreg.reminders.digest import build_messages
     from riskreg.reminders.models import Notification, SentReminder
-    from riskreg.reminders.services import (
-        RecipientDirectory,
-        load_policy,
-        open_items,
-        run_reminders,
-    )
+    from riskreg.reminders.policy_store import load_policy
+    from riskreg.reminders.recipients import RecipientDirectory, open_items
+    from riskreg.reminders.services import run_reminders
 
     session.execute(delete(Notification))
     session.execute(delete(SentReminder))

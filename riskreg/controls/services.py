@@ -260,7 +260,7 @@ def _notify_reopened(
     now: datetime,
 ) -> None:
     """Tell the other party: the controllers and the approver, except whoever reopened it."""
-    from riskreg.reminders.services import notify_control_event
+    from riskreg.reminders.notifications import notify_control_event
 
     others = [u for u in [*control.controllers, approver] if u is not None and u.id != actor.id]
     name = actor.full_name or actor.username

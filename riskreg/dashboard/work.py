@@ -27,7 +27,7 @@ from riskreg.controls.models import (
     Control,
     ControlStatus,
 )
-from riskreg.reminders.services import action_path, control_path, short_title
+from riskreg.reminders.paths import action_path, control_path, short_title
 
 DUE_SOON_DAYS = 14
 

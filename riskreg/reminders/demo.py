@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.auth.models import Unit, User
 from riskreg.plans.models import Plan
-from riskreg.reminders.services import ensure_policy
+from riskreg.reminders.policy_store import ensure_policy
 
 
 def load(

@@ -20,8 +20,10 @@ from riskreg.formtools import choices
 from riskreg.permissions import requires
 from riskreg.reminders import (
     audit_labels,  # noqa: F401  (registers the trail labels)
-    services,
+    policy_store,
+    sendlog,
 )
+from riskreg.reminders import notifications as notices
 from riskreg.reminders.decide import local_date
 from riskreg.reminders.forms import (
     KIND_LABELS,
@@ -54,7 +56,7 @@ def _unread_count() -> int:
     if not current_user.is_authenticated:
         return 0
     try:
-        return services.unread_count(db.session, current_user)
+        return notices.unread_count(db.session, current_user)
     except SQLAlchemyError:
         return 0
 
@@ -63,12 +65,12 @@ def _unread_count() -> int:
 @requires(permissions.is_authenticated)
 def notifications() -> str:
     unread_only = request.args.get("unread") == "1"
-    found = services.notifications_for(db.session, current_user, unread_only=unread_only)
+    found = notices.notifications_for(db.session, current_user, unread_only=unread_only)
     return render_template(
         "reminders/notifications.html",
         notifications=found,
         unread_only=unread_only,
-        unread=services.unread_count(db.session, current_user),
+        unread=notices.unread_count(db.session, current_user),
         href=item_href,
         form=MarkReadForm(),
     )
@@ -88,7 +90,7 @@ def mark_read() -> Response:
     else:
         flash(_("Ingen avisering valdes."), "warning")
         return redirect(url_for("reminders.notifications"))
-    count = services.mark_read(db.session, current_user, ids, now=now_utc())
+    count = notices.mark_read(db.session, current_user, ids, now=now_utc())
     db.session.commit()
     if count:
         flash(_("Markerat som läst."), "success")
@@ -98,8 +100,8 @@ def mark_read() -> Response:
 @bp.route("/policy", methods=["GET", "POST"])
 @requires(permissions.can_manage_reminders)
 def policy() -> str | Response:
-    row = services.policy_row(db.session)
-    current = services.load_policy(db.session)
+    row = policy_store.policy_row(db.session)
+    current = policy_store.load_policy(db.session)
     form = PolicyForm()
     if request.method == "GET":
         form.days_before.data = ", ".join(str(d) for d in current.days_before)
@@ -107,12 +109,12 @@ def policy() -> str | Response:
         form.repeat_overdue_every_days.data = current.repeat_overdue_every_days
         form.escalate_after_days.data = current.escalate_after_days
         form.repeat_escalation_every_days.data = current.repeat_escalation_every_days
-        form.version.data = str(row.version if row else services.NO_POLICY_YET)
+        form.version.data = str(row.version if row else policy_store.NO_POLICY_YET)
     if form.validate_on_submit():
         try:
-            services.save_policy(
+            policy_store.save_policy(
                 db.session,
-                days_before=services.parse_days(form.days_before.data or ""),
+                days_before=policy_store.parse_days(form.days_before.data or ""),
                 on_due_date=bool(form.on_due_date.data),
                 repeat_overdue_every_days=form.repeat_overdue_every_days.data,
                 escalate_after_days=form.escalate_after_days.data,
@@ -148,7 +150,7 @@ def log() -> str:
     units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
     form.unit_id.choices = choices([(0, _("Alla")), *((u.id, u.code) for u in units)])
     valid = form.validate()
-    flt = services.LogFilter(
+    flt = sendlog.LogFilter(
         date_from=form.date_from.data if valid else None,
         date_to=form.date_to.data if valid else None,
         unit_id=(form.unit_id.data or None) if valid else None,
@@ -158,7 +160,7 @@ def log() -> str:
         state=(form.state.data or "") if valid else "",
         item_id=parse_id(request.args.get("item")),
     )
-    query = services.log_query(flt)
+    query = sendlog.log_query(flt)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     page = max(parse_id(request.args.get("page")) or 1, 1)
     rows = db.session.scalars(query.limit(LOG_PAGE_SIZE).offset((page - 1) * LOG_PAGE_SIZE)).all()

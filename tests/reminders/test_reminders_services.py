@@ -19,23 +19,15 @@ from riskreg.controls.services import (
 )
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
+from riskreg.reminders.claims import blocking_keys, claim_reminders, release_claims
 from riskreg.reminders.cli import parse_now
 from riskreg.reminders.decide import DueReminder, due_reminders
 from riskreg.reminders.models import SentReminder
+from riskreg.reminders.paths import short_title
 from riskreg.reminders.policy import ReminderPolicy
-from riskreg.reminders.services import (
-    MailSettings,
-    RecipientDirectory,
-    blocking_keys,
-    claim_reminders,
-    ensure_policy,
-    load_policy,
-    open_items,
-    parse_days,
-    release_claims,
-    save_policy,
-    short_title,
-)
+from riskreg.reminders.policy_store import ensure_policy, load_policy, parse_days, save_policy
+from riskreg.reminders.recipients import RecipientDirectory, open_items
+from riskreg.reminders.services import MailSettings
 
 NOW = dt.datetime(2025, 9, 1, 5, 0, tzinfo=dt.UTC)
 

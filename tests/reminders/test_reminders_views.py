@@ -20,7 +20,7 @@ from riskreg.db import now_utc
 from riskreg.extensions import db
 from riskreg.reminders.decide import local_date
 from riskreg.reminders.models import ReminderPolicySetting
-from riskreg.reminders.services import load_policy
+from riskreg.reminders.policy_store import load_policy
 from tests.conftest import login
 
 
@@ -326,13 +326,13 @@ def test_a_failing_badge_count_does_not_break_the_page(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from riskreg.reminders import services
+    from riskreg.reminders import notifications
 
     def broken(*args: object, **kwargs: object) -> int:
         raise OperationalError("SELECT count(*)", {}, Exception("database is down"))
 
     client = client_for(app, "anna")
-    monkeypatch.setattr(services, "unread_count", broken)
+    monkeypatch.setattr(notifications, "unread_count", broken)
     response = client.get("/reminders/my-work")
     assert response.status_code == 200
     assert "unread-count" not in response.get_data(as_text=True)

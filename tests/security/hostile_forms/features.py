@@ -415,10 +415,10 @@ def followup_sign_values(app: Flask) -> dict[str, FormValue]:
 
 
 def policy_values(app: Flask) -> dict[str, FormValue]:
-    from riskreg.reminders import services
+    from riskreg.reminders import policy_store
 
     with app.app_context():
-        row = services.policy_row(db.session)
+        row = policy_store.policy_row(db.session)
         return {
             "days_before": "14, 3",
             "on_due_date": "y",
