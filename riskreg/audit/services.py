@@ -368,14 +368,18 @@ EXPORT_HEADER = (
     _l("Föregående hash"),
     _l("Hash"),
     _l("Hashad post (JSON)"),
+    _l("Hashad post (UTF-8, hex)"),
 )
 
 
 def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]:
     """Rows for the CSV/XLSX export, oldest first, streamed in batches.
 
-    The last three columns let anyone re-check the chain outside riskreg: each row's hash is
-    SHA-256 over ``previous hash + "\\n" + the hashed post`` (UTF-8). A filtered export holds a
+    The hash columns let anyone re-check the chain outside riskreg: each row's hash is
+    SHA-256 over ``previous hash + "\\n" + the hashed post`` (UTF-8). The post is given twice:
+    as JSON to read, which a CSV export neutralises against formulas like every text (so it
+    may carry an added ``'``), and as hex of its UTF-8 bytes, exact and harmless in any
+    spreadsheet: re-check with the hex column. A filtered export holds a
     subset, so only consecutive rows chain.
     """
     zone = ZoneInfo(flt.timezone)
@@ -402,4 +406,5 @@ def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]
             row.prev_hash,
             row.hash,
             row.payload,
+            row.payload.encode("utf-8").hex(),
         )
