@@ -52,6 +52,12 @@ def audit_verify(no_reconcile: bool) -> None:
 
     settings = _settings()
     checkpoints = read_checkpoints(settings)
+    if db.engine.dialect.name == "postgresql":
+        # One snapshot for the chain and the tables: changes committed while verify runs must
+        # not look like rows that disagree with the trail.
+        db.session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
     report = verify_trail(db.session, checkpoints, reconcile=not no_reconcile)
     problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
     notes = [
