@@ -42,7 +42,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointSettings",
     "email_checkpoint",
-    "latest_checkpoint",
+    "newest_checkpoint",
     "read_checkpoints",
     "write_checkpoint",
 ]
@@ -277,26 +277,29 @@ def read_checkpoints(settings: CheckpointSettings) -> list[Checkpoint]:
     return found
 
 
-def latest_checkpoint(settings: CheckpointSettings) -> datetime | None:
-    """When the newest checkpoint file was made (by its name; no signature check)."""
+def newest_checkpoint(settings: CheckpointSettings) -> tuple[datetime, int] | None:
+    """When the newest checkpoint file was made and the entry it names (read from the file
+    name, without checking the signature: for the trail page and the "is one due" test)."""
     if not settings.directory.is_dir():
         return None
-    newest: datetime | None = None
+    newest: tuple[datetime, int] | None = None
     for path in settings.directory.glob("checkpoint-*.json"):
-        stamp = path.name.split("-")[1]
+        parts = path.name.removesuffix(".json").split("-")
         try:
-            moment = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-        except ValueError:
+            moment = datetime.strptime(parts[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            entry = int(parts[2])
+        except (ValueError, IndexError):
             continue
-        newest = moment if newest is None or moment > newest else newest
+        if newest is None or moment > newest[0]:
+            newest = (moment, entry)
     return newest
 
 
 def due(
     settings: CheckpointSettings, now: datetime, max_age: timedelta = timedelta(days=1)
 ) -> bool:
-    last = latest_checkpoint(settings)
-    return last is None or now - last >= max_age
+    last = newest_checkpoint(settings)
+    return last is None or now - last[0] >= max_age
 
 
 def email_checkpoint(

@@ -530,3 +530,19 @@ def test_a_configured_timestamp_service_stamps_the_checkpoint_signature(
     unsigned = {attr["type"].native for attr in signer_info["unsigned_attrs"]}
     assert "signature_time_stamp_token" in unsigned
     assert verify(app).exit_code == 0
+
+
+def test_the_trail_page_shows_the_newest_checkpoint(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path
+) -> None:
+    from tests.conftest import login
+
+    client = app.test_client()
+    login(client, "admin", foundation["admin"])
+    before = client.get("/audit/").get_data(as_text=True)
+    assert "Ingen signerad kontrollpunkt finns ännu" in before
+    checkpoint(app)
+    head = last_id(app)
+    after = client.get("/audit/").get_data(as_text=True)
+    assert "Senaste signerade kontrollpunkt:" in after
+    assert f"(post {head})" in after
