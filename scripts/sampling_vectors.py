@@ -235,7 +235,10 @@ def build() -> dict[str, Any]:
         "about": "Test vectors for docs/sampling.md. Every expected output is checked by "
                  "tests/sampling/test_sampling_spec.py against riskreg's code and against an "
                  "independent re-implementation. 64-bit values are decimal strings; amounts "
-                 "are integer öre; an amount_ore of null is a row without an amount.",
+                 "are integer öre; an amount_ore of null is a row without an amount. Equal "
+                 "64-bit ranks cannot be produced on purpose, so no vector has a rank tie; "
+                 "the tie-break (key by code point) is tested with truncated ranks instead. "
+                 "MUS ties are published: a point on an item's last öre (inclusive upper end).",
         "primitives": primitives(),
         "vectors": vectors,
     }

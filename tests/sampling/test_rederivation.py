@@ -247,3 +247,14 @@ def test_the_demo_samples_rederive_from_their_packages(app: Flask, demo: dict[st
         rules.add(description["rule"])
         _check(population, description, expected, _stored(app, control_id))
     assert "stratified" in rules and any(r.startswith("mus_") for r in rules)
+
+
+def test_the_draw_page_offers_the_package_to_the_controller(app: Flask, world: World) -> None:
+    data = csv_bytes(PAYMENT_HEADER, [[f"U-{n}", "VG", "VV", "2025-01", "10,00"]
+                                      for n in range(1, 31)])
+    _import_and_draw(app, world, "payments", data,
+                     {"method": "attribute", "confidence": Decimal("0.90"),
+                      "tolerable_rate": Decimal("0.10")}, "simple_random")
+    control_id = world.controls["payments"]
+    page = _client(app, "granskare").get(f"/sampling/controls/{control_id}/draw")
+    assert f'href="/sampling/controls/{control_id}/rederive.zip"' in page.get_data(as_text=True)
