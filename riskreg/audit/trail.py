@@ -250,28 +250,35 @@ def verify_chain(session: Session) -> tuple[int, str | None]:
     rows = session.scalars(
         select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=5000)
     )
-    for entry in rows:
-        checked += 1
-        if entry.prev_hash != prev:
-            return checked, f"post {entry.id}: föregående hash stämmer inte (kedjan bruten)"
-        if chain_hash(prev, entry.payload) != entry.hash:
-            return checked, f"post {entry.id}: innehållet har ändrats efter att det skrevs"
-        data = json.loads(entry.payload)
-        mirrored = {
-            "actor_id": entry.actor_id,
-            "actor_name": entry.actor_name,
-            "ip": entry.ip,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "reason": entry.reason,
-            "at": entry.at.isoformat(),
-        }
-        for key, value in mirrored.items():
-            if data.get(key) != value:
-                return (
-                    checked,
-                    f"post {entry.id}: kolumnen {key} stämmer inte med den hashade posten",
-                )
-        prev = entry.hash
+    try:
+        for entry in rows:
+            checked += 1
+            broken = _broken_link(entry, prev)
+            if broken:
+                return checked, broken
+            prev = entry.hash
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL
     return checked, None
+
+
+def _broken_link(entry: AuditEntry, prev: str) -> str | None:
+    if entry.prev_hash != prev:
+        return f"post {entry.id}: föregående hash stämmer inte (kedjan bruten)"
+    if chain_hash(prev, entry.payload) != entry.hash:
+        return f"post {entry.id}: innehållet har ändrats efter att det skrevs"
+    data = json.loads(entry.payload)
+    mirrored = {
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "ip": entry.ip,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "reason": entry.reason,
+        "at": entry.at.isoformat(),
+    }
+    for key, value in mirrored.items():
+        if data.get(key) != value:
+            return f"post {entry.id}: kolumnen {key} stämmer inte med den hashade posten"
+    return None
