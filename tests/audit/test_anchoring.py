@@ -546,3 +546,27 @@ def test_the_trail_page_shows_the_newest_checkpoint(
     after = client.get("/audit/").get_data(as_text=True)
     assert "Senaste signerade kontrollpunkt:" in after
     assert f"(post {head})" in after
+
+
+def test_a_checkpoint_without_its_signature_is_a_finding_and_not_evidence(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path
+) -> None:
+    checkpoint(app)
+    [signature] = checkpoint_dir.glob("checkpoint-*.json.p7s")
+    signature.unlink()
+    result = verify(app)
+    assert result.exit_code == 1
+    assert "signaturfil saknas" in result.output
+    assert "0 kontrollpunkter" in result.output
+
+
+def test_checkpoint_if_older_than_writes_only_when_due(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path
+) -> None:
+    runner = app.test_cli_runner()
+    args = ["audit", "checkpoint", "--if-older-than-hours", "20"]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0 and "Kontrollpunkt skriven" in first.output
+    second = runner.invoke(args=args)
+    assert second.exit_code == 0 and "ny nog" in second.output
+    assert len(list(checkpoint_dir.glob("checkpoint-*.json"))) == 1
