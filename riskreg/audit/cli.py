@@ -46,7 +46,7 @@ def audit_verify(no_reconcile: bool) -> None:
 
     Avslutar med kod 1 vid varje fynd.
     """
-    from riskreg.audit.checkpoint import read_checkpoints
+    from riskreg.audit.checkpoint import chain_problems, read_checkpoints
     from riskreg.audit.verify import NOT_RECONCILED, describe, verify_trail
     from riskreg.extensions import db
 
@@ -60,6 +60,7 @@ def audit_verify(no_reconcile: bool) -> None:
         )
     report = verify_trail(db.session, checkpoints, reconcile=not no_reconcile)
     problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
+    problems += chain_problems(checkpoints)
     notes = [
         f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if c.signature == "untrusted"
     ]

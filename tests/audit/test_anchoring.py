@@ -570,3 +570,21 @@ def test_checkpoint_if_older_than_writes_only_when_due(
     second = runner.invoke(args=args)
     assert second.exit_code == 0 and "ny nog" in second.output
     assert len(list(checkpoint_dir.glob("checkpoint-*.json"))) == 1
+
+
+def test_deleting_an_earlier_checkpoint_file_is_reported_by_the_next_one(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path, make_unit: Any
+) -> None:
+    """Removing the checkpoint that would expose a truncation does not help: the checkpoint
+    written after it names it, under its signature."""
+    checkpoint(app)
+    make_unit("N1")
+    checkpoint(app)
+    first, second = sorted(checkpoint_dir.glob("checkpoint-*.json"))
+    assert json.loads(second.read_text(encoding="utf-8"))["previous"]["file"] == first.name
+    assert verify(app).exit_code == 0
+    first.unlink()
+    first.with_name(first.name + ".p7s").unlink()
+    result = verify(app)
+    assert result.exit_code == 1
+    assert f"kontrollpunkten {second.name} bygger på {first.name}, som saknas" in result.output
