@@ -71,6 +71,10 @@ def audit_verify(no_reconcile: bool) -> None:
         + (f", {report.rows_compared} rader jämförda med spåret" if report.reconciled else "")
         + "."
     )
+    usable = [c for c in checkpoints if c.usable]
+    if usable:
+        newest = max(usable, key=lambda c: c.created_at)
+        click.echo(f"Senaste kontrollpunkt: {newest.name} (post {newest.entry}).")
     if not checkpoints:
         click.echo(
             "Obs: inga kontrollpunkter. Utan dem kan poster i slutet av spåret tas bort, eller "
