@@ -15,7 +15,6 @@ the labels registered here; a feature adds its own with :func:`register_labels`.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,6 +28,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.models import AuditEntry
+from riskreg.exports import Verbatim
 
 __all__ = [
     "ACTION_LABELS",
@@ -369,18 +369,15 @@ EXPORT_HEADER = (
     _l("Föregående hash"),
     _l("Hash"),
     _l("Hashad post (JSON)"),
-    _l("Hashad post (base64)"),
 )
 
 
 def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]:
     """Rows for the CSV/XLSX export, oldest first, streamed in batches.
 
-    The last columns let anyone re-check the chain outside riskreg: each row's hash is
+    The last three columns let anyone re-check the chain outside riskreg: each row's hash is
     SHA-256 over ``previous hash + "\\n" + the hashed post`` (UTF-8). A filtered export holds a
-    subset, so only consecutive rows chain. Re-check with the base64 column: it is the hashed
-    post byte for byte, while the JSON column, for reading, may carry the ``'`` marks the CSV
-    export puts before formula characters (riskreg/exports.py).
+    subset, so only consecutive rows chain.
     """
     zone = ZoneInfo(flt.timezone)
     query = flt.query().order_by(AuditEntry.id).execution_options(yield_per=1000)
@@ -405,6 +402,5 @@ def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]
             changes,
             row.prev_hash,
             row.hash,
-            row.payload,
-            base64.b64encode(row.payload.encode("utf-8")).decode("ascii"),
+            Verbatim(row.payload),
         )
