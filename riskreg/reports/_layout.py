@@ -35,6 +35,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from riskreg.money import format_sek
+
 from .data import ExpectedSignature, SignerRole
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
@@ -158,9 +160,7 @@ def fmt_ore(ore: int | None) -> str:
     """Öre to kronor as Swedes write it: 1 234 567,89 kr (exact, no float)."""
     if ore is None:
         return "–"
-    sign = "−" if ore < 0 else ""
-    kronor, rest = divmod(abs(ore), 100)
-    return f"{sign}{fmt_int(kronor)},{rest:02d}\u00a0kr"
+    return format_sek(ore)
 
 
 def fmt_date(value: date | None) -> str:

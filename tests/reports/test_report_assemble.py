@@ -173,7 +173,7 @@ def test_mus_evaluation_is_the_stringer_bound() -> None:
     figures = {f.label: f.value for f in evaluation.figures}
     limit = figures["Övre felgräns, Stringer (95 % konfidens)"]
     kronor, ore = divmod(expected.upper_misstatement_limit_ore, 100)
-    assert limit == f"{kronor:,}".replace(",", "\u00a0") + f",{ore:02d} kr"
+    assert limit == f"{kronor:,}".replace(",", "\u00a0") + f",{ore:02d}\u00a0kr"
     assert evaluation.beyond_tolerable is (not expected.within_tolerable)
     assert any("100 % felandel" in note for note in evaluation.notes)
 
@@ -245,7 +245,7 @@ def test_review_report_data_from_the_objects() -> None:
     )
     assert report.risk.risk_value == 12 and report.section_title == "Förvaltningens kontrollområden"
     assert report.deviations[0].item_key == "P002"
-    assert report.deviations[0].description.endswith("Återkrav: 12,50 kr.")
+    assert report.deviations[0].description.endswith("Återkrav: 12,50\u00a0kr.")
     assert report.deviations[0].actions[0].status is data.ActionStatus.IN_PROGRESS
     assert report.sampling_plan.reasoning == "Förklaring."
     assert report.sampling_plan.seed == "42"

@@ -138,9 +138,9 @@ def test_mus_check_end_to_end_with_the_evaluation_numbers(app: Flask, world: Wor
             **_result_form("deviation"),
             "attr_1": "deviation",
             "version": str(version),
-            "audited_amount": format_sek(audited).removesuffix(" kr"),
+            "audited_amount": format_sek(audited).removesuffix("\u00a0kr"),
             "deviation_description": "Fel prislista.",
-            "recovery_claim": format_sek(book - audited).removesuffix(" kr"),
+            "recovery_claim": format_sek(book - audited).removesuffix("\u00a0kr"),
         },
     )
     assert response.status_code == 302
