@@ -128,7 +128,7 @@ def _limit_plain_forms(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from riskreg.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from riskreg.extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
@@ -143,7 +143,7 @@ def _init_extensions(app: Flask) -> None:
         locale_selector=_select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
-    limiter.init_app(app)
+    # The login throttle counts with `limits` itself; no other route is rate-limited.
     from riskreg.auth import throttle
 
     throttle.init_app(app)

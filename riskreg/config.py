@@ -54,7 +54,6 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_FIX_X_PORT": 0,
     "PROXY_FIX_X_PREFIX": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_HEADERS_ENABLED": False,
     # Failed logins before a temporary lockout, per typed username and per client address
     # (riskreg/auth/throttle.py); rate-limit strings as Flask-Limiter writes them.
     "LOGIN_ACCOUNT_LIMIT": "5 per 15 minutes",
