@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from riskreg.audit.cli import audit_group, harden_command
 from riskreg.audit.context import acting
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -71,7 +72,9 @@ def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) ->
         ):
             return None
         _refuse(f"Ange --as ANVÄNDARNAMN: vem ”riskreg {command}” utförs för.")
-    user = db.session.scalar(select(User).where(User.username == username))
+    from riskreg.auth.services import find_user
+
+    user = find_user(db.session, username)
     if user is None or not user.active:
         _refuse(f"Det finns ingen aktiv användare som heter {username}.")
     if not allowed(user):
@@ -99,6 +102,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(plan_group)
     app.cli.add_command(audit_group)
+    from flask_migrate.cli import db as db_group
+
+    db_group.add_command(harden_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(start_command)
     app.cli.add_command(sample_group)
@@ -107,6 +113,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(reports_group)
     app.cli.add_command(reminders_cli.reminders_group)
+    from riskreg.storage import storage_group
+
+    app.cli.add_command(storage_group)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -172,12 +181,11 @@ def users_create(
 @with_appcontext
 def users_set_password(username: str, password: str, as_user: str | None) -> None:
     """Byt lösenord för en användare (loggar ut alla dess sessioner)."""
-    from riskreg.auth.models import User
-    from riskreg.auth.services import set_password
+    from riskreg.auth.services import find_user, set_password
     from riskreg.extensions import db
 
     actor = cli_actor("users set-password", as_user)
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = find_user(db.session, username)
     if user is None:
         _fail(f"Ingen användare heter {username}.")
     with acting_for(actor):
@@ -281,27 +289,6 @@ def plan_export(
         sys.stdout.flush()
     else:
         output.write_bytes(text.encode("utf-8"))
-
-
-# --- audit ------------------------------------------------------------------------------------
-
-
-@click.group("audit", help="Granskningsspåret.")
-def audit_group() -> None:
-    pass
-
-
-@audit_group.command("verify")
-@with_appcontext
-def audit_verify() -> None:
-    """Kontrollera hashkedjan i granskningsspåret."""
-    from riskreg.audit.trail import verify_chain
-    from riskreg.extensions import db
-
-    checked, broken = verify_chain(db.session)
-    if broken:
-        _fail(f"Kedjan är bruten efter {checked - 1} korrekta poster: {broken}")
-    click.echo(f"Granskningsspåret är intakt: {checked} poster kontrollerade.")
 
 
 # --- demo and start ---------------------------------------------------------------------------

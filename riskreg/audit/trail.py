@@ -37,6 +37,10 @@ def _jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, bytes):
         return "sha256:" + hashlib.sha256(value).hexdigest()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     return str(value)
 
 
@@ -120,26 +124,36 @@ def _lock_chain(session: Session) -> None:
         session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
 
 
-def _last_hash(session: Session) -> str:
+def _last_entry(session: Session) -> tuple[int, str]:
+    """The newest entry's number and hash (0 and the genesis hash for an empty trail)."""
     row = (
         session.connection()
-        .execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+        .execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
         .first()
     )
-    return row[0] if row else GENESIS_HASH
+    return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
 def _write(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append entries under the chain lock, numbered on from the newest one.
+
+    The entry number is assigned here, not by a database sequence: a PostgreSQL sequence skips
+    the numbers of rolled-back transactions, and then a gap would prove nothing. Assigned under
+    the lock, the numbers are 1, 2, 3, … without holes, so `riskreg audit verify` can report
+    any missing number as a deleted entry.
+    """
     if not entries:
         return
     _lock_chain(session)
-    prev = _last_hash(session)
+    number, prev = _last_entry(session)
     conn = session.connection()
     for entry in entries:
         payload = canonical(entry)
         digest = chain_hash(prev, payload)
+        number += 1
         conn.execute(
             insert(AuditEntry.__table__).values(
+                id=number,
                 at=datetime.fromisoformat(entry["at"]),
                 actor_id=entry["actor_id"],
                 actor_name=entry["actor_name"],

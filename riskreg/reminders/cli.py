@@ -71,6 +71,10 @@ def reminders_send(dry_run: bool, now_text: str | None) -> None:
             sys.exit(2)
     for line in report.lines():
         click.echo(line)
+    if not dry_run:
+        from riskreg.audit.cli import maybe_checkpoint
+
+        maybe_checkpoint()  # the daily run also anchors the audit trail, if a day has passed
     if not report.ok:
         click.echo(
             "Fel: alla påminnelser kunde inte skickas"

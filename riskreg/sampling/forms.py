@@ -74,7 +74,12 @@ class SekField(StringField):
         return parse_sek(self.data)
 
 
-CONFIDENCE_CHOICES = (("0.95", "95 %"), ("0.90", "90 %"))
+#: The confidence levels of the AICPA Audit Sampling tables (risks 5–50 %, table C-1; the
+#: attribute tables A-1 to A-4 are the 95 % and 90 % columns). Every level is computed exactly.
+CONFIDENCE_CHOICES = tuple(
+    (value, f"{value[2:]} %")
+    for value in ("0.95", "0.90", "0.85", "0.80", "0.75", "0.70", "0.65", "0.50")
+)
 RESULT_CHOICES = tuple((result.value, _l(title)) for result, title in ITEM_RESULT_TITLES.items())
 STEP_CHOICES = (("J", "J"), ("N", "N"), ("EA", "EA"))
 PROFESSIONS = (
@@ -90,6 +95,9 @@ PROFESSIONS = (
 
 
 class PopulationImportForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     file = FileField(_l("Fil (CSV eller XLSX)"), validators=[FileRequired(_l("Välj en fil."))])
     source = StringField(
         _l("Källa"),
@@ -110,6 +118,9 @@ class PopulationImportForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     method = SelectField(_l("Urvalsmetod"), validators=[DataRequired()])
     confidence = SelectField(_l("Konfidensnivå"), choices=choices(CONFIDENCE_CHOICES))
     tolerable_rate = PercentField(
@@ -117,8 +128,12 @@ class PlanForm(FlaskForm):
     )
     expected_rate = PercentField(_l("Förväntad avvikelsefrekvens (%)"), default="0")
     population_size = IntegerField(
-        _l("Populationens storlek (valfri, för små populationer)"),
+        _l("Populationens storlek"),
         validators=[Optional(), NumberRange(min=1)],
+        description=_l(
+            "Hämtas från den importerade populationen. Utan import: ange storleken för en "
+            "liten population, eller lämna tomt för en stor."
+        ),
     )
     book_value = SekField(
         _l("Bokfört värde (kr)"), description=_l("Lämnas tomt: populationens summa.")
@@ -138,6 +153,9 @@ MUS_FIELDS = ("book_value", "tolerable_misstatement", "expected_misstatement")
 
 
 class DrawForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     selection_method = SelectField(_l("Urvalsteknik"), validators=[DataRequired()])
     reason = TextAreaField(
         _l("Skäl för ny dragning"),
@@ -147,6 +165,9 @@ class DrawForm(FlaskForm):
 
 
 class ExtendForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     additional = IntegerField(
         _l("Antal poster att lägga till"), validators=[DataRequired(), NumberRange(1, 100000)]
     )
@@ -198,6 +219,8 @@ class ActionForm(FlaskForm):
     )
     owner_unit = SelectField(_l("Ansvarig enhet"), coerce=int, validators=[DataRequired()])
     due_date = DateField(_l("Sista dag"), validators=[DataRequired(_l("Ange sista dag."))])
+    # One-time token: the same form sent twice creates one action (see raise_action).
+    token = HiddenField(validators=[Length(max=64)])
 
 
 class HygieneForm(FlaskForm):

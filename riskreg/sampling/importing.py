@@ -27,10 +27,15 @@ from typing import IO, Any, Final
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from riskreg.audit.digests import DIGEST_KEY, rows_digest_change
 from riskreg.audit.trail import record
 from riskreg.auth.models import User
 from riskreg.controls.models import CheckType, Control
-from riskreg.controls.services import require_open_for_testing
+from riskreg.controls.services import (
+    lock_control,
+    require_open_for_testing,
+    require_unchanged,
+)
 from riskreg.errors import ServiceError
 from riskreg.sampling.checktypes import (
     HYGIENE,
@@ -205,10 +210,10 @@ def _map_header(
 
 def _fast_text(value: str) -> str:
     """parse_text for the common cell: printable, already NFC, not an Excel error value."""
-    if value.isprintable() and not value.startswith("#") and (
-        value.isascii() or unicodedata.is_normalized("NFC", value)
-    ):
-        return value.strip()
+    if value.isprintable() and (value.isascii() or unicodedata.is_normalized("NFC", value)):
+        text = value.strip()
+        if not text.startswith("#"):  # " #REF!" is an Excel error value too
+            return text
     return parse_text(value)
 
 
@@ -300,13 +305,24 @@ def import_population(
     key_column: str = "",
     amount_column: str = "",
     batch_size: int = BATCH_SIZE,
+    expected_population_id: int | None = None,
 ) -> Population:
     """Validate and store a population file for ``control``; all rows or none.
 
     Raises :class:`ServiceError` listing every bad row. The caller commits once, or rolls
     back on the error, which also removes the batches already inserted.
+    ``expected_population_id``: the current population the form was shown (0: none); the
+    same upload sent twice imports once.
     """
+    lock_control(session, control)
     require_open_for_testing(control)
+    seen = current_population(session, control)
+    require_unchanged(
+        expected_population_id,
+        seen.id if seen else 0,
+        "Populationen har redan importerats sedan sidan visades (formuläret skickades två "
+        "gånger eller någon annan hann före). Inget nytt importerades.",
+    )
     spec = spec_for(control)
     if not spec.has_population:
         raise ServiceError(
@@ -619,7 +635,15 @@ def import_observations(
         "hygiene.import",
         "control",
         control.id,
-        {"file_name": filename, "file_sha256": reader.hexdigest(), "observations": count},
+        {
+            "file_name": filename,
+            "file_sha256": reader.hexdigest(),
+            "observations": count,
+            # the control's observations as they now stand, for `riskreg audit verify`
+            DIGEST_KEY: rows_digest_change(
+                session, HygieneObservation.__table__, {"control_id": control.id}
+            ),
+        },
     )
     return count
 

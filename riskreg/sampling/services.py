@@ -22,21 +22,28 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from flask import has_app_context
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.context import because
+from riskreg.audit.digests import DIGEST_KEY, rows_digest_change
 from riskreg.audit.trail import record
 from riskreg.auth.models import Unit, User
 from riskreg.controls.models import Action, CheckType, Control, Deviation
 from riskreg.controls.services import (
+    lock_control,
     raise_action,
     record_deviation,
     require_open_for_testing,
+    require_unchanged,
     set_conclusion,
 )
 from riskreg.errors import ServiceError, StaleObject
+from riskreg.i18n import N_
 from riskreg.sampling import selection, stats
+from riskreg.sampling._exact import format_count, format_sek
 from riskreg.sampling.checktypes import attributes_for, spec_for
 from riskreg.sampling.hygiene import HygieneObservation as StatsObservation
 from riskreg.sampling.hygiene import HygieneReport, evaluate_hygiene
@@ -58,6 +65,17 @@ from riskreg.sampling.models import (
     SamplingMethod,
     SelectionMethod,
 )
+
+
+def _(message: str, **values: object) -> str:
+    """A message for the reader: Swedish source, English from the catalogue in the app.
+
+    Outside an application (scripts, some tests) the Swedish text is returned.
+    """
+    if has_app_context():
+        return gettext(message, **values)
+    return message % values if values else message
+
 
 MUS_METHODS: Final = (SelectionMethod.MUS_FIXED_INTERVAL, SelectionMethod.MUS_CELL)
 RESULT_VALUES: Final = tuple(r.value for r in ItemResult)
@@ -106,6 +124,20 @@ def current_draw(session: Session, control: Control) -> SampleDraw | None:
     )
 
 
+PLAN_ALREADY_CHANGED: Final = (
+    "Urvalsplanen har redan ändrats sedan sidan visades (formuläret skickades två gånger eller "
+    "någon annan hann före). Inget nytt sparades; se den gällande planen."
+)
+DRAW_ALREADY_CHANGED: Final = (
+    "Urvalet har redan dragits sedan sidan visades (formuläret skickades två gånger eller "
+    "någon annan hann före). Inget nytt urval drogs; se det gällande urvalet."
+)
+EXTEND_ALREADY_DONE: Final = (
+    "Urvalet har redan ändrats sedan sidan visades (formuläret skickades två gånger eller "
+    "någon annan hann före). Det utökades inte en gång till; se det gällande urvalet."
+)
+
+
 def draw_parameters(draw: SampleDraw) -> dict[str, Any]:
     return json.loads(draw.parameters_json or "{}")
 
@@ -129,12 +161,17 @@ def plan_sample(
     expected_misstatement_ore: int | None = None,
     sample_size: int | None = None,
     justification: str = "",
+    expected_plan_id: int | None = None,
 ) -> SamplePlan:
     """Compute and store a sample plan; it replaces the previous plan while nothing is drawn.
 
     Rates and confidence are exact fractions (``Decimal("0.05")``), amounts are öre.
+    ``expected_plan_id``: the current plan the form was shown (0: none), see require_unchanged.
     """
+    lock_control(session, control)
     require_open_for_testing(control)
+    seen = current_plan(session, control)
+    require_unchanged(expected_plan_id, seen.id if seen else 0, PLAN_ALREADY_CHANGED)
     method = SamplingMethod(method)
     spec = spec_for(control)
     if method not in spec.sampling_methods:
@@ -145,10 +182,12 @@ def plan_sample(
             "angivet skäl."
         )
     plan = SamplePlan(control=control, method=method.value, created_by=actor, created_at=now)
+    population = current_population(session, control)
     try:
         if method == SamplingMethod.ATTRIBUTE:
             if confidence is None or tolerable_rate is None:
-                raise ServiceError("Ange konfidensnivå och tolerabel avvikelsefrekvens.")
+                raise ServiceError(_("Ange konfidensnivå och tolerabel avvikelsefrekvens."))
+            population_size = _planned_population_size(population, population_size)
             computed = stats.plan_attribute_sample(
                 confidence, tolerable_rate, expected_rate or Decimal(0), population_size
             )
@@ -160,18 +199,30 @@ def plan_sample(
             plan.allowed_deviations = computed.allowed_deviations
             plan.explanation = computed.explanation
         elif method == SamplingMethod.MUS:
-            population = current_population(session, control)
+            item_count: int | None = None
+            if population is not None:
+                total = positive_total(session, population)
+                if book_value_ore is not None and book_value_ore != total:
+                    raise ServiceError(
+                        _(
+                            "Populationens bokförda värde är %(total)s; angivet värde %(typed)s "
+                            "stämmer inte. Planen använder alltid den importerade populationens "
+                            "värde; lämna fältet tomt.",
+                            total=format_sek(total),
+                            typed=format_sek(book_value_ore),
+                        )
+                    )
+                book_value_ore = total
+                item_count = positive_count(session, population)
             if book_value_ore is None:
-                if population is None:
-                    raise ServiceError("Importera populationen först eller ange bokfört värde.")
-                book_value_ore = positive_total(session, population)
+                raise ServiceError(_("Importera populationen först eller ange bokfört värde."))
             if confidence is None or not tolerable_misstatement_ore:
-                raise ServiceError("Ange konfidensnivå och tolerabel felsumma.")
+                raise ServiceError(_("Ange konfidensnivå och tolerabel felsumma."))
             if book_value_ore <= 0:
-                raise ServiceError("Det bokförda värdet måste vara större än noll.")
+                raise ServiceError(_("Det bokförda värdet måste vara större än noll."))
             expected = expected_misstatement_ore or 0
             computed = stats.plan_mus_sample(
-                book_value_ore, tolerable_misstatement_ore, expected, confidence
+                book_value_ore, tolerable_misstatement_ore, expected, confidence, item_count
             )
             plan.confidence = confidence
             plan.book_value_ore = book_value_ore
@@ -182,15 +233,29 @@ def plan_sample(
             plan.explanation = computed.explanation
         else:
             if not sample_size or sample_size < 1:
-                raise ServiceError("Ange urvalets storlek.")
+                raise ServiceError(_("Ange urvalets storlek."))
             if not justification.strip():
-                raise ServiceError("Motivera varför urvalet inte är statistiskt och dess storlek.")
+                raise ServiceError(
+                    _("Motivera varför urvalet inte är statistiskt och dess storlek.")
+                )
+            if population is not None:
+                population_size = population.row_count
             plan.sample_size = sample_size
             plan.justification = justification.strip()
             plan.explanation = (
                 f"Icke-statistiskt urval om {sample_size} poster. Motivering: "
                 f"{justification.strip()}"
             )
+    except stats.PlanTooLarge as exc:
+        raise ServiceError(
+            _(
+                "Urvalet skulle bli större än %(limit)s poster. Förväntad avvikelse ligger för "
+                "nära den tolerabla; ompröva parametrarna.",
+                limit=format_count(exc.limit),
+            )
+        ) from exc
+    except stats.PopulationTooSmall as exc:
+        raise ServiceError(_population_too_small(exc, book_value_ore)) from exc
     except ValueError as exc:
         raise ServiceError(_stats_message(exc)) from exc
     if method != SamplingMethod.MUS and population_size and plan.sample_size > population_size:
@@ -207,15 +272,60 @@ def plan_sample(
     return plan
 
 
+def positive_count(session: Session, population: Population) -> int:
+    """Items with a positive amount: the ones monetary-unit sampling can select."""
+    return session.scalar(
+        select(func.count(PopulationItem.id)).where(
+            PopulationItem.population_id == population.id, PopulationItem.amount_ore > 0
+        )
+    ) or 0
+
+
+def _planned_population_size(population: Population | None, typed: int | None) -> int | None:
+    """The size an attribute plan uses: the imported population's count, never a typed one.
+
+    Without an imported population a typed size (for a population kept elsewhere) is used
+    as given; with one, a typed size that contradicts it is refused.
+    """
+    if population is None:
+        return typed
+    if typed is not None and typed != population.row_count:
+        raise ServiceError(
+            _(
+                "Den importerade populationen har %(count)s poster; angiven storlek %(typed)s "
+                "stämmer inte. Planen använder alltid den importerade populationens storlek; "
+                "lämna fältet tomt.",
+                count=population.row_count,
+                typed=typed,
+            )
+        )
+    return population.row_count
+
+
+def _population_too_small(exc: stats.PopulationTooSmall, book_value_ore: int | None) -> str:
+    if exc.unit == "items":
+        return _(
+            "Beloppsurvalet kräver %(n)s beloppsenheter men populationen har bara %(items)s "
+            "poster med positivt belopp. Granska alla poster i stället (icke-statistiskt "
+            "urval av hela populationen).",
+            n=exc.needed,
+            items=exc.available,
+        )
+    return _(
+        "Det bokförda värdet %(value)s räcker inte till %(n)s beloppsenheter. Granska alla "
+        "poster i stället (icke-statistiskt urval av hela populationen).",
+        value=format_sek(book_value_ore or exc.available),
+        n=exc.needed,
+    )
+
+
 def _stats_message(exc: ValueError) -> str:
     text = str(exc)
     if "expected" in text and "below" in text:
-        return "Förväntad avvikelse måste vara lägre än den tolerabla."
-    if "MAX_SAMPLE_SIZE" in text:
-        return "Urvalet blir orimligt stort; ompröva parametrarna."
+        return _("Förväntad avvikelse måste vara lägre än den tolerabla.")
     if "must be in" in text or "between 0 and 1" in text:
-        return "Procentsatserna måste ligga mellan 0 och 100."
-    return f"Planen kunde inte beräknas: {text}"
+        return _("Procentsatserna måste ligga mellan 0 och 100.")
+    return _("Planen kunde inte beräknas med dessa värden; kontrollera dem.")
 
 
 # --- drawing ------------------------------------------------------------------------------------
@@ -356,6 +466,27 @@ def _check_method(
         )
 
 
+def _check_plan_fits(session: Session, plan: SamplePlan, population: Population) -> None:
+    """A plan made for another population (or before the import) must be made again."""
+    if plan.method == SamplingMethod.ATTRIBUTE and plan.population_size != population.row_count:
+        raise ServiceError(
+            _(
+                "Planen är inte gjord för den importerade populationen om %(count)s poster. "
+                "Planera urvalet igen; storleken hämtas från populationen.",
+                count=population.row_count,
+            )
+        )
+    if plan.method == SamplingMethod.MUS and plan.book_value_ore != positive_total(
+        session, population
+    ):
+        raise ServiceError(
+            _(
+                "Planen är inte gjord för den importerade populationens bokförda värde. "
+                "Planera urvalet igen; värdet hämtas från populationen."
+            )
+        )
+
+
 def draw_sample(
     session: Session,
     control: Control,
@@ -366,9 +497,17 @@ def draw_sample(
     now: datetime,
     reason: str = "",
     strata_sizes: dict[str, int] | None = None,
+    expected_draw_id: int | None = None,
 ) -> SampleDraw:
-    """Store the seed, log it, then select from the current population and store the items."""
+    """Store the seed, log it, then select from the current population and store the items.
+
+    ``expected_draw_id``: the current draw the form was shown (0: none). A double click on
+    "Dra urval" draws once; the second request is told the sample is already drawn.
+    """
+    lock_control(session, control)
     require_open_for_testing(control)
+    seen = current_draw(session, control)
+    require_unchanged(expected_draw_id, seen.id if seen else 0, DRAW_ALREADY_CHANGED)
     method = SelectionMethod(selection_method)
     if not control.deviation_definition.strip():
         raise ServiceError("Skriv vad som räknas som avvikelse innan urvalet dras.")
@@ -379,6 +518,7 @@ def draw_sample(
     if plan is None:
         raise ServiceError("Planera urvalets storlek innan urvalet dras.")
     _check_method(control, plan, method)
+    _check_plan_fits(session, plan, population)
     previous = current_draw(session, control)
     reason = reason.strip()
     if previous is not None and not reason:
@@ -532,14 +672,20 @@ def extend_sample(
     reason: str,
     actor: User | None,
     now: datetime,
+    expected_size: int | None = None,
 ) -> SampleDraw:
     """Add ``additional`` records to a simple random sample ("utöka urvalet").
 
     The rank rule makes the first n picks of an n + k sample exactly the n already drawn,
     so every item already examined stays and only the next k by rank are added.
+    ``expected_size``: the sample size the form was shown; a repeated "Utöka" extends once.
     """
     control = draw.control
+    lock_control(session, control)
+    session.refresh(draw)  # superseded, size and items as committed, after the lock
+    session.expire(draw, ["items"])
     require_open_for_testing(control)
+    require_unchanged(expected_size, draw.sample_size, EXTEND_ALREADY_DONE)
     if draw.superseded or draw.status != "drawn":
         raise ServiceError("Bara det gällande urvalet kan utökas.")
     if draw.selection_method != SelectionMethod.SIMPLE_RANDOM:
@@ -755,6 +901,7 @@ def raise_item_action(
     due_date: date,
     actor: User,
     now: datetime,
+    form_token: str | None = None,
 ) -> Action:
     deviation = item_deviation(session, item)
     if deviation is None:
@@ -768,6 +915,7 @@ def raise_item_action(
         actor=actor,
         now=now,
         deviation=deviation,
+        form_token=form_token,
     )
 
 
@@ -808,6 +956,10 @@ def add_observation(
         "hygiene_observation",
         observation.id,
         {
+            # the control's observations as they now stand, for `riskreg audit verify`
+            DIGEST_KEY: rows_digest_change(
+                session, HygieneObservation.__table__, {"control_id": control.id}
+            ),
             "control_id": control.id,
             "unit_name": parsed.unit_name,
             "profession": parsed.profession,
@@ -846,6 +998,18 @@ def hygiene_report(session: Session, control: Control) -> HygieneReport:
 
 @dataclass
 class Evaluation:
+    """THE evaluation of a sample check: the page, the PDFs and the XLSX all show this.
+
+    ``kind`` says which result is set: ``attribute`` (``attribute``, or ``stratified`` for
+    a stratified draw), ``mus`` (``mus``), ``hygiene`` (``hygiene``), ``non_statistical``
+    or ``none``. ``method`` names the statistical method (``binomial``, ``hypergeometric``,
+    ``census``, ``stratified``, ``mus``, ``non_statistical``, ``hygiene``) and
+    ``method_description`` states it in Swedish (translate it with ``gettext`` for
+    display; the English is in the catalogue). Items without a result are left out
+    (``complete`` is False and a note says the evaluation is preliminary); items that
+    could not be assessed count as deviations.
+    """
+
     kind: str  # attribute | mus | non_statistical | hygiene | none
     sample_size: int = 0
     assessed: int = 0
@@ -856,15 +1020,37 @@ class Evaluation:
     attribute: stats.AttributeEvaluation | None = None
     mus: stats.MusEvaluation | None = None
     hygiene: HygieneReport | None = None
+    stratified: stats.StratifiedEvaluation | None = None
+    method: str = ""
+    method_description: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
     def within_tolerable(self) -> bool | None:
+        if self.stratified is not None:
+            return self.stratified.within_tolerable
         if self.attribute is not None:
             return self.attribute.within_tolerable
         if self.mus is not None:
             return self.mus.within_tolerable
         return None
+
+    @property
+    def strata(self) -> tuple[stats.StratumEvaluation, ...]:
+        """The per-stratum results of a stratified evaluation (empty otherwise)."""
+        return self.stratified.strata if self.stratified is not None else ()
+
+
+MUS_METHOD_DESCRIPTION: Final = N_(
+    "Beloppsviktat urval (MUS): övre felgräns enligt Stringer med Poissonfaktorer (AICPA); "
+    "poster som är minst ett urvalsintervall granskas fullt ut och bär ingen urvalsrisk."
+)
+NON_STATISTICAL_METHOD_DESCRIPTION: Final = N_(
+    "Icke-statistiskt urval: ingen övre avvikelsegräns beräknas."
+)
+HYGIENE_METHOD_DESCRIPTION: Final = N_(
+    "Basala hygienrutiner och klädregler (PPM-BHK): andel korrekta observationer per steg."
+)
 
 
 def _percent(numerator: int, denominator: int) -> str:
@@ -884,6 +1070,8 @@ def evaluate(session: Session, control: Control) -> Evaluation:
             assessed=report.overall.observations,
             complete=True,
             hygiene=report,
+            method="hygiene",
+            method_description=HYGIENE_METHOD_DESCRIPTION,
         )
     draw = current_draw(session, control)
     if draw is None or draw.status != "drawn":
@@ -918,6 +1106,8 @@ def evaluate(session: Session, control: Control) -> Evaluation:
         return result
     if is_mus_draw(draw) and plan is not None and plan.method == SamplingMethod.MUS:
         result.kind = "mus"
+        result.method = "mus"
+        result.method_description = MUS_METHOD_DESCRIPTION
         multi = draw_parameters(draw).get("multi_points", {})
         findings = []
         for item in assessed:
@@ -939,24 +1129,51 @@ def evaluate(session: Session, control: Control) -> Evaluation:
     if plan is not None and plan.method == SamplingMethod.ATTRIBUTE:
         result.kind = "attribute"
         assert plan.confidence is not None and plan.tolerable_rate is not None
-        population_size = plan.population_size
+        if draw.selection_method == SelectionMethod.STRATIFIED:
+            result.stratified = _evaluate_strata(session, draw, assessed, plan)
+            result.method = "stratified"
+            result.method_description = stats.STRATIFIED_METHOD_DESCRIPTION
+            return result
+        population_size = draw.population.row_count if draw.population else plan.population_size
         if population_size is not None and population_size < len(assessed):
             population_size = None
         result.attribute = stats.evaluate_attribute(
             len(assessed), counted, plan.confidence, plan.tolerable_rate, population_size
         )
-        if draw.selection_method == SelectionMethod.STRATIFIED:
-            result.notes.append(
-                "Skiktat urval: gränsen är beräknad på hela urvalet. När ett skikt är "
-                "överurvalt bör skikten också bedömas vart för sig."
-            )
+        result.method = result.attribute.method
+        result.method_description = result.attribute.method_description
         return result
     result.kind = "non_statistical"
+    result.method = "non_statistical"
+    result.method_description = NON_STATISTICAL_METHOD_DESCRIPTION
     result.notes.append(
         "Icke-statistiskt urval: ingen övre avvikelsegräns beräknas; bedöm resultatet utifrån "
         "avvikelsernas art och orsak."
     )
     return result
+
+
+def _evaluate_strata(
+    session: Session, draw: SampleDraw, assessed: list[SampleItem], plan: SamplePlan
+) -> stats.StratifiedEvaluation:
+    """Per-stratum and combined evaluation of a stratified draw (population sizes per stratum)."""
+    assert plan.confidence is not None and plan.tolerable_rate is not None
+    sizes = dict(stratum_counts(session, draw.population))
+    examined: dict[str, int] = dict.fromkeys((n for n in sizes if n), 0)
+    found: dict[str, int] = dict.fromkeys(examined, 0)
+    for item in assessed:
+        name = item.stratum or ""
+        examined[name] = examined.get(name, 0) + 1
+        if item.result in (ItemResult.DEVIATION, ItemResult.NOT_ASSESSABLE):
+            found[name] = found.get(name, 0) + 1
+    return stats.evaluate_stratified(
+        (
+            stats.StratumInput(name, sizes.get(name, 0), examined[name], found.get(name, 0))
+            for name in examined
+        ),
+        plan.confidence,
+        plan.tolerable_rate,
+    )
 
 
 def trail_objects(session: Session, control: Control) -> list[tuple[str, int]]:

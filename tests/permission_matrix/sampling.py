@@ -33,6 +33,9 @@ EXPECTED: Matrix = {
     "sampling.items": (
         "GET", lambda i: f"/sampling/controls/{i['payments']}/items", PAYMENTS_VIEW
     ),
+    "sampling.rederivation": (
+        "GET", lambda i: f"/sampling/controls/{i['payments']}/rederive.zip", PAYMENTS_VIEW
+    ),
     "sampling.item": ("GET", lambda i: f"/sampling/items/{i['payment_item']}", PAYMENTS_VIEW),
     "sampling.evidence_upload": (
         "POST", lambda i: f"/sampling/items/{i['payment_item']}/evidence", PAYMENTS_WORK

@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from decimal import Decimal
 
 import pytest
+from scipy.stats import hypergeom
 from sqlalchemy import select, update
 
 from riskreg.audit.models import AuditEntry
@@ -52,6 +54,17 @@ def _draw(world: World, method: str = "simple_random", **kwargs):  # type: ignor
         selection_method=method, seed=kwargs.pop("seed", SEED),
         actor=world.user("granskare"), now=NOW, **kwargs,
     )
+
+
+def _hypergeometric_size(population: int, tolerable: float, risk: float) -> int:
+    """Smallest n with no deviation allowed that rules out ceil(T N) deviations (scipy)."""
+    bad = math.ceil(tolerable * population - 1e-9)
+    return next(n for n in range(1, population + 1) if hypergeom.cdf(0, population, bad, n) <= risk)
+
+
+# The 61 payments are imported, so the plan (90 %, T 10 %, E 0) is hypergeometric on N = 61,
+# fewer than AICPA A-2's 22 for a large population.
+PLANNED = _hypergeometric_size(61, 0.10, 0.10)
 
 
 def _rank(seed: str, key: str) -> int:
@@ -118,7 +131,8 @@ def test_seed_is_stored_and_logged_before_any_item(ctx, world: World) -> None:  
     assert json.loads(seeded.payload)["changes"]["seed"] == SEED
     assert json.loads(draw_created.payload)["changes"]["seed"] == [None, SEED]
     assert json.loads(draw_created.payload)["changes"]["status"] == [None, "seeded"]
-    assert len(created) == draw.sample_size == 22  # AICPA A-2: 90 %, T 10 %, E 0 -> 22
+    assert PLANNED < 22
+    assert len(created) == draw.sample_size == PLANNED
     assert draw_created.id < seeded.id < min(e.id for e in created)
     assert max(e.id for e in created) < drawn.id
     assert draw.status == "drawn"
@@ -129,9 +143,9 @@ def test_simple_random_sample_follows_the_hash_rule(ctx, world: World) -> None: 
     _attribute_plan(world)
     draw = _draw(world)
     keys = [k for (k,) in db.session.execute(select(PopulationItem.record_key))]
-    expected = sorted(keys, key=lambda k: (_rank(SEED, k), k))[:22]
+    expected = sorted(keys, key=lambda k: (_rank(SEED, k), k))[:PLANNED]
     assert [i.population_item.record_key for i in draw.items] == expected
-    assert [i.position for i in draw.items] == list(range(1, 23))
+    assert [i.position for i in draw.items] == list(range(1, PLANNED + 1))
 
 
 def test_second_draw_needs_a_reason_and_keeps_the_first(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +157,7 @@ def test_second_draw_needs_a_reason_and_keeps_the_first(ctx, world: World) -> No
     second = _draw(world, seed="ffff", reason="Fel population användes vid första dragningen.")
     db.session.commit()
     assert first.superseded and not second.superseded
-    assert len(first.items) == 22 and len(second.items) == 22
+    assert len(first.items) == PLANNED and len(second.items) == PLANNED
     assert services.current_draw(db.session, world.control("payments")) is second
     assert second.reason.startswith("Fel population")
     seeds = [
@@ -174,8 +188,8 @@ def test_extending_keeps_the_earlier_picks(ctx, world: World) -> None:  # type: 
                            actor=world.user("granskare"), now=NOW)
     after = [i.population_item.record_key for i in draw.items]
     keys = [k for (k,) in db.session.execute(select(PopulationItem.record_key))]
-    assert after[:22] == before
-    assert after == sorted(keys, key=lambda k: (_rank(SEED, k), k))[:27]
+    assert after[:PLANNED] == before
+    assert after == sorted(keys, key=lambda k: (_rank(SEED, k), k))[: PLANNED + 5]
     assert services.verify_draw(db.session, draw).ok
 
 
@@ -184,7 +198,7 @@ def test_systematic_draw(ctx, world: World) -> None:  # type: ignore[no-untyped-
     _attribute_plan(world)
     draw = _draw(world, "systematic")
     params = json.loads(draw.parameters_json)
-    assert draw.sample_size == 22 and "start" in params
+    assert draw.sample_size == PLANNED and "start" in params
     lines = [i.population_item.line for i in draw.items]
     assert lines == sorted(lines)
     assert services.verify_draw(db.session, draw).ok

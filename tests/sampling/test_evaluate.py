@@ -6,6 +6,7 @@ import io
 from decimal import Decimal
 
 from flask import Flask
+from scipy.stats import hypergeom
 from sqlalchemy import select
 
 from riskreg.extensions import db
@@ -54,15 +55,20 @@ def test_attribute_evaluation_counts_unassessable_and_rounds_up(app: Flask, worl
     control_id = _referral_sample(app, world)
     with app.app_context():
         draw = db.session.scalar(select(SampleDraw))
-        assert draw.sample_size == 22  # AICPA A-2: 90 %, tolerable 10 %, expected 0 -> 22
+        # 500 imported: hypergeometric, D = 50 deviations ruled out (90 %) by n items, none seen
+        assert draw.sample_size == next(
+            n for n in range(1, 501) if hypergeom.cdf(0, 500, 50, n) <= 0.10
+        )
         evaluation = services.evaluate(db.session, draw.control)
     assert (evaluation.assessed, evaluation.deviations, evaluation.not_assessable) == (20, 1, 1)
     assert not evaluation.complete
-    expected = stats.evaluate_attribute(20, 2, "0.90", "0.10")
+    assert evaluation.method == "hypergeometric"
+    # D_U: the largest population count of deviations that 2 in 20 does not rule out at 90 %
+    d_upper = max(d for d in range(2, 483) if hypergeom.cdf(2, 500, d, 20) > 0.10)
+    assert evaluation.attribute.upper_deviation_count == d_upper
+    expected = stats.evaluate_attribute(20, 2, "0.90", "0.10", population_size=500)
     assert evaluation.attribute.upper_limit_percent == expected.upper_limit_percent
-    assert expected.upper_limit_percent == stats.round_up_percent(
-        stats.upper_deviation_limit(20, 2, "0.90")
-    )
+    assert expected.upper_limit_percent == stats.round_up_percent(d_upper / 500)
     client = app.test_client()
     login(client, "granskare")
     page = client.get(f"/sampling/controls/{control_id}/evaluate").get_data(as_text=True)

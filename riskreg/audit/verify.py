@@ -1,0 +1,529 @@
+"""`riskreg audit verify`: the chain, its checkpoints and the business rows, in one streamed pass.
+
+What is checked (docs/security.md says what that proves and what it cannot):
+
+* **The chain.** Every entry's hash is SHA-256 over the previous hash and its payload, and the
+  columns copied out of the payload still agree with it.
+* **Numbering.** Entries are numbered 1, 2, 3, … without holes (riskreg/audit/trail.py assigns
+  the numbers under the chain lock), so a missing number is a deleted entry, even when the
+  chain was recomputed around the hole.
+* **Checkpoints** (riskreg/audit/checkpoint.py): signed records of the chain's head kept
+  outside the database. The entry a checkpoint names must still exist (else the trail was cut
+  short) and still have the hash the checkpoint recorded (else it, or an entry before it, was
+  rewritten and the chain recomputed). An entry numbered after a checkpoint but dated before it
+  was written later and backdated.
+* **Reconciliation.** Replaying the create/update/delete entries of every audited table gives
+  the state each row must be in now; each row's current values are compared with it, so a row
+  changed, inserted or deleted by SQL without an audit entry is found. Bulk tables that are not
+  audited row by row are listed in :data:`NOT_RECONCILED` with the reason.
+
+Everything is streamed (``yield_per``): memory grows with the number of audited rows (their
+replayed values), not with the number of entries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import TypeDecorator, select
+from sqlalchemy.orm import Mapper, Session
+
+from riskreg.audit.digests import DIGEST_KEY
+from riskreg.audit.models import AuditEntry
+from riskreg.audit.trail import GENESIS_HASH, REDACTED, chain_hash
+from riskreg.db import Base
+
+if TYPE_CHECKING:
+    from riskreg.audit.checkpoint import Checkpoint
+
+__all__ = ["NOT_RECONCILED", "Finding", "TrailReport", "verify_trail"]
+
+#: Tables (or columns, as "table.column") the reconciliation does not compare, and why.
+NOT_RECONCILED: dict[str, str] = {
+    "population_item": "populationsrader importeras i bulk; importen loggas med filens SHA-256",
+    "reminder_log": "driftlogg för påminnelser; varje körning loggas som en händelse",
+    "notification": "aviseringar i riskreg; varje körning loggas som en händelse",
+    "user.session_epoch": "räknas upp vid utloggning utan radhändelse (utloggningen loggas)",
+    "user.password_hash": "döljs i spåret; lösenordsbyten syns som händelser men inte värden",
+}
+
+#: How much earlier than a checkpoint an entry after its head may be dated: a transaction
+#: that took its time between writing the entry and committing.
+BACKDATE_TOLERANCE = timedelta(minutes=15)
+#: Findings of one kind beyond this many are counted, not listed.
+MAX_LISTED = 50
+
+_DELETED = object()
+
+#: How the trail names the members of an audited collection (their str()): by this column.
+MEMBER_KEYS = {"unit": "code"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # chain, gap, truncation, rewrite, backdated, checkpoint, reconciliation
+    message: str
+    entry: int | None = None
+
+
+@dataclass
+class TrailReport:
+    checked: int = 0
+    last_id: int | None = None
+    last_hash: str | None = None
+    checkpoints: int = 0
+    rows_compared: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)
+    reconciled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def add(self, kind: str, message: str, entry: int | None = None) -> None:
+        listed = sum(1 for f in self.findings if f.kind == kind)
+        if listed >= MAX_LISTED:
+            self.suppressed[kind] = self.suppressed.get(kind, 0) + 1
+            return
+        self.findings.append(Finding(kind, message, entry))
+
+
+def _local(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(first: int, last: int) -> str:
+    return f"post {first}" if first == last else f"posterna {first}–{last}"
+
+
+# --- normalising values for comparison --------------------------------------------------------
+
+
+def _python_type(column: Any) -> type | None:
+    kind = column.type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    try:
+        found = kind.python_type
+    except NotImplementedError:
+        return None
+    return found if isinstance(found, type) and found is not object else None
+
+
+def _norm(kind: type | None, value: Any) -> Any:
+    """One comparable form for a value as the trail wrote it (JSON) and as the row holds it."""
+    if value is None:
+        return None
+    if hasattr(value, "value") and not isinstance(value, bool | int | float | str):
+        value = value.value  # an Enum member
+    try:
+        if kind is bool:
+            return bool(value)
+        if kind is int:
+            return int(value)
+        if kind is float:
+            return float(value)
+        if kind is Decimal:
+            return Decimal(str(value)).normalize()
+        if kind is datetime:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return moment.timestamp()
+        if kind is date:
+            return value if isinstance(value, str) else value.isoformat()
+    except (ValueError, TypeError, InvalidOperation, AttributeError):
+        return value
+    if isinstance(value, bytes):
+        import hashlib
+
+        return "sha256:" + hashlib.sha256(value).hexdigest()
+    return value if isinstance(value, str) else str(value)
+
+
+@dataclass
+class _Table:
+    name: str
+    mapper: Mapper[Any]
+    keys: list[str]  # attribute keys compared
+    types: dict[str, type | None]
+    pk: list[str]
+    skipped: frozenset[str]
+    #: audited many-to-many collections: name -> (target table, association select)
+    collections: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+
+def _audited_tables() -> dict[str, _Table]:
+    tables: dict[str, _Table] = {}
+    for mapper in Base.registry.mappers:
+        cls = mapper.class_
+        name = getattr(cls, "__tablename__", None)
+        if not name or not getattr(cls, "__audit__", True) or name in NOT_RECONCILED:
+            continue
+        if mapper.inherits is not None:
+            continue
+        redacted = set(getattr(cls, "__audit_redact__", ()))
+        skipped = redacted | {
+            key.split(".", 1)[1] for key in NOT_RECONCILED if key.startswith(name + ".")
+        }
+        keys: list[str] = []
+        types: dict[str, type | None] = {}
+        for attr in mapper.column_attrs:
+            column = attr.columns[0]
+            # version is not audited; columns the database or SQLAlchemy refreshes on update
+            # (onupdate) change without an attribute event, so the trail cannot carry them.
+            if attr.key == "version" or column.onupdate is not None or attr.key in skipped:
+                continue
+            keys.append(attr.key)
+            types[attr.key] = _python_type(column)
+        pk = [mapper.get_property_by_column(col).key for col in mapper.primary_key]
+        collections: dict[str, tuple[str, Any]] = {}
+        for collection in getattr(cls, "__audit_collections__", ()):
+            relation = mapper.relationships[collection]
+            target = relation.mapper.class_.__tablename__
+            if relation.secondary is None or target not in MEMBER_KEYS:
+                continue
+            # synchronize pairs are (parent column, association column)
+            own_col = relation.synchronize_pairs[0][1]
+            other_col = relation.secondary_synchronize_pairs[0][1]
+            collections[collection] = (target, select(own_col, other_col))
+        tables[name] = _Table(name, mapper, keys, types, pk, frozenset(skipped), collections)
+    return tables
+
+
+class _Replay:
+    """The state the create/update/delete entries describe, per table and row id."""
+
+    def __init__(self, tables: dict[str, _Table], report: TrailReport) -> None:
+        self.tables = tables
+        self.report = report
+        self.state: dict[str, dict[str, Any]] = {name: {} for name in tables}
+        self.unknown: dict[str, dict[str, set[str]]] = {name: {} for name in tables}
+        self.last_entry: dict[tuple[str, str], int] = {}
+        #: (table, row id, collection) -> member ids as the trail describes them
+        self.members: dict[tuple[str, str, str], set[str] | list[Any]] = {}
+        #: (table, group as JSON) -> (sha256, group, entry number) of the newest digest
+        self.digests: dict[tuple[str, str], tuple[str, dict[str, Any], int]] = {}
+
+    def apply(
+        self, entry_id: int, action: str, object_type: str, object_id: str, data: Any
+    ) -> None:
+        table = self.tables.get(object_type)
+        if table is None or action not in ("create", "update", "delete"):
+            return
+        changes = data.get("changes") if isinstance(data, dict) else None
+        if not isinstance(changes, dict):
+            changes = {}
+        rows = self.state[object_type]
+        self.last_entry[(object_type, object_id)] = entry_id
+        if action == "delete":
+            rows[object_id] = _DELETED
+            self.unknown[object_type].pop(object_id, None)
+            return
+        current = rows.get(object_id)
+        if action == "create" or current is None or current is _DELETED:
+            if action == "update":
+                # An update of a row whose creation is not in the trail (it predates it):
+                # only the fields the updates name can be compared.
+                self.unknown[object_type][object_id] = set(table.keys)
+            else:
+                self.unknown[object_type].pop(object_id, None)
+            current = {}
+            rows[object_id] = current
+        unknown = self.unknown[object_type].get(object_id)
+        for name, (target, _query) in table.collections.items():
+            pair = changes.get(name)
+            if isinstance(pair, list) and len(pair) == 2:
+                self.members[(object_type, object_id, name)] = self._member_ids(target, pair[1])
+            elif action == "create":
+                self.members[(object_type, object_id, name)] = set()
+        for name, pair in changes.items():
+            if not isinstance(pair, list) or len(pair) != 2 or name not in table.types:
+                continue
+            new = pair[1]
+            if new == REDACTED:
+                continue
+            current[name] = _norm(table.types[name], new)
+            if unknown is not None:
+                unknown.discard(name)
+
+    def _member_ids(self, target: str, names: Any) -> set[str] | list[Any]:
+        """Resolve the members' names (e.g. unit codes) to ids as the replay stands now; the
+        names themselves when some member is not known yet (created later in the same flush),
+        to be resolved against the final state."""
+        if not isinstance(names, list):
+            return set()
+        key = MEMBER_KEYS[target]
+        rows = self.state.get(target, {})
+        wanted = {_norm(str, n) for n in names}
+        found = {ident for ident, row in rows.items() if row is not _DELETED
+                 and row.get(key) in wanted}  # fmt: skip
+        return found if len(found) == len(wanted) else [target, *wanted]
+
+    def compare_collections(self, session: Session) -> None:
+        report = self.report
+        for name, table in self.tables.items():
+            for collection, (_target, query) in table.collections.items():
+                actual: dict[str, set[str]] = {}
+                for owner, member in session.execute(query):
+                    actual.setdefault(str(owner), set()).add(str(member))
+                for ident, row in self.state[name].items():
+                    if row is _DELETED:
+                        continue
+                    want = self.members.get((name, ident, collection), set())
+                    if isinstance(want, list):
+                        resolved = self._member_ids(want[0], want[1:])
+                        if isinstance(resolved, list):
+                            continue  # a member the trail does not know: cannot tell
+                        want = resolved
+                    have = actual.get(ident, set())
+                    if have != want:
+                        last = self.last_entry.get((name, ident))
+                        report.add(
+                            "reconciliation",
+                            f"{name} {ident}: {collection} stämmer inte med spåret "
+                            f"(senaste händelse: post {last})",
+                            last,
+                        )
+
+    def digest(self, entry_id: int, recorded: dict[str, Any]) -> None:
+        table, where, digest = recorded.get("table"), recorded.get("where"), recorded.get("sha256")
+        if isinstance(table, str) and isinstance(where, dict) and isinstance(digest, str):
+            self.digests[(table, json.dumps(where, sort_keys=True))] = (digest, where, entry_id)
+
+    def compare_digests(self, session: Session) -> None:
+        from riskreg.audit.digests import rows_digest
+
+        report = self.report
+        metadata = Base.metadata
+        groups: dict[str, set[str]] = {}
+        for (name, key), (digest, where, entry_id) in self.digests.items():
+            table = metadata.tables.get(name)
+            if table is None or any(column not in table.c for column in where):
+                continue
+            groups.setdefault(name, set()).add(key)
+            if rows_digest(session, table, where) == digest:
+                continue
+            if self._owner_deleted(table, where):
+                continue
+            group = ", ".join(f"{k}={v}" for k, v in where.items())
+            report.add(
+                "reconciliation",
+                f"{name} ({group}): raderna stämmer inte med kontrollsumman i post {entry_id} "
+                "(ändrade, tillagda eller borttagna utan händelse)",
+                entry_id,
+            )
+        for name, keys in groups.items():
+            table = metadata.tables[name]
+            columns = sorted({c for key in keys for c in json.loads(key)})
+            present = session.execute(select(*(table.c[c] for c in columns)).distinct())
+            for values in present:
+                where = dict(zip(columns, values, strict=True))
+                if json.dumps(where, sort_keys=True) not in keys:
+                    group = ", ".join(f"{k}={v}" for k, v in where.items())
+                    report.add(
+                        "reconciliation",
+                        f"{name} ({group}): rader som ingen händelse har en kontrollsumma för",
+                    )
+
+    def _owner_deleted(self, table: Any, where: dict[str, Any]) -> bool:
+        """The group's rows went with their owner (ON DELETE CASCADE of an audited delete)."""
+        for column, value in where.items():
+            for key in table.c[column].foreign_keys:
+                rows = self.state.get(key.column.table.name)
+                if rows is not None and rows.get(str(value)) is _DELETED:
+                    return True
+        return False
+
+    def compare(self, session: Session) -> None:
+        self.compare_collections(session)
+        self.compare_digests(session)
+        report = self.report
+        for name, table in self.tables.items():
+            expected = self.state[name]
+            cls = table.mapper.class_
+            columns = [getattr(cls, key) for key in table.keys]
+            pk_positions = [table.keys.index(key) for key in table.pk]
+            seen: set[str] = set()
+            query = select(*columns).execution_options(yield_per=2000)
+            for row in session.execute(query):
+                report.rows_compared += 1
+                ident = ":".join(str(row[i]) for i in pk_positions)
+                seen.add(ident)
+                want = expected.get(ident)
+                if want is None or want is _DELETED:
+                    gone = " (spåret säger att den togs bort)" if want is _DELETED else ""
+                    report.add(
+                        "reconciliation",
+                        f"{name} {ident}: raden finns men spåret har ingen händelse som skapade "
+                        f"den{gone}",
+                    )
+                    continue
+                unknown = self.unknown[name].get(ident, set())
+                differing = []
+                for position, key in enumerate(table.keys):
+                    if key in unknown:
+                        continue
+                    have = _norm(table.types[key], row[position])
+                    if have != want.get(key):
+                        differing.append(key)
+                if differing:
+                    last = self.last_entry.get((name, ident))
+                    report.add(
+                        "reconciliation",
+                        f"{name} {ident}: {', '.join(differing)} stämmer inte med spåret "
+                        f"(senaste händelse: post {last})",
+                        last,
+                    )
+            for ident, want in expected.items():
+                if want is not _DELETED and ident not in seen:
+                    last = self.last_entry.get((name, ident))
+                    report.add(
+                        "reconciliation",
+                        f"{name} {ident}: raden saknas men spåret har ingen händelse som tog bort "
+                        f"den (senaste händelse: post {last})",
+                        last,
+                    )
+        report.reconciled = True
+
+
+def verify_trail(
+    session: Session,
+    checkpoints: Sequence[Checkpoint] = (),
+    *,
+    reconcile: bool = True,
+    batch: int = 5000,
+) -> TrailReport:
+    """Check the whole trail in one pass over the entries; see the module docstring."""
+    report = TrailReport()
+    usable = sorted((c for c in checkpoints if c.usable), key=lambda c: (c.entry, c.created_at))
+    report.checkpoints = len(usable)
+    at_entry: dict[int, list[Checkpoint]] = {}
+    for checkpoint in usable:
+        at_entry.setdefault(checkpoint.entry, []).append(checkpoint)
+    replay = _Replay(_audited_tables(), report) if reconcile else None
+
+    cp_index = 0  # checkpoints with entry < current id are usable[:cp_index]
+    latest_before: Checkpoint | None = None
+    last_good_checkpoint = 0  # entry number of the newest checkpoint that matched
+    expected = 1
+    prev = GENESIS_HASH
+    c = AuditEntry.__table__.c
+    query = (
+        select(c.id, c.at, c.actor_id, c.actor_name, c.ip, c.action, c.object_type,
+               c.object_id, c.reason, c.payload, c.prev_hash, c.hash)
+        .order_by(c.id)
+        .execution_options(yield_per=batch)
+    )  # fmt: skip
+    for row in session.connection().execute(query):
+        (entry_id, at, actor_id, actor_name, ip, action, object_type, object_id, reason,
+         payload, prev_hash, digest) = row  # fmt: skip
+        report.checked += 1
+        if entry_id > expected:
+            report.add(
+                "gap",
+                f"{_span(expected, entry_id - 1)} saknas: numreringen hoppar från "
+                f"{expected - 1} till {entry_id}",
+                expected,
+            )
+        if prev_hash != prev:
+            report.add(
+                "chain",
+                f"post {entry_id}: föregående hash stämmer inte (kedjan bruten före posten)",
+                entry_id,
+            )
+        if chain_hash(prev_hash, payload) != digest:
+            report.add(
+                "chain", f"post {entry_id}: innehållet har ändrats efter att det skrevs", entry_id
+            )
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            report.add("chain", f"post {entry_id}: den hashade posten är ingen JSON", entry_id)
+            data = {}
+        elif (
+            data.get("object_id") != object_id
+            or data.get("object_type") != object_type
+            or data.get("action") != action
+            or data.get("actor_name") != actor_name
+            or data.get("actor_id") != actor_id
+            or data.get("ip") != ip
+            or data.get("reason") != reason
+            or data.get("at") != at.isoformat()
+        ):
+            mirrored = {
+                "actor_id": actor_id,
+                "actor_name": actor_name,
+                "ip": ip,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "reason": reason,
+                "at": at.isoformat(),
+            }
+            key = next(k for k, v in mirrored.items() if data.get(k) != v)
+            report.add(
+                "chain",
+                f"post {entry_id}: kolumnen {key} stämmer inte med den hashade posten",
+                entry_id,
+            )
+        while cp_index < len(usable) and usable[cp_index].entry < entry_id:
+            candidate = usable[cp_index]
+            if latest_before is None or candidate.created_at > latest_before.created_at:
+                latest_before = candidate
+            cp_index += 1
+        if latest_before is not None and at < latest_before.created_at - BACKDATE_TOLERANCE:
+            report.add(
+                "backdated",
+                f"post {entry_id}: daterad {_local(at)} men numrerad efter kontrollpunkten "
+                f"{_local(latest_before.created_at)}, som slutade vid post "
+                f"{latest_before.entry}: posten har lagts till i efterhand",
+                entry_id,
+            )
+        for checkpoint in at_entry.get(entry_id, ()):
+            if checkpoint.hash != digest:
+                report.add(
+                    "rewrite",
+                    f"post {entry_id}: hashen skiljer sig från kontrollpunkten "
+                    f"{_local(checkpoint.created_at)} ({checkpoint.name}); "
+                    f"{_span(last_good_checkpoint + 1, entry_id)} har skrivits om "
+                    "och kedjan räknats om",
+                    entry_id,
+                )
+            else:
+                last_good_checkpoint = entry_id
+        if replay is not None:
+            replay.apply(entry_id, action, object_type, object_id, data)
+            changes = data.get("changes")
+            if isinstance(changes, dict) and isinstance(changes.get(DIGEST_KEY), dict):
+                replay.digest(entry_id, changes[DIGEST_KEY])
+        prev = digest
+        expected = max(expected, entry_id + 1)
+        report.last_id, report.last_hash = entry_id, digest
+
+    last = report.last_id or 0
+    for checkpoint in usable:
+        if checkpoint.entry > last:
+            report.add(
+                "truncation",
+                f"{_span(last + 1, checkpoint.entry)} saknas: kontrollpunkten "
+                f"{_local(checkpoint.created_at)} ({checkpoint.name}) visar att spåret nådde "
+                f"post {checkpoint.entry}, nu slutar det vid post {last}",
+                last + 1,
+            )
+    if replay is not None:
+        replay.compare(session)
+    return report
+
+
+def describe(report: TrailReport) -> Iterable[str]:
+    for finding in report.findings:
+        yield finding.message
+    for kind, count in report.suppressed.items():
+        yield f"… och {count} fynd till av slaget {kind}"
