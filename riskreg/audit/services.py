@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.audit.models import AuditEntry
 from riskreg.db import LOCAL_TIMEZONE, LOCAL_TIMEZONE_NAME
+from riskreg.exports import Verbatim
 
 __all__ = [
     "ACTION_LABELS",
@@ -402,5 +403,5 @@ def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]
             changes,
             row.prev_hash,
             row.hash,
-            row.payload,
+            Verbatim(row.payload),
         )
