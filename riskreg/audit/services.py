@@ -28,6 +28,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.models import AuditEntry
+from riskreg.db import LOCAL_TIMEZONE, LOCAL_TIMEZONE_NAME
 
 __all__ = [
     "ACTION_LABELS",
@@ -208,7 +209,7 @@ class HistoryEntry:
 _ISO_DATETIME = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}\Z")
 #: Shown in the field lists of no entry: the object id is the entry's own column.
 HIDDEN_FIELDS = frozenset({"id"})
-DISPLAY_TIMEZONE = ZoneInfo("Europe/Stockholm")
+DISPLAY_TIMEZONE = LOCAL_TIMEZONE
 
 
 def _display(value: Any) -> str:
@@ -298,7 +299,7 @@ class TrailFilter:
     action: str | None = None
     date_from: date | None = None  # local dates (Europe/Stockholm), inclusive
     date_to: date | None = None
-    timezone: str = "Europe/Stockholm"
+    timezone: str = LOCAL_TIMEZONE_NAME
 
     def query(self) -> Select[tuple[AuditEntry]]:
         query = select(AuditEntry)
