@@ -1,5 +1,7 @@
 """The control workflow pages: controls of plan rows, their status flow, deviations and actions.
 
+Just over 600 lines: every page of one workflow (controls, status flow, deviations, actions).
+
 Each view: load or 404 → permission check → form → service → commit → redirect. The lists load
 the candidates with a query and keep those that `permissions.can_view_*` allows, so the rule
 of who sees what stays in riskreg/permissions.py.

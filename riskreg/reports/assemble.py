@@ -1,5 +1,8 @@
 """From riskreg's database objects to the report data the PDF builders render.
 
+Over 600 lines on purpose: every value printed in the review and follow-up reports is chosen
+here, so what a signed PDF says can be checked in one module.
+
 Pure functions of already loaded ORM objects: no Flask, no session, no queries of their own
 (relationships that are not loaded yet are read lazily through the objects' session, which is
 the caller's). :mod:`riskreg.reports.services` loads the objects; the benchmark and the tests

@@ -1,5 +1,8 @@
 """Signing and storage of riskreg's reports: the business rules around the pure PDF code.
 
+Over 600 lines: signing, co-signing, storage, export and verification of the reports share
+their rules (what is current, who may sign); verification could move out next.
+
 Plain functions taking the session, the acting user and ``now``; they write files and flush,
 they never commit. The view or command commits once, so a report row is never written
 without its file (a file without a row, left by a failed commit, is harmless: nothing refers

@@ -1,5 +1,8 @@
 """All-or-nothing imports of populations and hygiene observations, streamed in batches.
 
+Over 600 lines: two streamed imports (populations and hygiene observations) that share the
+batching, header mapping and all-or-nothing error collection.
+
 Why this shape: a population can hold a million payment rows, so the file is never held in
 memory. Rows are read one by one from :func:`riskreg.tabular.open_table`, validated, and
 written with Core ``INSERT``s in batches of ``BATCH_SIZE`` inside the caller's transaction.

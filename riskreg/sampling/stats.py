@@ -1,5 +1,8 @@
 """Sample sizes, upper limits and evaluations for riskreg's sample checks (stickprov).
 
+Over 600 lines on purpose: the statistics of every sampling method in one pure module, so the
+auditor's re-derivation (docs/sampling.md) has one place to read.
+
 Everything here is a pure function of its arguments, so that an auditor can re-run a
 plan or an evaluation years later and get the same numbers. The methods follow the
 AICPA Audit Guide *Audit Sampling* (2017 edition), whose tables are reproduced cell

@@ -1,5 +1,8 @@
 """Pages of the sample checks: population, plan, draw, items, hygiene, evaluation.
 
+Over 600 lines: the sample check is one workflow (population, plan, draw, items, hygiene,
+evaluation) on one blueprint; it splits along those pages when the services split does.
+
 Each view: load or 404 → permission check → form → service → commit → redirect. Controllers
 assigned to the control (and the coordinator) work; whoever may view the control reads.
 """
