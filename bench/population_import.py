@@ -96,7 +96,8 @@ def prepare(url: str, instance: Path) -> int:
     from riskreg.auth.services import create_unit, create_user
     from riskreg.controls.services import change_status, create_control
     from riskreg.extensions import db
-    from riskreg.plans.models import Organisation, Plan, Risk
+    from riskreg.plans.models import Organisation, Plan
+    from riskreg.risks.models import Risk
 
     app = _app(url, instance)
     with app.app_context():

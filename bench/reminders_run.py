@@ -89,7 +89,8 @@ def _populate(session: Any) -> None:
 
     from riskreg.auth.models import Unit, User, user_units
     from riskreg.controls.models import Action, Control
-    from riskreg.plans.models import Organisation, Plan, Risk
+    from riskreg.plans.models import Organisation, Plan
+    from riskreg.risks.models import Risk
 
     root = Unit(code="REGION", name="Regionen")
     session.add(root)

@@ -17,7 +17,8 @@ from flask_login import current_user
 
 from riskreg.auth.models import Role, User
 from riskreg.controls.models import Action, Control, ControlStatus
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from riskreg.auth.models import Role, User
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 
 
 def test_demo_loads_real_plan_and_every_role_and_is_safe_twice(app: Flask) -> None:

@@ -23,7 +23,8 @@ from riskreg.controls.services import (
     record_deviation,
     set_conclusion,
 )
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 
 
 @dataclass(frozen=True)

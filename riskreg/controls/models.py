@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from riskreg.auth.models import Unit, User
 from riskreg.db import Base, now_utc
 from riskreg.i18n import N_
-from riskreg.plans.models import Risk
+from riskreg.risks.models import Risk
 
 
 class CheckType(StrEnum):

@@ -31,7 +31,8 @@ from riskreg.db import local_date
 from riskreg.errors import AlreadyDone, NotAllowed, ServiceError, StaleObject
 from riskreg.i18n import N_
 from riskreg.i18n import gettext_now as _
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 
 # to_status -> the statuses it may be reached from
 TRANSITIONS: dict[ControlStatus, set[ControlStatus]] = {

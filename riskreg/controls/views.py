@@ -66,8 +66,9 @@ from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token, saving
 from riskreg.money import format_sek
 from riskreg.permissions import require, requires
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
+from riskreg.risks.models import Risk
 from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("controls", __name__, url_prefix="/controls")

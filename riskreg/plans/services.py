@@ -16,15 +16,8 @@ from riskreg.auth.models import Unit, User
 from riskreg.db import local_date
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.i18n import gettext_now as _
-from riskreg.plans.models import (
-    Organisation,
-    Plan,
-    PlanAmendment,
-    PlanStatus,
-    Risk,
-    RiskAssessment,
-    Section,
-)
+from riskreg.plans.models import Organisation, Plan, PlanAmendment, PlanStatus, Section
+from riskreg.risks.models import Risk, RiskAssessment
 
 RISK_FIELDS = (
     "section",

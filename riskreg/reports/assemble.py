@@ -53,9 +53,9 @@ from riskreg.controls.models import ActionStatus as ActionRowStatus
 from riskreg.controls.models import Control as ControlRow
 from riskreg.money import format_sek
 from riskreg.plans.models import SECTION_TITLES, Plan, Section
-from riskreg.plans.models import Risk as RiskRow
 from riskreg.reports import data
 from riskreg.risks.matrix import Matrix
+from riskreg.risks.models import Risk as RiskRow
 from riskreg.sampling import hygiene
 from riskreg.sampling.checktypes import (
     SAMPLING_METHOD_TITLES,

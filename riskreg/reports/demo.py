@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import Control, ControlStatus
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
 from riskreg.reports.services import (
     KEYS_DIR,
     SigningSettings,
@@ -32,6 +32,7 @@ from riskreg.reports.services import (
     ensure_dev_keys,
     sign_review,
 )
+from riskreg.risks.models import Risk
 
 
 def load(

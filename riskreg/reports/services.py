@@ -59,9 +59,10 @@ from riskreg.controls.models import Control, ControlStatus
 from riskreg.db import LOCAL_TIMEZONE_NAME
 from riskreg.errors import NotAllowed, ServiceError, StaleObject
 from riskreg.i18n import gettext_now as _
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
 from riskreg.reports import assemble, data
 from riskreg.reports.models import Report, ReportKind, ReportState
+from riskreg.risks.models import Risk
 from riskreg.sampling.models import (
     HygieneObservation,
     Population,

@@ -13,7 +13,7 @@ from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.formtools import choices, saving
 from riskreg.permissions import require, requires
-from riskreg.plans.models import Plan, Risk, Section
+from riskreg.plans.models import Plan, Section
 from riskreg.plans.services import (
     RiskData,
     RiskFilter,
@@ -26,6 +26,7 @@ from riskreg.plans.services import (
 )
 from riskreg.risks.forms import DeleteForm, RiskForm
 from riskreg.risks.matrix import load_matrix
+from riskreg.risks.models import Risk
 from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("risks", __name__, url_prefix="/risks")

@@ -25,7 +25,8 @@ from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import CheckType, Control, ControlStatus
 from riskreg.controls.services import change_status, create_control, set_conclusion
 from riskreg.money import format_kronor, format_sek
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from riskreg.sampling import importing, services
 from riskreg.sampling.checktypes import attributes_for
 from riskreg.sampling.evidence import ALLOWED_KINDS, evidence_dir, store_evidence

@@ -224,7 +224,7 @@ def test_entry_numbers_have_no_holes_after_a_rolled_back_change(
     """On PostgreSQL a sequence skips the numbers of rolled-back transactions; the trail's own
     numbering must not, or every rollback would look like a deleted entry."""
     from riskreg.audit.context import acting
-    from riskreg.plans.models import Risk
+    from riskreg.risks.models import Risk
 
     before = last_id(app)
     with app.app_context(), acting(actor_name="test"):

@@ -19,7 +19,8 @@ from riskreg.audit.trail import chain_hash, verify_chain
 from riskreg.auth.models import Unit, User
 from riskreg.db import local_date, now_utc
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from tests.conftest import login
 
 

@@ -9,7 +9,7 @@ from riskreg.audit.context import acting
 from riskreg.audit.models import AuditEntry
 from riskreg.audit.trail import verify_chain
 from riskreg.extensions import db
-from riskreg.plans.models import Risk
+from riskreg.risks.models import Risk
 from tests.conftest import login
 
 

@@ -14,7 +14,7 @@ from riskreg.auth.models import User
 from riskreg.controls.services import change_status, create_control
 from riskreg.db import now_utc
 from riskreg.extensions import db
-from riskreg.plans.models import Risk
+from riskreg.risks.models import Risk
 
 pytestmark = pytest.mark.browser
 

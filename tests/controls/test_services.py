@@ -19,7 +19,7 @@ from riskreg.controls.services import (
 )
 from riskreg.errors import NotAllowed, ServiceError
 from riskreg.extensions import db
-from riskreg.plans.models import Risk
+from riskreg.risks.models import Risk
 
 NOW = datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
 

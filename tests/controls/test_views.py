@@ -11,7 +11,7 @@ from riskreg.auth.models import Role
 from riskreg.controls.models import Action, CheckType, Control, ControlStatus
 from riskreg.db import local_date, now_utc
 from riskreg.extensions import db
-from riskreg.plans.models import Risk
+from riskreg.risks.models import Risk
 from tests.conftest import login
 
 

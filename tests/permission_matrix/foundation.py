@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from riskreg.auth.models import Unit, User
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from tests.permission_matrix.roles import ADMIN, ALL, PUBLIC, READ_ALL, Ids, Matrix
 
 EXPECTED: Matrix = {

@@ -11,7 +11,8 @@ from riskreg.audit.models import AuditEntry
 from riskreg.auth.models import User
 from riskreg.demo import PLAN_FILE
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 
 ORG = "Region Västmanland – Hälso- och sjukvårdsförvaltningen"
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from riskreg.auth.models import Unit, User
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, PlanAmendment, Risk, RiskAssessment
+from riskreg.plans.models import Plan, PlanAmendment
 from riskreg.plans.services import (
     RiskData,
     adopt_plan,
@@ -19,6 +19,7 @@ from riskreg.plans.services import (
     get_or_create_plan,
     update_risk,
 )
+from riskreg.risks.models import Risk, RiskAssessment
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 

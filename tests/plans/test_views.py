@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from riskreg.demo import PLAN_FILE
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from tests.conftest import login
 
 

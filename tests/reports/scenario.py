@@ -33,13 +33,13 @@ from riskreg.controls.services import (
     set_conclusion,
 )
 from riskreg.db import now_utc
-from riskreg.plans.models import Risk
 from riskreg.reports.services import (
     SigningSettings,
     cosign_report,
     ensure_dev_keys,
     sign_review,
 )
+from riskreg.risks.models import Risk
 from riskreg.sampling import stats
 from riskreg.sampling.models import (
     AttributeResult,

@@ -11,9 +11,10 @@ import pytest
 
 from riskreg.auth.models import Unit, User
 from riskreg.controls.models import Action, Control, ControlEvent, ControlStatus, Deviation
-from riskreg.plans.models import Organisation, Plan, Risk
+from riskreg.plans.models import Organisation, Plan
 from riskreg.reports import assemble, data
 from riskreg.risks.matrix import DEFAULT_LEVELS, Matrix, default_cells
+from riskreg.risks.models import Risk
 from riskreg.sampling import hygiene, stats
 from riskreg.sampling.models import (
     AttributeResult,

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from riskreg.auth.models import Unit
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk, RiskAssessment
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk, RiskAssessment
 from tests.conftest import login
 
 

@@ -18,7 +18,8 @@ from riskreg.auth.services import create_unit, create_user
 from riskreg.controls.models import CheckType, Control, ControlStatus
 from riskreg.controls.services import change_status, create_control
 from riskreg.extensions import db
-from riskreg.plans.models import Organisation, Plan, Risk
+from riskreg.plans.models import Organisation, Plan
+from riskreg.risks.models import Risk
 from tests.conftest import TEST_PASSWORD
 
 NOW = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)

@@ -20,8 +20,9 @@ from riskreg import PROJECT_ROOT
 from riskreg.audit.context import acting
 from riskreg.auth.models import Unit, User
 from riskreg.extensions import db
-from riskreg.plans.models import Organisation, PlanAmendment, Risk, RiskAssessment
+from riskreg.plans.models import Organisation, PlanAmendment
 from riskreg.risks.matrix import load_matrix, save_matrix
+from riskreg.risks.models import Risk, RiskAssessment
 from tests.conftest import login
 from tests.test_permissions import EXPECTED, _ids
 

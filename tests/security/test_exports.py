@@ -16,7 +16,7 @@ from riskreg.audit.context import acting
 from riskreg.exports import FORMULA_START, neutralise_cell, rows_to_csv_text, xlsx_bytes
 from riskreg.extensions import db
 from riskreg.plans.exporter import neutralise_formula
-from riskreg.plans.models import Risk
+from riskreg.risks.models import Risk
 from tests.conftest import login
 
 HOSTILE = [

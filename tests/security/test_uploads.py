@@ -15,8 +15,9 @@ from werkzeug.datastructures import FileStorage
 from riskreg.demo import PLAN_FILE
 from riskreg.extensions import db
 from riskreg.plans.exporter import plan_rows_to_xlsx
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
 from riskreg.plans.plan_file import read_plan
+from riskreg.risks.models import Risk
 from riskreg.uploads import UploadRejected, check_upload, clean_filename, format_size
 from tests.conftest import csrf_token_from, login
 from tests.security.apps import hardened_app

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from riskreg.controls.models import Action, Control
 from riskreg.db import now_utc
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from tests.security.hostile import FormValue, HostileForm
 from tests.security.hostile_forms.foundation import _unit, _user
 

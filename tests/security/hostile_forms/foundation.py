@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from riskreg.auth.models import Unit, User
 from riskreg.extensions import db
-from riskreg.plans.models import Plan, Risk
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from tests.security.hostile import FormValue, HostileForm
 
 # Accepted hostile edits rename things, so objects are found by creation order (the demo's),
