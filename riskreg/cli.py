@@ -74,7 +74,7 @@ def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) ->
         _refuse(f"Ange --as ANVÄNDARNAMN: vem ”riskreg {command}” utförs för.")
     from riskreg.auth.services import find_user
 
-    user = find_user(db.session, username)
+    user = find_user(db.session(), username)
     if user is None or not user.active:
         _refuse(f"Det finns ingen aktiv användare som heter {username}.")
     if not allowed(user):
@@ -158,13 +158,13 @@ def users_create(
     with acting_for(actor):
         try:
             user = create_user(
-                db.session,
+                db.session(),
                 username=username,
                 email=email,
                 full_name=full_name,
                 password=password,
                 role=role,
-                units=units_by_codes(db.session, units),
+                units=units_by_codes(db.session(), units),
                 locale=locale,
             )
         except ServiceError as exc:
@@ -185,12 +185,12 @@ def users_set_password(username: str, password: str, as_user: str | None) -> Non
     from riskreg.extensions import db
 
     actor = cli_actor("users set-password", as_user)
-    user = find_user(db.session, username)
+    user = find_user(db.session(), username)
     if user is None:
         _fail(f"Ingen användare heter {username}.")
     with acting_for(actor):
         try:
-            set_password(db.session, user, password)
+            set_password(db.session(), user, password)
         except ServiceError as exc:
             db.session.rollback()
             _fail(exc.message, exc.messages[1:])
@@ -230,7 +230,7 @@ def plan_import(
     with acting_for(actor), file.open("rb") as stream:
         try:
             plan = import_plan_file(
-                db.session,
+                db.session(),
                 stream,
                 file.name,
                 organisation=organisation,
@@ -309,7 +309,7 @@ def _load_demo_and_print() -> None:
 
     with acting(actor_name="demo"):
         try:
-            result = load_demo(db.session, now=now_utc())
+            result = load_demo(db.session(), now=now_utc())
         except ServiceError as exc:
             db.session.rollback()
             _fail(exc.message, exc.messages)

@@ -269,7 +269,7 @@ def _spool(stream: IO[bytes], limits: TableLimits) -> IO[bytes]:
     except BaseException:
         spool.close()
         raise
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 def _too_large(limits: TableLimits) -> str:
@@ -500,7 +500,7 @@ class TableReader:
     def close(self) -> None:
         """Release the workbook/text wrapper; close the stream only if we opened it."""
         if self._rows is not None and hasattr(self._rows, "close"):
-            self._rows.close()  # type: ignore[union-attr]
+            self._rows.close()
         if self._text is not None:
             self._text.close()  # closes only the non-closing view, see _BorrowedRaw
             self._text = None

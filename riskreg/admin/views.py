@@ -45,7 +45,7 @@ def _history(object_type: str, obj: Unit | User | None) -> dict[str, object]:
     """The audit history for the page's object, for those who may read the trail."""
     if obj is None or not permissions.can_view_audit_trail(current_user):
         return {"history": None}
-    return {"history": history_for(db.session, object_type, obj.id)}
+    return {"history": history_for(db.session(), object_type, obj.id)}
 
 
 @bp.route("/units")
@@ -77,10 +77,10 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
         }
         try:
             if unit is None:
-                auth_services.create_unit(db.session, **fields)
+                auth_services.create_unit(db.session(), **fields)
             else:
                 auth_services.update_unit(
-                    db.session, unit, **fields, expected_version=_expected_version(form)
+                    db.session(), unit, **fields, expected_version=_expected_version(form)
                 )
         except StaleObject as exc:
             db.session.rollback()
@@ -130,7 +130,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
                 if not form.password.data:
                     raise ServiceError(_("Ange ett lösenord för den nya användaren."))
                 auth_services.create_user(
-                    db.session,
+                    db.session(),
                     username=form.username.data or "",
                     email=form.email.data or "",
                     full_name=form.full_name.data or "",
@@ -141,7 +141,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
                 )
             else:
                 auth_services.update_user(
-                    db.session,
+                    db.session(),
                     user,
                     email=form.email.data or "",
                     full_name=form.full_name.data or "",
@@ -152,7 +152,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
                     expected_version=_expected_version(form),
                 )
                 if form.password.data:
-                    auth_services.set_password(db.session, user, form.password.data)
+                    auth_services.set_password(db.session(), user, form.password.data)
         except StaleObject as exc:
             db.session.rollback()
             form.form_errors.append(exc.message)
@@ -181,7 +181,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
 @bp.route("/matrix", methods=["GET", "POST"])
 @requires(permissions.can_manage_matrix)
 def matrix() -> str | Response:
-    current = load_matrix(db.session)
+    current = load_matrix(db.session())
     form = MatrixForm()
     conflict = None
     if request.method == "GET":
@@ -193,12 +193,12 @@ def matrix() -> str | Response:
     if form.validate_on_submit():
         try:
             save_matrix(
-                db.session, _matrix_from_form(form), expected_version=form.version.data or ""
+                db.session(), _matrix_from_form(form), expected_version=form.version.data or ""
             )
         except StaleObject as exc:
             db.session.rollback()
             form.form_errors.append(exc.message)
-            conflict = current = load_matrix(db.session)
+            conflict = current = load_matrix(db.session())
             form.version.data = matrix_version(current)
         except ServiceError as exc:
             db.session.rollback()

@@ -52,7 +52,7 @@ def audit_verify(no_reconcile: bool) -> None:
 
     settings = _settings()
     checkpoints = read_checkpoints(settings)
-    report = verify_trail(db.session, checkpoints, reconcile=not no_reconcile)
+    report = verify_trail(db.session(), checkpoints, reconcile=not no_reconcile)
     problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
     notes = [
         f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if c.signature == "untrusted"
@@ -122,7 +122,7 @@ def _checkpoint(settings, *, email: bool, prefix: str = "Fel") -> bool:  # type:
 
     try:
         json_path, sig_path, document = write_checkpoint(
-            db.session, settings, now=now_utc(), organisation=_organisation()
+            db.session(), settings, now=now_utc(), organisation=_organisation()
         )
     except ServiceError as exc:
         click.echo(f"{prefix}: ingen kontrollpunkt skrevs: {exc.message}", err=prefix == "Fel")

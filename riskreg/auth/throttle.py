@@ -145,4 +145,4 @@ def init_app(app: Flask) -> None:
 
 
 def throttle() -> LoginThrottle:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return current_app.extensions[EXTENSION_KEY]

@@ -34,7 +34,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             # Refused before the password is looked at: right or wrong, the answer is the same.
             page = render_template("auth/login.html", form=form, refusal=_refusal_text(refusal))
             return page, 429, {"Retry-After": str(refusal.retry_after)}
-        user = authenticate(db.session, username, form.password.data or "")
+        user = authenticate(db.session(), username, form.password.data or "")
         if user is None:
             if limits.failed(username, request.remote_addr):
                 _record_lockout(username)
@@ -66,11 +66,11 @@ def _refusal_text(refusal: Refusal) -> str:
 
 def _record_lockout(username: str) -> None:
     """Put the lockout of a real account in its audit history (made-up names leave no trace)."""
-    user = find_user(db.session, username)
+    user = find_user(db.session(), username)
     if user is None:
         return
     record(
-        db.session,
+        db.session(),
         "lockout",
         "user",
         user.id,
@@ -92,7 +92,7 @@ def logout() -> Response:
     db.session.execute(
         update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
     )
-    record(db.session, "logout", "user", user_id)
+    record(db.session(), "logout", "user", user_id)
     db.session.commit()
     logout_user()
     session.clear()
@@ -121,7 +121,7 @@ def change_password() -> str | Response:
             form.current_password.errors.append(_("Fel lösenord."))
         else:
             try:
-                set_password(db.session, current_user, form.new_password.data or "")
+                set_password(db.session(), current_user, form.new_password.data or "")
             except ServiceError as exc:
                 db.session.rollback()
                 form.new_password.errors.extend(exc.messages)

@@ -15,7 +15,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.route("/")
 @requires(permissions.is_authenticated)
 def index() -> str:
-    plan = latest_plan(db.session)
+    plan = latest_plan(db.session())
     risks = (
         db.session.scalars(
             risk_query(
@@ -31,5 +31,5 @@ def index() -> str:
         plan=plan,
         risks=risks,
         counts=heat_map_counts(risks),
-        matrix=load_matrix(db.session),
+        matrix=load_matrix(db.session()),
     )

@@ -58,7 +58,7 @@ def _unread_count() -> int:
     if not current_user.is_authenticated:
         return 0
     try:
-        return services.unread_count(db.session, current_user)
+        return services.unread_count(db.session(), current_user)
     except SQLAlchemyError:
         return 0
 
@@ -69,7 +69,7 @@ def _dashboard_counts() -> list[services.UnitCounts]:
     if not current_user.is_authenticated:
         return []
     return services.unit_status_counts(
-        db.session, permissions.visible_unit_ids(current_user), today=local_date(now_utc())
+        db.session(), permissions.visible_unit_ids(current_user), today=local_date(now_utc())
     )
 
 
@@ -78,7 +78,7 @@ def _dashboard_counts() -> list[services.UnitCounts]:
 def my_work() -> str:
     include_done = request.args.get("done") == "1"
     today = local_date(now_utc())
-    items = services.my_work(db.session, current_user, today=today, include_done=include_done)
+    items = services.my_work(db.session(), current_user, today=today, include_done=include_done)
     return render_template(
         "reminders/my_work.html",
         items=items,
@@ -93,12 +93,12 @@ def my_work() -> str:
 @requires(permissions.is_authenticated)
 def notifications() -> str:
     unread_only = request.args.get("unread") == "1"
-    found = services.notifications_for(db.session, current_user, unread_only=unread_only)
+    found = services.notifications_for(db.session(), current_user, unread_only=unread_only)
     return render_template(
         "reminders/notifications.html",
         notifications=found,
         unread_only=unread_only,
-        unread=services.unread_count(db.session, current_user),
+        unread=services.unread_count(db.session(), current_user),
         href=item_href,
         form=MarkReadForm(),
     )
@@ -118,7 +118,7 @@ def mark_read() -> Response:
     else:
         flash(_("Ingen avisering valdes."), "warning")
         return redirect(url_for("reminders.notifications"))
-    count = services.mark_read(db.session, current_user, ids, now=now_utc())
+    count = services.mark_read(db.session(), current_user, ids, now=now_utc())
     db.session.commit()
     if count:
         flash(_("Markerat som läst."), "success")
@@ -128,8 +128,8 @@ def mark_read() -> Response:
 @bp.route("/policy", methods=["GET", "POST"])
 @requires(permissions.can_manage_reminders)
 def policy() -> str | Response:
-    row = services.policy_row(db.session)
-    current = services.load_policy(db.session)
+    row = services.policy_row(db.session())
+    current = services.load_policy(db.session())
     form = PolicyForm()
     if request.method == "GET":
         form.days_before.data = ", ".join(str(d) for d in current.days_before)
@@ -141,7 +141,7 @@ def policy() -> str | Response:
     if form.validate_on_submit():
         try:
             services.save_policy(
-                db.session,
+                db.session(),
                 days_before=services.parse_days(form.days_before.data or ""),
                 on_due_date=bool(form.on_due_date.data),
                 repeat_overdue_every_days=form.repeat_overdue_every_days.data,

@@ -143,8 +143,8 @@ def report_panel(control: Control) -> ReviewPanel:
     return ReviewPanel(
         control=control,
         approved=approved,
-        current=services.current_review_report(db.session, control),
-        reports=services.review_reports(db.session, control),
+        current=services.current_review_report(db.session(), control),
+        reports=services.review_reports(db.session(), control),
     )
 
 
@@ -171,7 +171,7 @@ def index() -> str:
         for plan in db.session.scalars(
             select(Plan).join(Plan.organisation).order_by(Plan.year.desc(), Organisation.name)
         ):
-            reports = services.followup_reports(db.session, plan)
+            reports = services.followup_reports(db.session(), plan)
             plans.append((plan, reports[0] if reports else None))
     return render_template("reports/index.html", panels=panels, plans=plans)
 
@@ -216,7 +216,7 @@ def preview(control_id: int) -> Response:
     if control.status != ControlStatus.APPROVED:
         abort(404)
     pdf = services.preview_review(
-        db.session, control, viewer=current_user, now=now_utc(), settings=_settings()
+        db.session(), control, viewer=current_user, now=now_utc(), settings=_settings()
     )
     return _file_response(pdf, PDF, f"granskningsrapport-{control.id}-utkast.pdf", inline=True)
 
@@ -240,10 +240,10 @@ def sign(control_id: int) -> WResponse:
         return redirect(back)
     # Concurrent "Signera" on one control (a double click) run one after the other; the
     # second sees the first's report and is refused instead of signing a second one.
-    lock_control(db.session, control)
+    lock_control(db.session(), control)
     try:
         report = services.sign_review(
-            db.session, control, actor=current_user, now=now_utc(), settings=_settings()
+            db.session(), control, actor=current_user, now=now_utc(), settings=_settings()
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -286,7 +286,7 @@ def cosign(report_id: int) -> WResponse:
         return redirect(back)
     try:
         services.cosign_report(
-            db.session, report, actor=current_user, now=now_utc(), settings=_settings()
+            db.session(), report, actor=current_user, now=now_utc(), settings=_settings()
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -319,7 +319,7 @@ def _followup_form() -> FollowupSignForm:
 
 def _followup_preview_data(plan: Plan) -> Any:
     return services.followup_data(
-        db.session,
+        db.session(),
         plan,
         coordinator=assemble.Signer("–", ""),
         approver=assemble.Signer("–", ""),
@@ -342,10 +342,10 @@ def followup(plan_id: int) -> str:
         "reports/followup.html",
         plan=plan,
         data=data,
-        reports=services.followup_reports(db.session, plan),
+        reports=services.followup_reports(db.session(), plan),
         form=_followup_form(),
         cosign_form=SignForm(),
-        matrix=load_matrix(db.session),
+        matrix=load_matrix(db.session()),
         counts=heat_map_counts(plan.risks),
     )
 
@@ -355,7 +355,7 @@ def followup(plan_id: int) -> str:
 def followup_preview(plan_id: int) -> Response:
     plan = db.get_or_404(Plan, plan_id)
     pdf = services.preview_followup(
-        db.session,
+        db.session(),
         plan,
         now=now_utc(),
         settings=_settings(),
@@ -393,7 +393,7 @@ def followup_sign(plan_id: int) -> WResponse:
         abort(404)
     try:
         report = services.sign_followup(
-            db.session,
+            db.session(),
             plan,
             actor=current_user,
             cosigner=cosigner,
@@ -435,7 +435,7 @@ def verify() -> str:
             with check_upload(form.file.data, allowed={"pdf"}, max_bytes=limit) as upload:
                 content = upload.stream.read()
             outcome = services.verify_upload(
-                db.session, content, now=now_utc(), settings=_settings()
+                db.session(), content, now=now_utc(), settings=_settings()
             )
         except ServiceError as exc:
             form.file.errors.append(exc.message)

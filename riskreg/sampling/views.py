@@ -183,7 +183,7 @@ def percent_filter(value: Decimal | None) -> str:
 @bp.app_template_global("sampling_summary")
 def sampling_summary(control: Control) -> services.Summary:
     """For templates/sampling/_control_panel.html, which the control page includes."""
-    return services.summary(db.session, control)
+    return services.summary(db.session(), control)
 
 
 @bp.app_context_processor
@@ -214,7 +214,7 @@ def index() -> str:
         for c in db.session.scalars(select(Control).order_by(Control.deadline, Control.id))
         if permissions.can_view_control(current_user, c)
     ]
-    summaries = [services.summary(db.session, c) for c in controls]
+    summaries = [services.summary(db.session(), c) for c in controls]
     return render_template("sampling/index.html", summaries=summaries, **_titles())
 
 
@@ -227,7 +227,7 @@ def control(control_id: int) -> str:
         control=control,
         spec=spec_for(control),
         attributes=attributes_for(control),
-        audit_related=services.trail_objects(db.session, control),
+        audit_related=services.trail_objects(db.session(), control),
     )
 
 
@@ -250,7 +250,7 @@ def population(control_id: int) -> str | WResponse:
         try:
             with _checked_table(form.file.data) as upload:
                 imported = importing.import_population(
-                    db.session,
+                    db.session(),
                     control,
                     upload.stream,
                     upload.filename,
@@ -271,7 +271,7 @@ def population(control_id: int) -> str | WResponse:
                 _("Populationen är importerad: %(n)s poster.", n=imported.row_count), "success"
             )
             return redirect(url_for("sampling.control", control_id=control.id))
-    current = importing.current_population(db.session, control)
+    current = importing.current_population(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current.id if current else 0)
     return render_template(
@@ -281,7 +281,7 @@ def population(control_id: int) -> str | WResponse:
         form=form,
         errors=errors,
         current=current,
-        drawn=importing.has_current_draw(db.session, control),
+        drawn=importing.has_current_draw(db.session(), control),
     )
 
 
@@ -305,8 +305,8 @@ def plan(control_id: int) -> str | WResponse:
         # Fields the page does not show are not read either: an error on one would be invisible.
         for name in MUS_FIELDS:
             delattr(form, name)
-    population = importing.current_population(db.session, control)
-    book_value = importing.positive_total(db.session, population) if population else None
+    population = importing.current_population(db.session(), control)
+    book_value = importing.positive_total(db.session(), population) if population else None
     if population is not None:
         # Planning uses the imported population: its size (and book value) are shown, not typed.
         form.population_size.render_kw = {"readonly": True}
@@ -325,7 +325,7 @@ def plan(control_id: int) -> str | WResponse:
     if form.validate_on_submit():
         try:
             made = services.plan_sample(
-                db.session,
+                db.session(),
                 control,
                 method=form.method.data,
                 actor=current_user,
@@ -347,7 +347,7 @@ def plan(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalsplanen är sparad: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.plan", control_id=control.id))
-    current_plan = services.current_plan(db.session, control)
+    current_plan = services.current_plan(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current_plan.id if current_plan else 0)
     return render_template(
@@ -358,7 +358,7 @@ def plan(control_id: int) -> str | WResponse:
         population=population,
         book_value=book_value,
         mus=mus,
-        drawn=services.current_draw(db.session, control) is not None,
+        drawn=services.current_draw(db.session(), control) is not None,
         **_titles(),
     )
 
@@ -375,7 +375,7 @@ def draw(control_id: int) -> str | WResponse:
         return locked
     spec = spec_for(control)
     form = DrawForm()
-    plan = services.current_plan(db.session, control)
+    plan = services.current_plan(db.session(), control)
     allowed = [
         m
         for m in spec.selection_methods
@@ -384,9 +384,9 @@ def draw(control_id: int) -> str | WResponse:
     form.selection_method.choices = choices(
         (m.value, _(SELECTION_METHOD_TITLES[m])) for m in allowed
     )
-    population = importing.current_population(db.session, control)
+    population = importing.current_population(db.session(), control)
     strata = (
-        {k: v for k, v in services.stratum_counts(db.session, population).items() if k}
+        {k: v for k, v in services.stratum_counts(db.session(), population).items() if k}
         if population
         else {}
     )
@@ -398,7 +398,7 @@ def draw(control_id: int) -> str | WResponse:
             sizes[name] = -1 if parsed is None else parsed
         try:
             made = services.draw_sample(
-                db.session,
+                db.session(),
                 control,
                 selection_method=form.selection_method.data,
                 seed=generate_seed(),
@@ -414,7 +414,7 @@ def draw(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalet är draget: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.items", control_id=control.id))
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current.id if current else 0)
     extend_form = ExtendForm(formdata=None)
@@ -438,7 +438,7 @@ def extend(control_id: int) -> WResponse:
     control = _control(control_id)
     _require_work(control)
     form = ExtendForm()
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     if not form.validate_on_submit():
         flash_errors(form)
     elif current is None:
@@ -446,7 +446,7 @@ def extend(control_id: int) -> WResponse:
     else:
         try:
             services.extend_sample(
-                db.session,
+                db.session(),
                 current,
                 additional=form.additional.data or 0,
                 reason=form.reason.data or "",
@@ -470,12 +470,12 @@ def extend(control_id: int) -> WResponse:
 @requires(permissions.is_authenticated)
 def items(control_id: int) -> str:
     control = _control(control_id)
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     return render_template(
         "sampling/items.html",
         control=control,
         draw=current,
-        summary=services.summary(db.session, control),
+        summary=services.summary(db.session(), control),
         mus=current is not None and services.is_mus_draw(current),
         **_titles(),
     )
@@ -487,10 +487,10 @@ def rederivation(control_id: int) -> WResponse:
     """The zip with which anyone can re-derive the current sample without riskreg."""
     control = db.get_or_404(Control, control_id)
     require(permissions.can_download_rederivation(current_user, control), hide=True)
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     if current is None or current.status != "drawn":
         abort(404)
-    package = rederive.build_package(db.session, current, now=now_utc())
+    package = rederive.build_package(db.session(), current, now=now_utc())
     return send_file(
         package.file,
         mimetype="application/zip",
@@ -514,7 +514,7 @@ def item(item_id: int) -> str | WResponse:
     attributes = attributes_for(control)
     form_class = item_form_class(attributes)
     existing = {r.attribute: r.result for r in sample_item.attribute_results}
-    deviation = services.item_deviation(db.session, sample_item)
+    deviation = services.item_deviation(db.session(), sample_item)
     mus = services.is_mus_draw(sample_item.draw)
     payments = control.check_type == CheckType.PAYMENTS
     if request.method == "POST":
@@ -552,7 +552,7 @@ def item(item_id: int) -> str | WResponse:
         version = parse_version(form.version.data)
         try:
             services.record_result(
-                db.session,
+                db.session(),
                 sample_item,
                 attribute_results=results,
                 overall=form.overall.data or "",
@@ -679,7 +679,7 @@ def item_action(item_id: int) -> WResponse:
         if unit is None:
             raise ServiceError(_("Välj ansvarig enhet."))
         services.raise_item_action(
-            db.session,
+            db.session(),
             sample_item,
             description=form.description.data or "",
             owner_unit=unit,
@@ -725,7 +725,7 @@ def hygiene(control_id: int) -> str | WResponse:
     if form.validate_on_submit():
         try:
             services.add_observation(
-                db.session,
+                db.session(),
                 control,
                 unit_name=form.unit_name.data or "",
                 profession=form.profession.data or "",
@@ -769,7 +769,7 @@ def hygiene(control_id: int) -> str | WResponse:
         steps=[getattr(form, f"step{i}") for i in range(1, 9)],
         recent=recent,
         units=units,
-        count=services.hygiene_count(db.session, control),
+        count=services.hygiene_count(db.session(), control),
     )
 
 
@@ -786,7 +786,7 @@ def hygiene_import(control_id: int) -> str | WResponse:
         try:
             with _checked_table(form.file.data) as upload:
                 added = importing.import_observations(
-                    db.session,
+                    db.session(),
                     control,
                     upload.stream,
                     upload.filename,
@@ -818,7 +818,7 @@ def evaluate(control_id: int) -> str | WResponse:
         if form.validate_on_submit():
             try:
                 services.write_conclusion(
-                    db.session,
+                    db.session(),
                     control,
                     form.conclusion.data or "",
                     expected_version=parse_version(form.version.data),
@@ -838,13 +838,13 @@ def evaluate(control_id: int) -> str | WResponse:
     else:
         form.conclusion.data = control.conclusion
         form.version.data = str(control.version)
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     return render_template(
         "sampling/evaluate.html",
         control=control,
         form=form,
-        evaluation=services.evaluate(db.session, control),
-        plan=current.plan if current else services.current_plan(db.session, control),
+        evaluation=services.evaluate(db.session(), control),
+        plan=current.plan if current else services.current_plan(db.session(), control),
         draw=current,
         can_work=permissions.can_work_on_control(current_user, control),
         conflict=conflict,
