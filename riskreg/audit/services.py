@@ -300,7 +300,7 @@ class TrailFilter:
     date_to: date | None = None
     timezone: str = "Europe/Stockholm"
 
-    def query(self) -> Select[tuple[AuditEntry]]:
+    def query(self) -> Select[AuditEntry]:
         query = select(AuditEntry)
         if self.object_type:
             query = query.where(AuditEntry.object_type == self.object_type)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import IO
+from typing import IO, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskreg.auth.models import Unit, User
 from riskreg.errors import ServiceError
-from riskreg.plans.importer import PlanRow, parse_plan
+from riskreg.plans.importer import PlanRow, Section, parse_plan
 from riskreg.plans.models import Plan
 from riskreg.plans.services import ImportedRow, import_plan_rows
 from riskreg.tabular import TableError, open_table
@@ -78,7 +78,8 @@ def plan_export_rows(plan: Plan) -> list[PlanRow]:
     return [
         PlanRow(
             line=index + 2,
-            section=risk.section,
+            # Risks are only created from validated PlanRows, so the column holds a Section.
+            section=cast(Section, risk.section),
             title=risk.title,
             review_area=risk.review_area,
             regulation=risk.regulation,

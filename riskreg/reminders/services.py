@@ -45,9 +45,11 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    CursorResult,
+    Result,
     Select,
     and_,
     bindparam,
@@ -72,7 +74,7 @@ from riskreg.controls.models import (
     Control,
     ControlStatus,
 )
-from riskreg.db import UTCDateTime
+from riskreg.db import UTCDateTime, table_of
 from riskreg.errors import ServiceError, StaleObject
 from riskreg.reminders.decide import (
     STOCKHOLM,
@@ -184,12 +186,12 @@ def save_policy(
             break
     if len(set(days_before)) != len(tuple(days_before)):
         problems.append("Samma antal dagar före sista dag står flera gånger.")
-    for label, value in (
+    for label, days in (
         ("Upprepa efter sista dag", repeat_overdue_every_days),
         ("Eskalera efter", escalate_after_days),
         ("Upprepa eskaleringen", repeat_escalation_every_days),
     ):
-        if value is not None and not 1 <= value <= MAX_DAYS:
+        if days is not None and not 1 <= days <= MAX_DAYS:
             problems.append(f"{label}: ange 1–{MAX_DAYS} dagar eller lämna tomt.")
     if repeat_escalation_every_days is not None and escalate_after_days is None:
         problems.append("Eskaleringen kan bara upprepas om den är påslagen.")
@@ -333,6 +335,11 @@ class RecipientDirectory:
 # --- the send log as the arbiter -------------------------------------------------------------
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched: DML statements run through a ``CursorResult``, which counts them."""
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
 def _chunks(values: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -342,7 +349,7 @@ def blocking_keys(
     session: Session, keys: Iterable[str], *, now: dt.datetime, claim_timeout: dt.timedelta
 ) -> set[str]:
     """The keys among ``keys`` that must not be sent: sent, or claimed by a live run."""
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     cutoff = now - claim_timeout
     wanted = sorted(set(keys))
     found: set[str] = set()
@@ -464,7 +471,7 @@ def claim_reminders(
         return []
     by_key = {r.dedup_key: r for r in reminders}
     keys = sorted(by_key)
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     dialect = session.get_bind().dialect.name
     won: set[str] = set()
     if dialect == "postgresql":
@@ -521,7 +528,7 @@ def release_claims(
     session: Session, keys: Iterable[str], *, run_id: str, error: str, code: int | None = None
 ) -> int:
     """Mark this run's claims of ``keys`` as failed (not sent; the next run retries them)."""
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     count = 0
     for chunk in _chunks(sorted(set(keys))):
         result = session.execute(
@@ -533,7 +540,7 @@ def release_claims(
             )
             .values(state=LogState.FAILED.value, smtp_code=code, smtp_result=error[:2000])
         )
-        count += result.rowcount or 0
+        count += _rowcount(result)
     return count
 
 
@@ -574,9 +581,9 @@ def _mark_sent(
                     "keys": sorted(keys),
                 },
             )
-            count += result.rowcount or 0
+            count += _rowcount(result)
         return count
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     stmt = (
         update(table)
         .where(
@@ -597,7 +604,7 @@ def _mark_sent(
     )
     for chunk in _chunks(pairs, _PG_CHUNK):
         result = session.execute(stmt, [{"key": k, "mid": m} for k, m in chunk])
-        count += result.rowcount or 0
+        count += _rowcount(result)
     return count
 
 
@@ -1124,7 +1131,7 @@ def mark_read(session: Session, user: User, ids: Iterable[int] | None, *, now: d
         stmt = stmt.where(Notification.id.in_(wanted))
     result = session.execute(stmt.values(read_at=now))
     session.flush()
-    return result.rowcount or 0
+    return _rowcount(result)
 
 
 # --- the log ----------------------------------------------------------------------------------
@@ -1146,7 +1153,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=STOCKHOLM).astimezone(dt.UTC)
 
 
-def log_query(flt: LogFilter) -> Select[tuple[SentReminder]]:
+def log_query(flt: LogFilter) -> Select[SentReminder]:
     """The send log, newest first; dates are Stockholm days of the (last) attempt."""
     query = select(SentReminder).options(selectinload(SentReminder.unit))
     if flt.date_from:
