@@ -36,7 +36,7 @@ def main() -> None:
     """riskreg: intern kontroll och riskregister."""
 
 
-def _fail(message: str, details: list[str] | None = None) -> None:
+def _fail(message: str, details: list[str] | None = None) -> NoReturn:
     click.echo(f"Fel: {message}", err=True)
     for line in details or []:
         click.echo(f"  {line}", err=True)
@@ -354,4 +354,6 @@ def start_command(host: str, port: int) -> None:
     # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    # Flask hints current_app as the Flask it stands for; it is a werkzeug LocalProxy.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_simple(host, port, app, threaded=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TypedDict
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -22,6 +24,16 @@ from riskreg.risks.models import MATRIX_SIZE
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 NONE = 0  # the "none" choice of optional select fields
+
+
+class _UnitFields(TypedDict):
+    """The unit form's values as create_unit and update_unit take them."""
+
+    code: str
+    name: str
+    parent: Unit | None
+    email: str | None
+    manager: User | None
 
 
 def _expected_version(form: UnitForm | UserForm) -> int:
@@ -68,7 +80,7 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
         form.version.data = str(unit.version)
     current = None
     if form.validate_on_submit():
-        fields = {
+        fields: _UnitFields = {
             "code": form.code.data or "",
             "name": form.name.data or "",
             "parent": db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None,

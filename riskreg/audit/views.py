@@ -64,7 +64,8 @@ def object_url(entry: HistoryEntry) -> str | None:
         return None
     endpoint, argument = page
     try:
-        return url_for(endpoint, **{argument: int(entry.object_id)})
+        values: dict[str, Any] = {argument: int(entry.object_id)}
+        return url_for(endpoint, **values)
     except BuildError:
         return None
 
@@ -95,7 +96,8 @@ def _filter_from_args(errors: list[str]) -> TrailFilter:
     )
 
 
-def _filter_args() -> dict[str, str]:
+def _filter_args() -> dict[str, Any]:
+    """The current filter as query arguments (strings; Any so url_for takes them as values)."""
     return {
         key: value
         for key in ("type", "object", "user", "action", "from", "to")

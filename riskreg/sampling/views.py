@@ -503,7 +503,7 @@ def rederivation(control_id: int) -> WResponse:
 def _next_unassessed(item: SampleItem) -> SampleItem | None:
     later = [i for i in item.draw.items if not i.result and i.position > item.position]
     earlier = [i for i in item.draw.items if not i.result and i.position < item.position]
-    return (later or earlier or [None])[0]
+    return next(iter(later or earlier), None)
 
 
 @bp.route("/items/<int:item_id>", methods=["GET", "POST"])
