@@ -28,6 +28,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.models import AuditEntry
+from riskreg.exports import Verbatim
 
 __all__ = [
     "ACTION_LABELS",
@@ -401,5 +402,5 @@ def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]
             changes,
             row.prev_hash,
             row.hash,
-            row.payload,
+            Verbatim(row.payload),
         )

@@ -19,9 +19,13 @@ everything in reading order = story order), ``/MarkInfo <</Marked true>>`` and e
 ``/StructParents`` and ``/Tabs /S``. The language (``/Lang sv-SE``), title and
 ``DisplayDocTitle`` are set by the document template.
 
+Header cells carry ``/Scope`` (``Column`` for a header row, ``Row`` for the label column of a
+label/value table).
+
 Not done: the signature widgets pyHanko adds when signing are not in the structure tree
-(no ``Form``/``OBJR`` elements), table cells carry no ``/Scope`` attribute, and no XMP
-metadata stream (with a PDF/UA identifier) is written.
+(no ``Form``/``OBJR`` elements), and no XMP metadata stream (with a PDF/UA identifier) is
+written; the document has not been checked with a PDF/UA validator (veraPDF/PAC are not
+installed here), only with poppler's structure dump.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class Element:
     parent: Element | None = None
     kids: list[Element | tuple[int, int]] = field(default_factory=list)
     alt: str = ""
+    #: A header cell's /Scope (Column for a header row, Row for a label column).
+    scope: str = ""
 
 
 class Tagger:
@@ -190,6 +196,10 @@ class Tagger:
             }
             if element.alt:
                 entries["Alt"] = PDFString(element.alt)
+            if element.scope:
+                entries["A"] = PDFDictionary(
+                    {"O": PDFName("Table"), "Scope": PDFName(element.scope)}
+                )
             document.Reference(PDFDictionary(entries), names[id(element)])
         numbers: list[Any] = []
         for page in range(page_count):
@@ -300,7 +310,12 @@ def table_render_callback(table: Table, command: str, *args: Any) -> None:
             return
         row, column, cell = args[0], args[1], args[2]
         header_columns = int(getattr(table, "tag_header_columns", 0))
-        tagger.open("TH" if row < header_rows or column < header_columns else "TD")
+        if row < header_rows:
+            tagger.open("TH").scope = "Column"
+        elif column < header_columns:
+            tagger.open("TH").scope = "Row"
+        else:
+            tagger.open("TD")
         # Text drawn by the table itself (not a tagged Paragraph) is tagged as the cell's own.
         table._tag_cell_content = not _tags_itself(cell) and tagger.begin_content(canvas, "Span")
     elif command == "endCell":

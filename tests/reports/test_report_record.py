@@ -285,6 +285,12 @@ def test_the_review_pdf_is_tagged_in_reading_order(
     info, tree = _structure(poppler, pdf, tmp_path)
     assert re.search(r"^Tagged:\s+yes$", info, re.M)
     lines = [line.strip() for line in tree.splitlines()]
+    path = tmp_path / "tagged.pdf"
+    path.write_bytes(pdf)
+    structure = subprocess.run(
+        [poppler("pdfinfo"), "-struct", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    lines += [line.strip() for line in structure.splitlines() if "/Scope" in line]
     assert lines[0] == "Document"
     headings = [
         lines[n + 1].strip('"') for n, line in enumerate(lines) if line.startswith(("H1", "H2"))
@@ -296,8 +302,8 @@ def test_the_review_pdf_is_tagged_in_reading_order(
         "2. Kontroll",
     ]
     assert headings.index("5. Så återskapas urvalet") < headings.index("9. Slutsats")
-    # Tables are tables: header cells, then one row per sampled item.
-    assert "TH" in lines and "TD" in lines
+    # Tables are tables: header cells with their scope, then the data cells.
+    assert "TD" in lines and "/Scope /Column" in lines and "/Scope /Row" in lines
     # Page furniture is not content: no footers, the repeated item header only once.
     assert not any("Sida " in line for line in lines)
     assert lines.count('"Nr"') == 1
