@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from io import BytesIO
 from typing import TypeAlias, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as pyca_x509
@@ -45,6 +45,8 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+
+from riskreg.db import LOCAL_TIMEZONE
 
 __all__ = [
     "Certificate",
@@ -455,7 +457,7 @@ def _common_name(status: PdfSignatureStatus) -> str:
 def _local_time(moment: datetime) -> str:
     """Swedish local time for messages; /M is usually stored in UTC."""
     try:
-        return moment.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d %H:%M")
+        return moment.astimezone(LOCAL_TIMEZONE).strftime("%Y-%m-%d %H:%M")
     except ZoneInfoNotFoundError:  # no tz database on the host: say it is UTC
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
