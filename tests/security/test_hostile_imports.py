@@ -179,10 +179,10 @@ def feature_files(names: list[str]) -> st.SearchStrategy[tuple[bytes, str]]:
 
 
 def _population_url(app: Flask) -> str:
-    from tests.security.hostile_forms.features import REFERRALS, control_id
+    from tests.security.hostile_forms.features import REFERRALS, _control, started
 
     with app.app_context():
-        return f"/sampling/controls/{control_id(REFERRALS)}/population"
+        return f"/sampling/controls/{started(_control(REFERRALS)).id}/population"
 
 
 def _hygiene_import_url(app: Flask) -> str:

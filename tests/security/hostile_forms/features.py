@@ -43,6 +43,20 @@ def control_id(index: int) -> int:
     return _control(index).id
 
 
+def started(control: Control) -> Control:
+    """The control in progress: sample work waits until the check has started (ISA 530)."""
+    from riskreg.controls.models import ControlStatus
+    from riskreg.controls.services import change_status
+
+    if control.status == ControlStatus.PLANNED:
+        change_status(
+            db.session, control, ControlStatus.IN_PROGRESS,
+            actor=control.controllers[0], now=now_utc(),
+        )
+        db.session.commit()
+    return control
+
+
 # --- controls -----------------------------------------------------------------------------------
 
 
@@ -186,7 +200,7 @@ def _payments_to_plan() -> Control:
 
 def mus_plan_url(app: Flask) -> str:
     with app.app_context():
-        return f"/sampling/controls/{_payments_to_plan().id}/plan"
+        return f"/sampling/controls/{started(_payments_to_plan()).id}/plan"
 
 
 MUS_PLAN_VALUES: dict[str, FormValue] = {
