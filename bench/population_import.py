@@ -91,10 +91,10 @@ def _app(url: str, instance: Path) -> Any:
 
 
 def prepare(url: str, instance: Path) -> int:
-    """Fresh schema and one planned payments control; returns its id."""
+    """Fresh schema and one started payments control; returns its id."""
     from riskreg.auth.models import Role
     from riskreg.auth.services import create_unit, create_user
-    from riskreg.controls.services import create_control
+    from riskreg.controls.services import change_status, create_control
     from riskreg.extensions import db
     from riskreg.plans.models import Organisation, Plan, Risk
 
@@ -117,6 +117,8 @@ def prepare(url: str, instance: Path) -> int:
             responsible_unit=unit, controllers=[user],
             deviation_definition="Belopp som inte följer avtalet.", actor=user, now=NOW,
         )
+        # Started: the deviation definition is locked before the import.
+        change_status(db.session, control, "in_progress", actor=user, now=NOW)
         db.session.commit()
         return control.id
 

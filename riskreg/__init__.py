@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
@@ -253,6 +255,11 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            # Pages and exports hold what only this user may see: no browser or proxy keeps
+            # a copy (the back button after logout, a shared computer). Static files cache.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.pop("Expires", None)
         return response
 
 
@@ -261,6 +268,24 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 class ControlCharacters(BadRequest):
     """A form field or query parameter holds a control character (see the request hook)."""
+
+
+#: What the loser of a race reads (StaleDataError or a unique constraint at commit).
+CONFLICT_MESSAGE = N_(
+    "Någon annan sparade samma sak samtidigt. Dina ändringar har inte sparats; "
+    "ladda om sidan, se vad som gäller nu och försök igen om det behövs."
+)
+
+
+def _same_site_referrer() -> str | None:
+    """The page the form came from, as a path on this site (for a "back" link), or None."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -323,6 +348,26 @@ def _register_error_pages(app: Flask) -> None:
                 "Ladda om sidan och försök igen."
             ),
         )
+
+    @app.errorhandler(StaleDataError)
+    @app.errorhandler(IntegrityError)
+    def lost_race(error: Exception) -> tuple[str, int]:
+        """The one place where a lost race ends, for every view: a conflict, never a 500.
+
+        Two requests carrying the same version both pass the service's version check; the
+        database lets one UPDATE ... WHERE version = n through and the other finds no row
+        (StaleDataError at flush or commit). A concurrent insert that a pre-check missed hits
+        a unique constraint (IntegrityError). Nothing of the request is kept.
+        """
+        db.session.rollback()
+        app.logger.warning("Conflict at %s %s: %s", request.method, request.path, error)
+        return render_template(
+            "error.html",
+            code=409,
+            title=_("Någon annan hann före"),
+            message=_(CONFLICT_MESSAGE),
+            back=_same_site_referrer(),
+        ), 409
 
     @app.errorhandler(500)
     def server_error(error: Any) -> tuple[str, int]:

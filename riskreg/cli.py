@@ -72,7 +72,9 @@ def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) ->
         ):
             return None
         _refuse(f"Ange --as ANVÄNDARNAMN: vem ”riskreg {command}” utförs för.")
-    user = db.session.scalar(select(User).where(User.username == username))
+    from riskreg.auth.services import find_user
+
+    user = find_user(db.session, username)
     if user is None or not user.active:
         _refuse(f"Det finns ingen aktiv användare som heter {username}.")
     if not allowed(user):
@@ -111,6 +113,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(reports_group)
     app.cli.add_command(reminders_cli.reminders_group)
+    from riskreg.storage import storage_group
+
+    app.cli.add_command(storage_group)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -176,12 +181,11 @@ def users_create(
 @with_appcontext
 def users_set_password(username: str, password: str, as_user: str | None) -> None:
     """Byt lösenord för en användare (loggar ut alla dess sessioner)."""
-    from riskreg.auth.models import User
-    from riskreg.auth.services import set_password
+    from riskreg.auth.services import find_user, set_password
     from riskreg.extensions import db
 
     actor = cli_actor("users set-password", as_user)
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = find_user(db.session, username)
     if user is None:
         _fail(f"Ingen användare heter {username}.")
     with acting_for(actor):

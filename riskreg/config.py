@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # (riskreg/auth/throttle.py); rate-limit strings as Flask-Limiter writes them.
     "LOGIN_ACCOUNT_LIMIT": "5 per 15 minutes",
     "LOGIN_IP_LIMIT": "50 per 15 minutes",
+    # How many processes serve the app, for servers other than gunicorn (whose worker count is
+    # read from its command line): more than one requires a shared throttle store (Redis).
+    "SERVER_PROCESSES": None,
     "BASE_URL": "http://localhost:5000",
     "MAIL_SERVER": "localhost",
     "MAIL_PORT": 25,
@@ -119,6 +124,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     check_production_safety(app.config)
+    check_throttle_store(app.config, server_processes(app.config))
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config.get("ENV_NAME") == "production"
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
@@ -146,6 +152,70 @@ def check_production_safety(config: Any) -> None:
             "over plain HTTP. Serve riskreg over HTTPS, or set ALLOW_INSECURE_SESSION_COOKIE "
             "as well if you really mean it."
         )
+
+
+def check_throttle_store(config: Any, processes: int | None) -> None:
+    """Refuse to serve from several processes with the login throttle counting in memory.
+
+    Each process would count failed logins on its own: with 4 gunicorn workers an account was
+    locked after 18 wrong passwords instead of 5, and an address after 161 instead of 50.
+    """
+    if not processes or processes <= 1 or not config.get("RATELIMIT_ENABLED", True):
+        return
+    store = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if store.startswith("memory://"):
+        raise ConfigError(
+            f"riskreg refuses to start {processes} server processes with the login throttle "
+            "in memory (RATELIMIT_STORAGE_URI=memory://): each process would count failed "
+            "logins on its own, so lockout would come only after processes × the limit. Set "
+            "RISKREG_RATELIMIT_STORAGE_URI=redis://… (docs/deploy.md, section 6), or run one "
+            "worker."
+        )
+
+
+def server_processes(config: Any) -> int | None:
+    """How many processes serve the app, as far as can be told when it starts: the
+    SERVER_PROCESSES setting (for servers other than gunicorn), else gunicorn's worker count
+    from its command line, GUNICORN_CMD_ARGS, a config file given with -c, or WEB_CONCURRENCY.
+    None when not under gunicorn and not configured."""
+    configured = config.get("SERVER_PROCESSES")
+    if configured:
+        return int(configured)
+    program = Path(sys.argv[0] if sys.argv else "")
+    if not (program.name.startswith("gunicorn") or program.parent.name == "gunicorn"):
+        return None  # `gunicorn …` or `python -m gunicorn …`
+    return gunicorn_workers(sys.argv[1:])
+
+
+def gunicorn_workers(argv: list[str]) -> int:
+    """gunicorn's worker count for this command line (its own parser and precedence)."""
+    from gunicorn.config import Config
+
+    args = Config().parser().parse_args(
+        shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")) + list(argv)
+    )
+    if args.workers:
+        return int(args.workers)
+    if args.config:
+        workers = _workers_from_config_file(args.config)
+        if workers:
+            return workers
+    return int(os.environ.get("WEB_CONCURRENCY") or 1)
+
+
+def _workers_from_config_file(location: str) -> int | None:
+    import importlib
+    import runpy
+
+    try:
+        if location.startswith("python:"):
+            namespace = vars(importlib.import_module(location.removeprefix("python:")))
+        else:
+            namespace = runpy.run_path(location.removeprefix("file:"))
+    except Exception:  # gunicorn itself reports a broken config file
+        return None
+    workers = namespace.get("workers")
+    return int(workers) if isinstance(workers, int | str) and str(workers).isdigit() else None
 
 
 def _parse_env_value(value: str) -> Any:

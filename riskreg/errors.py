@@ -18,3 +18,11 @@ class NotAllowed(ServiceError):
 
 class StaleObject(ServiceError):
     """Someone else saved the object since the form was loaded."""
+
+
+class AlreadyDone(ServiceError):
+    """The same form was sent again (a double click): what the first one made is ``object_id``."""
+
+    def __init__(self, message: str, *, object_id: int) -> None:
+        super().__init__(message)
+        self.object_id = object_id

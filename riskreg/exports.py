@@ -43,6 +43,7 @@ from openpyxl.styles import Font
 __all__ = [
     "FORMULA_START",
     "XLSX_MAX_ROWS",
+    "Verbatim",
     "csv_response",
     "iter_csv",
     "neutralise_cell",
@@ -59,9 +60,41 @@ XLSX_MAX_ROWS: Final = 1_048_575
 XLSX_MIMETYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def neutralise_cell(value: Any) -> Any:
-    """Prefix ``'`` to text a spreadsheet would otherwise evaluate; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+class Verbatim(str):
+    """Text that must reach the file to the letter, e.g. the audit trail's hashed record.
+
+    Anyone re-checks the chain by hashing this cell, so no ``'`` may go inside it. That is
+    safe because every text cell is quoted: a reader splitting at the other separator still
+    keeps a quoted cell whole. Only a formula character at the very start is neutralised.
+    """
+
+
+#: The separators a CSV may be opened with: Swedish Excel reads ``;``, most others ``,``.
+SEPARATORS: Final = (",", ";")
+
+
+def neutralise_cell(value: Any, *, delimiter: str | None = None) -> Any:
+    """Prefix ``'`` to text a spreadsheet would otherwise evaluate; other values unchanged.
+
+    A CSV may be opened with the other separator than it was written with (a comma file in
+    Swedish Excel, which splits at ``;``). Then every separator inside a text starts a new
+    cell: ``Kostnad;=1+1`` in a comma file becomes the cells ``Kostnad`` and ``=1+1``. So a
+    ``'`` also goes after each such separator that a formula character follows (quotes,
+    which a reader would take as the start of a quoted cell, looked through). ``delimiter``:
+    the separator the file is written with (inside quotes it splits nothing); None checks
+    both.
+    """
+    if not isinstance(value, str):
+        return value
+    others = tuple(sep for sep in SEPARATORS if sep != delimiter)
+    if any(sep in value for sep in others):
+        parts: list[str] = []
+        for index, char in enumerate(value):
+            parts.append(char)
+            if char in others and value[index + 1 :].lstrip('"').startswith(FORMULA_START):
+                parts.append("'")
+        value = "".join(parts)
+    if value.startswith(FORMULA_START):
         return "'" + value
     return value
 
@@ -71,14 +104,16 @@ def xlsx_safe_text(text: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", text)
 
 
-def _csv_value(value: Any) -> Any:
+def _csv_value(value: Any, delimiter: str) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bool):
         return "ja" if value else "nej"
-    return neutralise_cell(value) if isinstance(value, str) else value
+    if isinstance(value, Verbatim):
+        return "'" + value if value.startswith(FORMULA_START) else str(value)
+    return neutralise_cell(value, delimiter=delimiter) if isinstance(value, str) else value
 
 
 class _Line:
@@ -99,18 +134,22 @@ def iter_csv(
     delimiter: str = ";",
     bom: bool = True,
 ) -> Iterator[str]:
-    """CSV text, one row at a time (constant memory), every text cell neutralised.
+    """CSV text, one row at a time (constant memory), every text cell quoted and neutralised.
 
     Defaults suit Swedish Excel: ``;`` as separator and a UTF-8 byte-order mark, so that
-    double-clicking the file shows åäö and columns correctly. Line ends are CRLF.
+    double-clicking the file shows åäö and columns correctly. Line ends are CRLF. Every text
+    is quoted (numbers are not), and neutralised for both separators (neutralise_cell), so
+    the file is safe whether it is opened with ``;`` or with ``,``.
     """
     line = _Line()
-    writer = csv.writer(line, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow([_csv_value(h) for h in header])
+    writer = csv.writer(
+        line, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC
+    )
+    writer.writerow([_csv_value(h, delimiter) for h in header])
     yield ("\ufeff" if bom else "") + line.text
     for row in rows:
         line.text = ""
-        writer.writerow([_csv_value(v) for v in row])
+        writer.writerow([_csv_value(v, delimiter) for v in row])
         yield line.text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,3 +22,8 @@ def flash_errors(form: Any) -> None:
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """Select options from (value, label) pairs; WTForms 3.3 deprecates bare tuples."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def new_form_token() -> str:
+    """A one-time token for a form that creates something: sent twice, it creates one."""
+    return secrets.token_urlsafe(24)

@@ -16,7 +16,7 @@ from flask import abort
 from flask_login import current_user
 
 from riskreg.auth.models import Role, User
-from riskreg.controls.models import Action, Control
+from riskreg.controls.models import Action, Control, ControlStatus
 from riskreg.plans.models import Plan, Risk
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,6 +127,11 @@ def can_work_on_control(user: Any, control: Control) -> bool:
 def can_download_rederivation(user: Any, control: Control) -> bool:
     """The re-derivation package of a sample: whoever may read the sample (auditors above all)."""
     return can_view_control(user, control)
+def can_test_control(user: Any, control: Control) -> bool:
+    """Import, plan, draw, record results: those who work on it, and only while it is in
+    progress. Before the start the deviation definition is not locked yet (ISA 530); once
+    submitted or approved, the control's sample pages are read-only."""
+    return can_work_on_control(user, control) and control.status == ControlStatus.IN_PROGRESS
 
 
 def can_approve_control(user: Any, control: Control) -> bool:
@@ -139,8 +144,14 @@ def can_approve_control(user: Any, control: Control) -> bool:
 
 
 def can_reopen_control(user: Any, control: Control) -> bool:
-    """An approved control is reopened (with a reason) by its controllers or an approver."""
-    return can_work_on_control(user, control) or can_approve_control(user, control)
+    """An approved control is reopened (with a reason) only by the approver who approved it,
+    or by an administrator; never by its controllers alone (the co-signed report would lose
+    its approval behind the approver's back)."""
+    if _role(user) == Role.ADMIN:
+        return True
+    if control.approved_by_id is not None and getattr(user, "id", None) != control.approved_by_id:
+        return False
+    return can_approve_control(user, control)
 
 
 def can_view_action(user: Any, action: Action) -> bool:
@@ -189,6 +200,19 @@ def can_view_followup(user: Any) -> bool:
     return reads_everything(user) or _role(user) == Role.APPROVER
 
 
+def followup_scope(user: Any) -> Callable[[Control], bool] | None:
+    """Which controls the follow-up report (page, preview PDF, XLSX) shows this user.
+
+    One rule: the report holds what the user sees everywhere else. Roles that see every
+    control (administrator, auditor) get the full report (None: no filter); a unit-scoped
+    approver gets their units' part, a controller the controls assigned to them. The signed
+    report, which the coordinator signs and an approver co-signs, is always the full one.
+    """
+    if reads_everything(user) and _role(user) != Role.CONTROLLER:
+        return None
+    return lambda control: can_view_control(user, control)
+
+
 def can_sign_followup(user: Any) -> bool:
     """The coordinator (administrator) certifies the follow-up."""
     return is_admin(user)
@@ -230,13 +254,14 @@ CLI_ON_BEHALF_OF: dict[str, Callable[[Any], bool]] = {
 #: them changes the register's content or hands it out. Why each is one:
 CLI_OPERATOR: dict[str, str] = {
     "db": "schema migrations (deployment)",
-    "keys": "the signing keys on the server's own disk",
+    "keys": "the signing keys on the server's disk or HSM and the users they are issued to",
     "reminders send": "the scheduled reminder job; it sends what the rules say, nothing else",
     "audit verify": "checks the hash chain; prints a verdict and entry ids only",
     "audit checkpoint": "signs the trail's newest entry number and hash; writes them outside "
     "the database (and mails them to the auditors); changes no register content",
     "sample verify": "re-derives a stored sample; prints a verdict only",
     "reports verify": "checks a PDF the operator holds; prints a verdict only",
+    "storage": "lists and removes files on the server's own disk that no row refers to",
     "demo": "demo data for a development machine",
     "start": "the development server with demo data",
     "run": "Flask's development server",

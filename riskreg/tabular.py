@@ -608,6 +608,25 @@ def _csv_error_message(exc: csv.Error) -> str:
     return f"raden kunde inte tolkas som CSV ({text})."
 
 
+UTF16_WITHOUT_BOM: Final = "UTF-16 utan BOM stöds inte; spara som UTF-8."
+
+
+def looks_like_bomless_utf16(sample: bytes) -> bool:
+    """Text in UTF-16 without a byte-order mark: NUL bytes on one parity of the positions only.
+
+    Latin text (Swedish letters included) has a zero high byte in every code unit; a few
+    characters outside Latin-1 (–, €, ’) do not, so a clear majority is enough, provided the
+    other parity has (almost) no NUL bytes, which binary formats do not manage.
+    """
+    even, odd = sample[0::2], sample[1::2]
+    if len(even) < 2 or len(odd) < 2:
+        return False
+    for zeros, other in ((odd, even), (even, odd)):
+        if zeros.count(0) >= len(zeros) * 0.6 and other.count(0) <= len(other) * 0.02:
+            return True
+    return False
+
+
 def _refuse_binary(head: bytes, filename: str) -> None:
     """Give binary files a message that says what they are, instead of CSV noise."""
     for magic, message in _BINARY_MAGIC:
@@ -630,12 +649,8 @@ def _refuse_binary(head: bytes, filename: str) -> None:
             "Excel-arbetsbok (.xlsx)."
         )
     if b"\x00" in sample:
-        half = sample[1::2] if sample[0:1] != b"\x00" else sample[0::2]
-        if half and half.count(0) > len(half) * 0.9:
-            raise TableError(
-                "Filen verkar vara sparad som UTF-16 utan byte-ordningsmärke. Spara den som "
-                "\"CSV UTF-8\" eller .xlsx."
-            )
+        if looks_like_bomless_utf16(sample):
+            raise TableError(UTF16_WITHOUT_BOM)
         raise TableError(f"{filename} är ingen textfil (binärt innehåll). {_SUPPORTED_HINT}")
     controls = sum(1 for b in sample if b < 32 and b not in b"\t\r\n\x0c\x1a")
     if controls > max(8, len(sample) // 50):

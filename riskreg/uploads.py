@@ -49,6 +49,7 @@ from typing import IO, Any, Final
 import filetype
 
 from riskreg.errors import ServiceError
+from riskreg.tabular import UTF16_WITHOUT_BOM, looks_like_bomless_utf16
 
 __all__ = ["KINDS", "CheckedUpload", "Kind", "UploadRejected", "check_upload", "format_size"]
 
@@ -240,6 +241,8 @@ def _sniff(stream: IO[bytes], head: bytes, filename: str) -> tuple[str, str]:
         if _looks_like_html(head):
             return "html", _DESCRIPTIONS["html"]
         return "text", "en textfil"
+    if looks_like_bomless_utf16(head[:4096]):
+        raise UploadRejected(f"{filename}: {UTF16_WITHOUT_BOM}")
     return "binary", _DESCRIPTIONS["binary"]
 
 

@@ -331,9 +331,20 @@ def test_html_disguised_as_xls_is_refused(tmp_path: Path) -> None:
         open_table(write(tmp_path, "rapport.xls", data))
 
 
-def test_utf16_without_bom_gets_a_helpful_message(tmp_path: Path) -> None:
-    with pytest.raises(TableError, match="UTF-16 utan"):
-        open_table(write(tmp_path, "u.csv", "a;b\r\n1;2\r\n".encode("utf-16-le")))
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a;b\r\n1;2\r\n",
+        # Swedish text with dashes, euro signs and quotes outside Latin-1, as Excel writes it.
+        "Område;Kontroll;Belopp\r\n"
+        + "Ekonomi – inköp;Attest ”två personer”;1 250 €\r\n" * 40,
+    ],
+)
+def test_utf16_without_bom_gets_a_helpful_message(tmp_path: Path, codec: str, text: str) -> None:
+    with pytest.raises(TableError) as refused:
+        open_table(write(tmp_path, "u.csv", text.encode(codec)))
+    assert str(refused.value) == "UTF-16 utan BOM stöds inte; spara som UTF-8."
 
 
 def test_file_over_size_limit(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def units() -> str:
 @bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
 @requires(permissions.can_manage_units)
 def edit_unit(unit_id: int | None = None) -> str | Response:
-    unit = db.get_or_404(Unit, unit_id) if unit_id else None
+    unit = db.get_or_404(Unit, unit_id) if unit_id is not None else None
     form = UnitForm(obj=unit if request.method == "GET" else None)
     _unit_choices(form, unit)
     if request.method == "GET" and unit:
@@ -112,7 +112,7 @@ def users() -> str:
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @requires(permissions.can_manage_users)
 def edit_user(user_id: int | None = None) -> str | Response:
-    user = db.get_or_404(User, user_id) if user_id else None
+    user = db.get_or_404(User, user_id) if user_id is not None else None
     form = UserForm(obj=user if request.method == "GET" else None)
     form.unit_ids.choices = choices(
         (u.id, f"{u.code} – {u.name}") for u in db.session.scalars(select(Unit).order_by(Unit.code))

@@ -29,6 +29,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.models import AuditEntry
+from riskreg.exports import Verbatim
 
 __all__ = [
     "ACTION_LABELS",
@@ -668,5 +669,5 @@ def _export_batch(
             changes,
             row.prev_hash,
             row.hash,
-            row.payload,
+            Verbatim(row.payload),
         )

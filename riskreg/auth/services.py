@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
@@ -38,8 +39,39 @@ def password_problems(
     return problems
 
 
+def normalize_username(username: str) -> str:
+    """The one form of a typed username, used everywhere (login, lockout, creation, CLI).
+
+    Unicode NFC (an "å" typed as a + ring is the same name), without surrounding white space
+    of any kind (spaces, tabs, no-break and ideographic spaces) or invisible format characters
+    (zero-width space, byte-order mark). Case is kept for display; see username_key.
+    """
+    name = unicodedata.normalize("NFC", username)
+    start, end = 0, len(name)
+    while start < end and _ignorable(name[start]):
+        start += 1
+    while end > start and _ignorable(name[end - 1]):
+        end -= 1
+    return name[start:end]
+
+
+def _ignorable(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp", "Cc")
+
+
+def username_key(username: str) -> str:
+    """What two usernames must share to be the same account: normalised and lower-cased (the
+    database compares lower(username), so this is the same rule)."""
+    return normalize_username(username).lower()
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The account a typed username means, whatever its padding, case or Unicode form."""
+    return session.scalar(select(User).where(func.lower(User.username) == username_key(username)))
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    user = find_user(session, username)
     if user is None or not user.active:
         burn_verification_time(password)
         return None
@@ -71,12 +103,15 @@ def create_user(
     locale: str = "sv",
 ) -> User:
     role = Role(role)
+    username = normalize_username(username)
+    if not username:
+        raise ServiceError("Ange ett användarnamn.")
     problems = password_problems(password, username=username, full_name=full_name, email=email)
     if problems:
         raise ServiceError(problems[0], messages=problems)
     _check_unique_user(session, username, email)
     user = User(
-        username=username.strip(),
+        username=username,
         email=email.strip().lower(),
         full_name=full_name.strip(),
         password_hash=hash_password(password),
@@ -103,10 +138,21 @@ def update_user(
 ) -> User:
     _check_version(user, expected_version)
     _check_unique_user(session, user.username, email, exclude_id=user.id)
+    units = list(units)
+    role = Role(role).value
+    # A change of what the user may do ends every session they have: a deactivated and
+    # reactivated user's old cookies stay dead, and a narrower role or fewer units take
+    # effect now, not at their next login.
+    if (
+        active != user.active
+        or role != user.role
+        or {u.id for u in units} != {u.id for u in user.units}
+    ):
+        user.session_epoch += 1
     user.email = email.strip().lower()
     user.full_name = full_name.strip()
-    user.role = Role(role).value
-    user.units = list(units)
+    user.role = role
+    user.units = units
     user.active = active
     user.locale = locale
     _flush_or_explain(session, "E-postadressen används redan av en annan användare.")
@@ -129,7 +175,7 @@ def _check_unique_user(
     session: Session, username: str, email: str, exclude_id: int | None = None
 ) -> None:
     query = select(User).where(
-        (func.lower(User.username) == username.strip().lower())
+        (func.lower(User.username) == username_key(username))
         | (User.email == email.strip().lower())
     )
     if exclude_id is not None:

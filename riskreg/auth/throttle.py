@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +87,11 @@ class LoginThrottle:
     # -- keys -----------------------------------------------------------------------------
 
     def _account_key(self, username: str) -> tuple[str, str, str]:
-        name = unicodedata.normalize("NFC", username.strip()).casefold()
+        from riskreg.auth.services import username_key
+
+        # The same normalisation as the login itself: a padded or re-cased name is the
+        # same account, so it is the same lock.
+        name = username_key(username)
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
         return (self.prefix, "login-account", digest)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from werkzeug.wrappers import Response
 
 from riskreg import permissions, safe_next
@@ -11,7 +11,7 @@ from riskreg.audit.trail import record
 from riskreg.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
 from riskreg.auth.models import User
 from riskreg.auth.passwords import verify_password
-from riskreg.auth.services import authenticate, set_password
+from riskreg.auth.services import authenticate, find_user, set_password
 from riskreg.auth.throttle import Refusal, throttle
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
@@ -66,9 +66,7 @@ def _refusal_text(refusal: Refusal) -> str:
 
 def _record_lockout(username: str) -> None:
     """Put the lockout of a real account in its audit history (made-up names leave no trace)."""
-    user = db.session.scalar(
-        select(User).where(func.lower(User.username) == username.strip().lower())
-    )
+    user = find_user(db.session, username)
     if user is None:
         return
     record(

@@ -86,6 +86,8 @@ class NewActionForm(FlaskForm):
     )
     owner_unit_id = SelectField(_l("Ansvarig enhet"), coerce=int)
     due_date = DateField(_l("Sista dag"), validators=[InputRequired(_l("Ange sista dag."))])
+    # One-time token: the same form sent twice creates one action (see raise_action).
+    token = HiddenField(validators=[Length(max=64)])
 
 
 class AnswerForm(FlaskForm):

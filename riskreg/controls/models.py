@@ -195,6 +195,9 @@ class Action(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     version: Mapped[int] = mapped_column(default=1)
+    #: The one-time token of the "new action" form that created it: the same form sent twice
+    #: (a double click, a resent POST) creates one action (riskreg.controls.services.raise_action).
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     control: Mapped[Control] = relationship(back_populates="actions")
     deviation: Mapped[Deviation | None] = relationship(back_populates="actions")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from riskreg.auth.models import Role, Unit, User
@@ -26,7 +26,7 @@ from riskreg.controls.models import (
     Deviation,
 )
 from riskreg.db import local_date
-from riskreg.errors import NotAllowed, ServiceError, StaleObject
+from riskreg.errors import AlreadyDone, NotAllowed, ServiceError, StaleObject
 from riskreg.plans.models import Plan, Risk
 
 # to_status -> the statuses it may be reached from
@@ -198,7 +198,14 @@ def change_status(
             f"till ”{CONTROL_STATUS_TITLES[to_status]}”."
         )
     note = note.strip()
-    if current == ControlStatus.APPROVED and not note:
+    reopening = current == ControlStatus.APPROVED
+    approver = control.approved_by  # cleared below when reopening; told afterwards
+    if reopening and not (actor.role == Role.ADMIN or actor.id == control.approved_by_id):
+        raise NotAllowed(
+            "En godkänd granskning kan bara öppnas igen av godkännaren som godkände den "
+            "eller av en administratör."
+        )
+    if reopening and not note:
         raise ServiceError("Ange skäl för att öppna en godkänd granskning igen.")
     sent_back = current == ControlStatus.READY_FOR_REVIEW and to_status == ControlStatus.IN_PROGRESS
     if sent_back and not note:
@@ -224,7 +231,33 @@ def change_status(
         )
     )
     session.flush()
+    if reopening:
+        _notify_reopened(session, control, actor=actor, approver=approver, note=note, now=now)
     return control
+
+
+def _notify_reopened(
+    session: Session,
+    control: Control,
+    *,
+    actor: User,
+    approver: User | None,
+    note: str,
+    now: datetime,
+) -> None:
+    """Tell the other party: the controllers and the approver, except whoever reopened it."""
+    from riskreg.reminders.services import notify_control_event
+
+    others = [u for u in [*control.controllers, approver] if u is not None and u.id != actor.id]
+    name = actor.full_name or actor.username
+    notify_control_event(
+        session,
+        control,
+        others,
+        reason="reopened",
+        title=f"{control.title}: öppnad igen av {name}. Skäl: {note}",
+        now=now,
+    )
 
 
 def set_conclusion(
@@ -238,8 +271,44 @@ def set_conclusion(
     return control
 
 
+def lock_control(session: Session, control: Control) -> Control:
+    """Take the control's row lock for the rest of the transaction and reload the control.
+
+    Every state-changing action on a control (import, plan, draw, extend, sign) starts with
+    this, before it reads anything it decides on: on PostgreSQL (SELECT … FOR UPDATE) two
+    concurrent requests for one control then run one after the other, and the second sees
+    what the first committed (a current draw, a larger sample) instead of acting on the state
+    both read at the start. SQLite has no row locks but lets one writer in at a time.
+    Call it before the request's first flush: the audit trail takes its own lock at flush.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # No row locks: a no-op write takes the database's write lock instead. The driver opens
+        # the transaction at this first write, so what is read next is what is committed now.
+        table = Control.__table__
+        session.execute(update(table).where(table.c.id == control.id).values(id=table.c.id))
+    else:
+        session.execute(select(Control.id).where(Control.id == control.id).with_for_update())
+    session.refresh(control)
+    return control
+
+
+def require_unchanged(seen: int | None, current: int, message: str) -> None:
+    """Idempotency of a repeated form: the form says what it was shown (an id or a count, 0 for
+    none); if that is no longer current, the same form was sent twice or someone else acted
+    first, and nothing is done again. ``seen`` None (a form without the field): no check."""
+    if seen is not None and seen != current:
+        raise AlreadyDone(message, object_id=current)
+
+
 def require_open_for_testing(control: Control) -> None:
-    """Populations, draws and results may change only while the control is being worked on."""
+    """Populations, plans, draws and results may change only while the control is in progress:
+    not before it is started (the deviation definition is locked at the start, ISA 530), and
+    not once it is submitted or approved."""
+    if control.status_enum == ControlStatus.PLANNED:
+        raise ServiceError(
+            "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
+            "avvikelse, och först därefter kan population, urval och resultat registreras."
+        )
     if control.status_enum in (ControlStatus.READY_FOR_REVIEW, ControlStatus.APPROVED):
         raise ServiceError(
             "Granskningen är lämnad för godkännande eller godkänd och kan inte ändras. "
@@ -283,7 +352,13 @@ def raise_action(
     actor: User | None,
     now: datetime,
     deviation: Deviation | None = None,
+    form_token: str | None = None,
 ) -> Action:
+    """A new action. ``form_token`` (the form's one-time token) makes a repeated form, even
+    20 concurrent copies of it, create one action: the others raise AlreadyDone."""
+    if form_token:
+        lock_control(session, control)  # concurrent copies of the form run one at a time
+        _refuse_repeated_action_form(session, form_token)
     if not description.strip():
         raise ServiceError("Beskriv åtgärden.")
     if due_date < local_date(now):
@@ -298,10 +373,20 @@ def raise_action(
         due_date=due_date,
         created_by=actor,
         created_at=now,
+        form_token=form_token or None,
     )
     session.add(action)
-    session.flush()
+    session.flush()  # the unique token is the database's last word (a 409 page, see lost_race)
     return action
+
+
+ACTION_ALREADY_RAISED = "Åtgärden var redan registrerad (formuläret skickades två gånger)."
+
+
+def _refuse_repeated_action_form(session: Session, form_token: str) -> None:
+    existing = session.scalar(select(Action.id).where(Action.form_token == form_token))
+    if existing is not None:
+        raise AlreadyDone(ACTION_ALREADY_RAISED, object_id=existing)
 
 
 def answer_action(

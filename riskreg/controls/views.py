@@ -59,9 +59,9 @@ from riskreg.controls.services import (
     verify_action,
 )
 from riskreg.db import now_utc
-from riskreg.errors import ServiceError, StaleObject
+from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.formtools import choices, flash_errors
+from riskreg.formtools import choices, flash_errors, new_form_token
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
@@ -477,6 +477,7 @@ def new_action(control_id: int) -> str | Response:
     form.owner_unit_id.choices = _unit_choices()
     if request.method == "GET":
         form.owner_unit_id.data = control.responsible_unit_id
+        form.token.data = new_form_token()
     if form.validate_on_submit():
         try:
             action = raise_action(
@@ -487,7 +488,12 @@ def new_action(control_id: int) -> str | Response:
                 due_date=form.due_date.data,  # type: ignore[arg-type]
                 actor=current_user,
                 now=now_utc(),
+                form_token=form.token.data or None,
             )
+        except AlreadyDone as exc:
+            db.session.rollback()
+            flash(exc.message, "info")
+            return redirect(url_for("controls.action", action_id=exc.object_id))
         except ServiceError as exc:
             db.session.rollback()
             form.form_errors.extend(exc.messages)

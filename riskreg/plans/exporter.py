@@ -46,7 +46,7 @@ def neutralise_formula(text: str) -> str:
 
     The rule lives in :func:`riskreg.exports.neutralise_cell`, shared by every export.
     """
-    result: str = neutralise_cell(text)
+    result: str = neutralise_cell(text, delimiter=",")  # the plan CSV is comma-separated
     return result
 
 

@@ -102,9 +102,10 @@ MAX_LENGTHS: Final[dict[str, int]] = {
 MAX_PLAN_ROWS: Final = 2000
 #: Errors shown are capped so a wrong file cannot produce a megabyte of messages.
 MAX_ERRORS: Final = 500
-#: The exporter prefixes formula-like text with ' (see exporter); undo that on import so a
-#: plan survives export → import unchanged.
-_FORMULA_GUARD: Final = re.compile(r"\A'(?=[=+\-@\t\r])")
+#: The exporter prefixes formula-like text with ' (see exporter), also after a ; or , inside a
+#: text (riskreg.exports.neutralise_cell); undo that on import so a plan survives
+#: export → import unchanged.
+_FORMULA_GUARD: Final = re.compile(r"\A'(?=[=+\-@\t\r])|(?<=[,;])'(?=\"*[=+\-@\t\r])")
 _Fail = Callable[[str | None, str], None]
 
 
@@ -294,7 +295,7 @@ def _parse_row(
 
     def text(key: str, *, required: bool) -> str:
         try:
-            value = _FORMULA_GUARD.sub("", parse_text(raw(key)), count=1)
+            value = _FORMULA_GUARD.sub("", parse_text(raw(key)))
         except ValueError as exc:
             fail(key, f"{_label(key)} {exc}")
             return ""

@@ -14,6 +14,7 @@ REASON_LABELS = {
     "due": _l("På sista dag"),
     "overdue": _l("Försenad"),
     "escalation": _l("Eskalering till chef"),
+    "reopened": _l("Godkänd granskning öppnad igen"),
 }
 STATE_LABELS = {
     "sent": _l("Skickad"),

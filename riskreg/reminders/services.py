@@ -130,6 +130,10 @@ def load_policy(session: Session) -> ReminderPolicy:
     return row.to_policy() if row is not None else ReminderPolicy()
 
 
+#: The version a policy form carries when no rules have been saved yet.
+NO_POLICY_YET = 0
+
+
 def ensure_policy(session: Session, *, now: dt.datetime) -> ReminderPolicySetting:
     """The policy row, created with the defaults if it does not exist yet."""
     row = policy_row(session)
@@ -201,8 +205,11 @@ def save_policy(
         )
     except (TypeError, ValueError) as exc:  # the dataclass has the last word
         raise ServiceError(f"Ogiltig påminnelseregel: {exc}") from exc
+    existed = policy_row(session) is not None
     row = ensure_policy(session, now=now)
-    if expected_version is not None and row.version != expected_version:
+    # The form of a page shown before any rules were saved carries version 0 (NO_POLICY_YET).
+    stored = row.version if existed else NO_POLICY_YET
+    if expected_version is not None and stored != expected_version:
         raise StaleObject("Någon annan har ändrat reglerna sedan du öppnade sidan. Ladda om den.")
     row.days_before = ",".join(str(d) for d in policy.days_before)
     row.on_due_date = policy.on_due_date
@@ -1039,6 +1046,45 @@ def unit_status_counts(
 
 
 # --- notifications ----------------------------------------------------------------------------
+
+
+def notify_control_event(
+    session: Session,
+    control: Any,
+    recipients: Iterable[User],
+    *,
+    reason: str,
+    title: str,
+    now: dt.datetime,
+) -> list[Notification]:
+    """An in-app notification about ``control`` for each recipient (once per user).
+
+    Used for workflow events the other party must hear of at once (e.g. ``reason`` "reopened"
+    when an approved review is opened again), beside the scheduled reminders.
+    """
+    run_id = f"{reason}-{uuid.uuid4().hex[:20]}"
+    created: list[Notification] = []
+    seen: set[int] = set()
+    for user in recipients:
+        if user.id in seen or not user.active:
+            continue
+        seen.add(user.id)
+        notification = Notification(
+            user_id=user.id,
+            created_at=now,
+            run_id=run_id,
+            item_kind="control",
+            item_id=control.id,
+            title=short_title(title, TITLE_MAX * 2),
+            unit_code=control.responsible_unit.code if control.responsible_unit else "",
+            reason=reason,
+            due_date=control.deadline,
+            url_path=control_path(control.id),
+        )
+        session.add(notification)
+        created.append(notification)
+    session.flush()
+    return created
 
 
 def notifications_for(

@@ -137,7 +137,7 @@ def policy() -> str | Response:
         form.repeat_overdue_every_days.data = current.repeat_overdue_every_days
         form.escalate_after_days.data = current.escalate_after_days
         form.repeat_escalation_every_days.data = current.repeat_escalation_every_days
-        form.version.data = str(row.version) if row else ""
+        form.version.data = str(row.version if row else services.NO_POLICY_YET)
     if form.validate_on_submit():
         try:
             services.save_policy(
@@ -149,7 +149,8 @@ def policy() -> str | Response:
                 repeat_escalation_every_days=form.repeat_escalation_every_days.data,
                 actor=current_user,
                 now=now_utc(),
-                expected_version=parse_version(form.version.data) if form.version.data else None,
+                # A missing or damaged version is a conflict, never a silent overwrite.
+                expected_version=parse_version(form.version.data),
             )
         except ServiceError as exc:
             db.session.rollback()

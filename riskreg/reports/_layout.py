@@ -19,6 +19,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -35,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from ._tagging import TaggedParagraph, Tagger, mark_split_parts, table_render_callback
 from .data import ExpectedSignature, SignerRole
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
@@ -140,13 +142,26 @@ def text(value: str) -> str:
 
 
 def para(value: str, style: str = "body") -> Paragraph:
-    """A Paragraph of plain user text (escaped) in one of :data:`STYLES`."""
-    return Paragraph(text(value), STYLES[style])
+    """A (tagged) Paragraph of plain user text (escaped) in one of :data:`STYLES`."""
+    return TaggedParagraph(text(value), STYLES[style])
 
 
 def markup(value: str, style: str = "body") -> Paragraph:
-    """A Paragraph of trusted markup written by this module (caller escapes user parts)."""
-    return Paragraph(value, STYLES[style])
+    """A (tagged) Paragraph of trusted markup written by this module (caller escapes user
+    parts)."""
+    return TaggedParagraph(value, STYLES[style])
+
+
+class TaggedTable(Table):
+    """A table that tags its rows and cells (see :mod:`riskreg.reports._tagging`); the parts
+    of a table split over pages stay one Table element."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("renderCB", table_render_callback)
+        super().__init__(*args, **kwargs)
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        return mark_split_parts(self, super().split(availWidth, availHeight))
 
 
 def fmt_int(value: int) -> str:
@@ -184,7 +199,7 @@ def grid_table(
     extra_style: Sequence[tuple[Any, ...]] = (),
 ) -> Table:
     """A bordered table whose header repeats on every page it spans (``repeatRows``)."""
-    table = Table(
+    table = TaggedTable(
         list(rows),
         colWidths=list(col_widths),
         repeatRows=header_rows,
@@ -233,7 +248,10 @@ def kv_table(rows: Sequence[tuple[str, str]], label_width: float = 150.0) -> Tab
     """Two-column label/value table for the descriptive parts of a report."""
     data = [[para(label, "cell_bold"), para(value, "cell")] for label, value in rows]
     widths = [label_width, CONTENT_WIDTH - label_width]
-    table = Table(data, colWidths=widths, splitInRow=_split_in_row(data, widths), hAlign="LEFT")
+    table = TaggedTable(
+        data, colWidths=widths, splitInRow=_split_in_row(data, widths), hAlign="LEFT"
+    )
+    table.tag_header_columns = 1  # the labels head their rows
     table.setStyle(
         TableStyle(
             [
@@ -263,6 +281,7 @@ class NumberedCanvas(Canvas):
         super().__init__(*args, **kwargs)
         self._page_states: list[dict[str, Any]] = []
         self._footer_left = footer_left
+        self.tagger = Tagger()
 
     def showPage(self) -> None:
         self._page_states.append(dict(self.__dict__))
@@ -270,13 +289,17 @@ class NumberedCanvas(Canvas):
 
     def save(self) -> None:
         total = len(self._page_states)
-        for state in self._page_states:
+        for index, state in enumerate(self._page_states):
             self.__dict__.update(state)
             self._draw_footer(total)
+            self.tagger.bookmark_page(self, index)
             super().showPage()
+        self.tagger.outline(self)
+        self.tagger.finish(self._doc, total)
         super().save()
 
     def _draw_footer(self, total: int) -> None:
+        self.tagger.begin_artifact(self)
         self.saveState()
         self.setStrokeColor(GRID)
         self.setLineWidth(0.4)
@@ -286,6 +309,7 @@ class NumberedCanvas(Canvas):
         self.drawString(MARGIN, FOOTER_Y, self._footer_left)
         self.drawRightString(PAGE_WIDTH - MARGIN, FOOTER_Y, f"Sida {self._pageNumber} av {total}")
         self.restoreState()
+        self.tagger.end_artifact(self)
 
 
 def _signature_page_painter(
@@ -294,6 +318,10 @@ def _signature_page_painter(
     """onPage callback drawing a labelled, empty frame per expected signature."""
 
     def paint(canvas: Canvas, _doc: BaseDocTemplate) -> None:
+        # The boxes and their labels are page furniture: the story's table names the signers.
+        tagger = getattr(canvas, "tagger", None)
+        if tagger is not None:
+            tagger.begin_artifact(canvas)
         canvas.saveState()
         for slot, expected in enumerate(signatures[: len(_SIGNATURE_RECTS)]):
             x1, y1, x2, y2 = _SIGNATURE_RECTS[slot]
@@ -306,6 +334,8 @@ def _signature_page_painter(
             canvas.rect(x1, y1, x2 - x1, y2 - y1, stroke=1, fill=0)
             canvas.setDash()
         canvas.restoreState()
+        if tagger is not None:
+            tagger.end_artifact(canvas)
 
     return paint
 
@@ -330,11 +360,14 @@ def build_document(
     subject: str,
     footer_left: str,
     signatures: Sequence[ExpectedSignature],
+    created_at: datetime | None = None,
 ) -> bytes:
     """Lay out ``story`` on A4 pages and append the signature page; return the PDF bytes.
 
-    ``invariant=1`` removes the creation date and random document ID, so the same data gives
-    the same bytes: tests can compare builds and a re-generated report hashes the same.
+    ``invariant=1`` removes the random document ID, so the same data gives the same bytes:
+    tests can compare builds and a re-generated report hashes the same. The creation and
+    modification dates in the document information are ``created_at`` (the report's own
+    "Rapporten skapad" time), not ReportLab's invariant 2000-01-01.
     """
     if len(signatures) > len(_SIGNATURE_RECTS):
         raise ValueError(f"at most {len(_SIGNATURE_RECTS)} signatures fit on the signature page")
@@ -381,10 +414,29 @@ def build_document(
     ]
 
     def canvasmaker(*args: Any, **kwargs: Any) -> NumberedCanvas:
-        return NumberedCanvas(*args, footer_left=footer_left, **kwargs)
+        canvas = NumberedCanvas(*args, footer_left=footer_left, **kwargs)
+        if created_at is not None:
+            canvas._doc._timeStamp = _timestamp(created_at)
+        return canvas
 
     doc.build(full_story, canvasmaker=canvasmaker)
     return buffer.getvalue()
+
+
+def _timestamp(moment: datetime) -> TimeStamp:
+    """ReportLab's TimeStamp for a given aware datetime (it only knows "now" or 2000-01-01)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("the creation time must be timezone-aware")
+    stamp = TimeStamp(invariant=1)
+    offset = int(moment.utcoffset().total_seconds())  # type: ignore[union-attr]
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    stamp.t = moment.timestamp()
+    stamp.lt = moment.timetuple()
+    stamp.YMDhms = tuple(moment.timetuple())[:6]
+    stamp.dhh = hours if offset >= 0 else -hours
+    stamp.dmm = minutes
+    stamp.tzname = moment.tzname() or "UTC"
+    return stamp
 
 
 def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
@@ -392,15 +444,17 @@ def _signature_story(signatures: Sequence[ExpectedSignature]) -> list[Flowable]:
     story: list[Flowable] = [
         para("Signaturer", "h1"),
         para(
-            "Rapporten signeras elektroniskt med avancerade elektroniska signaturer (PAdES). "
-            "Den första signaturen certifierar dokumentet; därefter får endast godkännarens "
-            "medsignatur läggas till. Varje senare ändring av filen upptäcks när signaturerna "
+            "Var och en signerar rapporten elektroniskt (PAdES) med ett personligt certifikat "
+            "som namnger personen; signaturens stämpel anger vem som signerade och vilken "
+            "utfärdare (CA) som utfärdade certifikatet. Den första signaturen certifierar "
+            "dokumentet; därefter får endast godkännarens medsignatur läggas till. Varje "
+            "senare ändring av filen upptäcks när signaturerna "
             "kontrolleras i en PDF-läsare eller i riskreg."
         ),
         Spacer(1, 4),
     ]
     if signatures:
-        rows: list[list[Any]] = [header_cells(["Roll", "Namn", "Befattning"])]
+        rows: list[list[Any]] = [header_cells(["Roll", "Namn", "Enhet"])]
         for expected in signatures:
             role = ROLE_LABELS[expected.role]
             rows.append(

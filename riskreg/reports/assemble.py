@@ -5,20 +5,15 @@ Pure functions of already loaded ORM objects: no Flask, no session, no queries o
 the caller's). :mod:`riskreg.reports.services` loads the objects; the benchmark and the tests
 can hand in objects built in memory.
 
-The evaluation is computed here, from the stored item results, with the statistics of
-:mod:`riskreg.sampling.stats` and :mod:`riskreg.sampling.hygiene`, so the report states what
-the data support and never a number typed in by hand:
+There is one evaluation: the sampling package's (:func:`riskreg.sampling.services.evaluate`,
+what the control's evaluation page shows). :func:`evaluate` turns its result into report
+lines and figures with the page's words; the review PDF, the follow-up PDF and the follow-up
+XLSX all go through it, so none of them can disagree with the page. Method and selection
+titles are the sampling package's too (:mod:`riskreg.sampling.checktypes`).
 
-* attribute sampling: deviation rate, the upper deviation limit at the plan's confidence
-  (exact binomial, or hypergeometric when the plan was sized for a finite population),
-  rounded up, and whether it stays within the tolerable rate. Items that could not be
-  assessed count as deviations (ISA 530 p. 9);
-* monetary-unit sampling: the Stringer upper misstatement limit against the tolerable
-  misstatement; an item judged a deviation without an audited amount is taken as wholly
-  misstated (100 % tainting), the conservative reading;
-* non-statistical samples: counts and rate only (nothing can be projected);
-* basic hygiene (PPM-BHK): share correct in all hygiene, all dress and all eight steps
-  against the region's target (90 %), units with fewer than 30 observations not reported.
+Values of the population are printed as the user saw them on import: under the file's column
+headings, amounts in kronor ("409 974,00 kr"), dates as dates; never an internal column key
+or a number of öre.
 
 Traffic lights of the follow-up report (uppföljning), decided in :func:`traffic_light`:
 
@@ -40,6 +35,9 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import object_session
 
 from riskreg.controls.models import (
     CHECK_TYPE_TITLES,
@@ -55,6 +53,12 @@ from riskreg.plans.models import Risk as RiskRow
 from riskreg.reports import data
 from riskreg.risks.matrix import Matrix
 from riskreg.sampling import hygiene
+from riskreg.sampling._exact import format_sek
+from riskreg.sampling.checktypes import (
+    SAMPLING_METHOD_TITLES,
+    SELECTION_METHOD_TITLES,
+    STRATUM_TITLES,
+)
 from riskreg.sampling.models import ITEM_RESULT_TITLES, SamplingMethod, SelectionMethod
 from riskreg.sampling.models import HygieneObservation as ObservationRow
 from riskreg.sampling.models import ItemResult as ItemResultRow
@@ -62,6 +66,9 @@ from riskreg.sampling.models import Population as PopulationRow
 from riskreg.sampling.models import SampleDraw as DrawRow
 from riskreg.sampling.models import SampleItem as ItemRow
 from riskreg.sampling.models import SamplePlan as PlanRow
+
+if TYPE_CHECKING:
+    from riskreg.sampling.services import Evaluation as SamplingEvaluation
 
 __all__ = [
     "CONTROLLER_FIELD",
@@ -81,18 +88,9 @@ __all__ = [
 CONTROLLER_FIELD = "Granskare"
 COSIGNER_FIELD = "Godkannare"
 
-METHOD_TITLES = {
-    SamplingMethod.ATTRIBUTE: "Attributurval (statistiskt)",
-    SamplingMethod.MUS: "Monetary-unit sampling (MUS)",
-    SamplingMethod.NON_STATISTICAL: "Icke-statistiskt urval",
-}
-SELECTION_TITLES = {
-    SelectionMethod.SIMPLE_RANDOM: "Obundet slumpmässigt urval",
-    SelectionMethod.SYSTEMATIC: "Systematiskt urval med slumpmässig start",
-    SelectionMethod.STRATIFIED: "Stratifierat slumpmässigt urval",
-    SelectionMethod.MUS_FIXED_INTERVAL: "Beloppsviktat urval med fast intervall",
-    SelectionMethod.MUS_CELL: "Beloppsviktat urval med cellurval",
-}
+#: The sampling package's titles (Swedish source strings of its N_() catalogue entries).
+METHOD_TITLES: Mapping[StrEnum, str] = SAMPLING_METHOD_TITLES
+SELECTION_TITLES: Mapping[StrEnum, str] = SELECTION_METHOD_TITLES
 HYGIENE_STEP_TITLES = (
     "Handdesinfektion före",
     "Handdesinfektion efter",
@@ -133,6 +131,8 @@ class ReviewInputs:
     sample_plan: PlanRow | None = None
     draw: DrawRow | None = None
     observations: Sequence[ObservationRow] = ()
+    #: The sampling package's evaluation; computed through the control's session when absent.
+    evaluation: SamplingEvaluation | None = None
 
     @property
     def items(self) -> list[ItemRow]:
@@ -145,7 +145,11 @@ class ReviewInputs:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What the stored results say, as lines and figures, and for the traffic light."""
+    """What the stored results say, as lines and figures, and for the traffic light.
+
+    ``deviations`` counts what the evaluation counts (deviations and items that could not be
+    assessed); ``rate``, ``upper_limit`` and ``verdict`` are the page's words, or empty.
+    """
 
     lines: tuple[str, ...]
     figures: tuple[data.Figure, ...]
@@ -153,6 +157,9 @@ class Evaluation:
     deviations: int
     beyond_tolerable: bool | None = None
     notes: tuple[str, ...] = field(default=())
+    rate: str = ""
+    upper_limit: str = ""
+    verdict: str = ""
 
 
 # ============================================================== formatting
@@ -171,6 +178,11 @@ def _percent(value: Decimal | Fraction | float, places: int = 2) -> str:
 def _percent_number(percent: Decimal) -> str:
     """An already computed percentage (e.g. a rounded-up limit): Decimal("6.2") -> "6,2 %"."""
     return format(percent, "f").replace(".", ",") + " %"
+
+
+def fmt_ore(ore: int) -> str:
+    """Öre as kronor the way the app shows them: 40997400 -> "409 974,00 kr"."""
+    return format_sek(ore)
 
 
 def _sek(ore: int | Fraction | float) -> str:
@@ -213,6 +225,7 @@ def review_report(
     control = inputs.control
     risk = control.risk
     evaluation = evaluate(inputs)
+    deviations = _deviations(inputs)
     return data.ReviewReport(
         reference=reference,
         organisation=data.Organisation(organisation),
@@ -226,11 +239,12 @@ def review_report(
             deadline=control.deadline,
             deviation_definition=control.deviation_definition or "",
             status_history=_history(inputs, tz),
+            controllers=", ".join(_name(user) for user in control.controllers) or "–",
         ),
         population=_population(inputs, generated_at, tz),
         sampling_plan=_sampling_plan(inputs),
         items=_items(inputs),
-        deviations=_deviations(inputs),
+        deviations=deviations,
         evaluation_lines=(*evaluation.lines, *evaluation.notes),
         evaluation_figures=evaluation.figures,
         conclusion=control.conclusion or "",
@@ -243,7 +257,164 @@ def review_report(
             ),
         ),
         generated_at=generated_at.astimezone(tz),
+        summary=_summary_page(evaluation, observations=inputs.is_hygiene and inputs.draw is None),
+        reproduction=_reproduction(inputs),
+        item_key_label=_key_label(inputs),
     )
+
+
+def _summary_page(evaluation: Evaluation, *, observations: bool = False) -> data.ReviewSummary:
+    """The nämnd's page: the verdict in words and what was found."""
+    if evaluation.verdict:
+        verdict = evaluation.verdict
+        if evaluation.upper_limit:
+            verdict += f" (övre gräns {evaluation.upper_limit})"
+    elif evaluation.items_checked:
+        verdict = "Icke-statistiskt urval: resultatet gäller de granskade posterna"
+    else:
+        verdict = "Ingen utvärdering: inga granskade poster"
+    checked = evaluation.items_checked
+    found = evaluation.deviations
+    if observations:
+        text = (
+            f"{_count(found)} av {_count(checked)} observationer med minst ett steg som inte "
+            "följdes"
+        )
+    else:
+        text = (
+            f"{_count(found)} {'avvikelse' if found == 1 else 'avvikelser'} bland "
+            f"{_count(checked)} {'granskad post' if checked == 1 else 'granskade poster'}"
+        )
+    if evaluation.rate:
+        text += f" (avvikelsefrekvens {evaluation.rate})"
+    return data.ReviewSummary(verdict=verdict, deviations=text + ".")
+
+
+#: What each selection rule does, in a sentence; docs/sampling.md states it exactly.
+_RULES = {
+    SelectionMethod.SIMPLE_RANDOM: (
+        "Varje post får en rang: de första 8 byten (big-endian) av SHA-256 av fröet, tecknet "
+        "U+001F och postens nyckel (UTF-8). De n poster som har lägst rang väljs."
+    ),
+    SelectionMethod.SYSTEMATIC: (
+        "Var N/n:e post i populationsfilens ordning, från en slumpmässig start som härleds ur "
+        "fröet med SHA-256."
+    ),
+    SelectionMethod.STRATIFIED: (
+        "Varje skikt dras som ett obundet slumpmässigt urval (rang ur SHA-256 av frö och "
+        "nyckel) med ett frö som härleds ur urvalets frö och skiktets namn."
+    ),
+    SelectionMethod.MUS_FIXED_INTERVAL: (
+        "Punkter med fast intervall över den kumulerade beloppssumman i filens ordning, från "
+        "en start som härleds ur fröet med SHA-256; den post vars belopp täcker en punkt väljs."
+    ),
+    SelectionMethod.MUS_CELL: (
+        "En slumpmässig punkt i varje cell om ett intervall, härledd ur fröet och cellens "
+        "nummer med SHA-256; poster som är minst ett intervall stora väljs alltid."
+    ),
+}
+
+
+def _reproduction(inputs: ReviewInputs) -> data.Reproduction | None:
+    """ "Så återskapas urvalet": seed, population fingerprint, rule and where the spec is."""
+    draw, population = inputs.draw, inputs.population
+    if draw is None:
+        return None
+    try:
+        parameters = json.loads(draw.parameters_json or "{}")
+    except ValueError:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        parameters = {}
+    rows = [
+        data.Figure("Urvalsteknik", _enum_title(SELECTION_TITLES, draw.selection_method)),
+        data.Figure("Slumpfrö (seed)", draw.seed),
+    ]
+    if population is not None:
+        rows += [
+            data.Figure("Populationsfil", population.file_name),
+            data.Figure("Populationsfilens SHA-256", population.file_sha256),
+            data.Figure("Antal poster i populationen", _count(population.row_count)),
+        ]
+    digest = parameters.get("population_digest")
+    if isinstance(digest, str) and digest:
+        rows.append(data.Figure("Populationens fingeravtryck (nycklar, SHA-256)", digest))
+    if isinstance(parameters.get("interval_ore"), int):
+        rows.append(data.Figure("Urvalsintervall", format_sek(parameters["interval_ore"])))
+    strata = parameters.get("strata")
+    if isinstance(strata, dict) and strata:
+        rows.append(
+            data.Figure(
+                "Antal per skikt",
+                ", ".join(
+                    f"{_stratum_title(name)}: {size}" for name, size in sorted(strata.items())
+                ),
+            )
+        )
+    rows.append(data.Figure("Stickprovets storlek (n)", _count(draw.sample_size)))
+    try:
+        rule = _RULES[SelectionMethod(draw.selection_method)]
+    except ValueError:
+        rule = ""
+    text = (
+        f"{rule} Med samma population och samma frö ger regeln samma poster. Regeln är "
+        f"beskriven i sin helhet, med testvektorer, i {data.SPEC_LOCATION} i riskregs "
+        "källkod, så att urvalet kan återskapas med andra verktyg än riskreg. En revisor "
+        "kan på granskningens sida i riskreg ladda ned ”Underlag för att återskapa urvalet "
+        "(zip)”: populationen som den importerades, fröet, parametrarna och de valda posterna."
+    ).strip()
+    return data.Reproduction(rows=tuple(rows), text=text)
+
+
+def _stratum_title(name: str) -> str:
+    return str(STRATUM_TITLES.get(name, name))
+
+
+def _columns(inputs: ReviewInputs) -> list[tuple[str, str, str]]:
+    """The population's columns as imported: (key, heading in the file, kind)."""
+    population = inputs.population
+    if population is None:
+        return []
+    try:
+        columns = json.loads(population.columns_json or "[]")
+    except ValueError:
+        return []
+    return [
+        (str(column[0]), str(column[1]), str(column[2]))
+        for column in columns
+        if isinstance(column, list) and len(column) >= 3
+    ]
+
+
+def _key_column(inputs: ReviewInputs, columns: Sequence[tuple[str, str, str]]) -> str | None:
+    """The population's key column: the check type's, or (generic files, whose key column
+    the user named at import) the one column the stored rows leave out."""
+    from riskreg.sampling.checktypes import spec_for
+
+    try:
+        key = spec_for(inputs.control).key_column
+    except (KeyError, ValueError):
+        key = None
+    if key is not None or not inputs.items:
+        return key
+    try:
+        stored = json.loads(inputs.items[0].population_item.data_json or "{}")
+    except ValueError:
+        return None
+    missing = [c for c, _label, _kind in columns if isinstance(stored, dict) and c not in stored]
+    return missing[0] if len(missing) == 1 else None
+
+
+def _key_label(inputs: ReviewInputs) -> str:
+    """The heading of the population's key column as in the file, e.g. "Utbetalnings-id"."""
+    if inputs.is_hygiene and inputs.draw is None:
+        return "Observation"
+    columns = _columns(inputs)
+    key = _key_column(inputs, columns)
+    for column_key, label, _kind in columns:
+        if column_key == key:
+            return label
+    return "Post"
 
 
 def _section_title(risk: RiskRow) -> str:
@@ -409,7 +580,7 @@ def _sampling_plan(inputs: ReviewInputs) -> data.SamplingPlan:
                 ),
             ),
             sample_size=len(inputs.observations),
-            allowed_deviations=0,
+            allowed_deviations=None,
             reasoning=(plan.explanation if plan else "")
             or "Personal i patientnära arbete observeras i åtta steg (J/N/EA) enligt PPM-BHK.",
             seed="–",
@@ -418,11 +589,12 @@ def _sampling_plan(inputs: ReviewInputs) -> data.SamplingPlan:
         )
     parts = (plan.explanation, plan.justification) if plan else ()
     reasoning = " ".join(part.strip() for part in parts if part and part.strip())
+    mus = plan is not None and plan.method == SamplingMethod.MUS
     return data.SamplingPlan(
         method=_enum_title(METHOD_TITLES, plan.method) if plan else "Ingen urvalsplan",
         parameters=_parameters(plan),
         sample_size=draw.sample_size if draw else (plan.sample_size if plan else 0),
-        allowed_deviations=(plan.allowed_deviations or 0) if plan else 0,
+        allowed_deviations=None if mus or plan is None else plan.allowed_deviations,
         reasoning=reasoning,
         seed=draw.seed if draw else "–",
         selection_method=_enum_title(SELECTION_TITLES, draw.selection_method) if draw else "–",
@@ -437,21 +609,40 @@ def _attribute_value(value: str) -> str:
     return value
 
 
-def _description(item: ItemRow) -> str:
-    """A readable line from the population row: its columns except the key, shortened."""
+def _value(kind: str, value: object, population_item: object) -> str:
+    """One value as the user saw it: kronor for amounts, the date, the text as imported."""
+    if kind == "amount":
+        ore = getattr(population_item, "amount_ore", None)
+        return fmt_ore(ore) if isinstance(ore, int) else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, int):
+        return _count(value)
+    return str(value)
+
+
+def _description(item: ItemRow, columns: Sequence[tuple[str, str, str]], key: str | None) -> str:
+    """The population row under the file's own headings, except the key, shortened."""
     population_item = item.population_item
     try:
         values = json.loads(population_item.data_json or "{}")
     except ValueError:
         values = {}
-    parts = [
-        f"{key}: {value}"
-        for key, value in (values.items() if isinstance(values, dict) else ())
-        if str(value).strip() and str(value) != population_item.record_key
-    ]
-    text = ", ".join(parts)
+    if not isinstance(values, dict):
+        values = {}
+    parts = []
+    for column_key, label, kind in columns:
+        if column_key == key:
+            continue
+        shown = _value(kind, values.get(column_key), population_item)
+        if shown.strip() and shown != population_item.record_key:
+            parts.append(f"{label}: {shown}")
+    text = "; ".join(parts)
     if item.stratum:
-        text = f"[{item.stratum}] {text}" if text else f"[{item.stratum}]"
+        stratum = f"Skikt: {_stratum_title(item.stratum)}"
+        text = f"{stratum}; {text}" if text else stratum
     if len(text) > _MAX_DESCRIPTION:
         text = text[: _MAX_DESCRIPTION - 1].rstrip() + "…"
     return text
@@ -459,7 +650,7 @@ def _description(item: ItemRow) -> str:
 
 def _item_result(item: ItemRow) -> tuple[data.ItemResult, str]:
     if item.result is None:
-        note = "Ej bedömd; räknas som avvikelse i utvärderingen."
+        note = "Ej bedömd; ingår inte i utvärderingen, som därför är preliminär."
         return data.ItemResult.NOT_ASSESSABLE, f"{note} {item.comment or ''}".strip()
     result = _ITEM_RESULT.get(ItemResultRow(item.result), data.ItemResult.NOT_ASSESSABLE)
     return result, item.comment or ""
@@ -468,19 +659,25 @@ def _item_result(item: ItemRow) -> tuple[data.ItemResult, str]:
 def _items(inputs: ReviewInputs) -> tuple[data.SampledItem, ...]:
     if inputs.is_hygiene and inputs.draw is None:
         return tuple(_observation_item(o) for o in _sorted_observations(inputs.observations))
+    columns = _columns(inputs)
+    key = _key_column(inputs, columns)
     items = []
     for item in inputs.items:
         result, comment = _item_result(item)
         items.append(
             data.SampledItem(
                 key=item.population_item.record_key,
-                description=_description(item),
+                description=_description(item, columns, key),
                 attribute_results=tuple(
                     data.AttributeResult(r.attribute, _attribute_value(r.result))
                     for r in item.attribute_results
                 ),
                 result=result,
                 comment=comment,
+                evidence=tuple(
+                    data.EvidenceFile(e.file_name, e.sha256)
+                    for e in sorted(item.evidence, key=lambda e: (e.uploaded_at, e.id or 0))
+                ),
             )
         )
     return tuple(items)
@@ -551,26 +748,34 @@ def _deviations(inputs: ReviewInputs) -> tuple[data.Deviation, ...]:
 
 # ============================================================== evaluation
 
+#: The verdict words of the evaluation page (templates/sampling/evaluate.html).
+ATTRIBUTE_VERDICTS = {True: "Inom tolerabel frekvens", False: "Överstiger tolerabel frekvens"}
+MUS_VERDICTS = {True: "Inom tolerabel felsumma", False: "Överstiger tolerabel felsumma"}
+
+
+def sampling_evaluation(inputs: ReviewInputs) -> SamplingEvaluation:
+    """The sampling package's evaluation of the control, the one its evaluation page shows."""
+    if inputs.evaluation is not None:
+        return inputs.evaluation
+    from riskreg.sampling import services as sampling  # SciPy: loaded when a report is made
+
+    session = object_session(inputs.control)
+    if session is None:
+        raise ValueError("the control is not attached to a session; pass its evaluation")
+    return sampling.evaluate(session, inputs.control)
+
 
 def evaluate(inputs: ReviewInputs) -> Evaluation:
-    """The evaluation of the stored results (see the module docstring for the rules)."""
-    if inputs.is_hygiene and inputs.draw is None:
-        return _evaluate_hygiene(inputs.observations)
-    items = inputs.items
-    routine = sum(1 for d in inputs.control.deviations if d.sample_item_id is None)
-    if not items:
-        return Evaluation(
-            lines=("Inga granskade poster finns registrerade.",),
-            figures=(),
-            items_checked=0,
-            deviations=routine,
-        )
-    plan = inputs.sample_plan
-    method = plan.method if plan else SamplingMethod.NON_STATISTICAL.value
-    if method == SamplingMethod.MUS:
-        evaluation = _evaluate_mus(items, plan, inputs.draw)
+    """The evaluation page's result (:func:`riskreg.sampling.services.evaluate`) as report
+    lines and figures; nothing is recomputed here, so the report and the page cannot differ."""
+    result = sampling_evaluation(inputs)
+    if result.kind == "hygiene":
+        evaluation = _hygiene_evaluation(result, inputs.observations)
+    elif result.kind == "none" and not result.sample_size:
+        evaluation = Evaluation(("Inga granskade poster finns registrerade.",), (), 0, 0)
     else:
-        evaluation = _evaluate_attribute(items, plan, method == SamplingMethod.ATTRIBUTE)
+        evaluation = _sample_evaluation(result, inputs.sample_plan)
+    routine = sum(1 for d in inputs.control.deviations if d.sample_item_id is None)
     if routine:
         note = (
             f"Därutöver {routine} "
@@ -583,182 +788,173 @@ def evaluate(inputs: ReviewInputs) -> Evaluation:
             evaluation.deviations + routine,
             evaluation.beyond_tolerable,
             (*evaluation.notes, note),
+            evaluation.rate,
+            evaluation.upper_limit,
+            evaluation.verdict,
         )
     return evaluation
 
 
-def _counts(items: Sequence[ItemRow]) -> Counter[str | None]:
-    return Counter(item.result for item in items)
+def _deviation_count(result: SamplingEvaluation) -> str:
+    text = _count(result.deviations)
+    if result.not_assessable:
+        text += f" + {result.not_assessable} ej bedömbara"
+    return text
 
 
-def _evaluate_attribute(
-    items: Sequence[ItemRow], plan: PlanRow | None, statistical: bool
-) -> Evaluation:
-    counts = _counts(items)
-    n = len(items)
-    unassessable = counts[ItemResultRow.NOT_ASSESSABLE.value] + counts[None]
-    k = counts[ItemResultRow.DEVIATION.value] + unassessable
+def _sample_evaluation(result: SamplingEvaluation, plan: PlanRow | None) -> Evaluation:
+    counted = result.deviations + result.not_assessable
     figures = [
-        data.Figure("Granskade poster", _count(n)),
-        data.Figure("Avvikelser (inklusive ej bedömbara)", _count(k)),
-        data.Figure("Avvikelsefrekvens i urvalet", _percent(Fraction(k, n))),
+        data.Figure("Urvalets storlek", _count(result.sample_size)),
+        data.Figure("Bedömda poster", _count(result.assessed)),
+        data.Figure("Avvikelser", _deviation_count(result)),
+        data.Figure("Avvikelsefrekvens i urvalet", result.rate_percent or "–"),
     ]
-    notes: list[str] = []
-    if unassessable:
-        notes.append(
-            f"{unassessable} {'post' if unassessable == 1 else 'poster'} kunde inte bedömas och "
-            "räknas som avvikelser (ISA 530 p. 9)."
-        )
-    if statistical and plan and plan.confidence is not None and plan.tolerable_rate:
-        from riskreg.sampling import stats  # SciPy: loaded when a report is made, not at start
-
-        size = plan.population_size
-        population = size if size is not None and size >= n else None
-        result = stats.evaluate_attribute(
-            n, k, plan.confidence, plan.tolerable_rate, population_size=population
-        )
+    notes = tuple(result.notes)
+    method = getattr(result, "method_description", "")
+    lines: tuple[str, ...] = (f"Metod: {method}",) if method else ()
+    stratified = getattr(result, "stratified", None)
+    if stratified is not None:
+        return _stratified_evaluation(result, stratified, plan, figures, lines, notes)
+    if result.attribute is not None:
+        attribute = result.attribute
+        confidence = f" ({_percent(plan.confidence)} konfidens)" if plan and plan.confidence else ""
+        upper = _percent_number(attribute.upper_limit_percent)
+        verdict = ATTRIBUTE_VERDICTS[attribute.within_tolerable]
+        label = f"Övre avvikelsegräns{confidence}"
+        if getattr(attribute, "census", False):
+            label = "Avvikelsefrekvens i populationen (totalgranskning)"
         figures += [
-            data.Figure(
-                f"Övre avvikelsegräns ({_percent(plan.confidence)} konfidens)",
-                _percent_number(result.upper_limit_percent),
-            ),
-            data.Figure("Tolerabel avvikelsefrekvens", _percent(plan.tolerable_rate)),
-            data.Figure(
-                "Bedömning",
-                "Inom tolerabel nivå" if result.within_tolerable else "Över tolerabel nivå",
-            ),
+            data.Figure(label, upper),
+            data.Figure("Tolerabel avvikelsefrekvens", _percent(attribute.tolerable_rate)),
+            data.Figure("Bedömning", verdict),
         ]
         return Evaluation(
-            (result.explanation,), tuple(figures), n, k, not result.within_tolerable, tuple(notes)
+            (attribute.explanation, *lines),
+            tuple(figures),
+            result.assessed,
+            counted,
+            not attribute.within_tolerable,
+            notes,
+            result.rate_percent,
+            upper,
+            verdict,
         )
-    line = (
-        "Urvalet är inte statistiskt: avvikelsefrekvensen gäller urvalet och kan inte "
-        "projiceras på populationen."
-    )
-    beyond = None
-    if plan and plan.tolerable_rate:
-        beyond = Fraction(k, n) > Fraction(plan.tolerable_rate)
-        figures.append(data.Figure("Tolerabel avvikelsefrekvens", _percent(plan.tolerable_rate)))
-    return Evaluation((line,), tuple(figures), n, k, beyond, tuple(notes))
-
-
-def _interval(plan: PlanRow | None, draw: DrawRow | None) -> int | None:
-    if plan and plan.interval_ore:
-        return plan.interval_ore
-    if draw is not None:
-        try:
-            parameters = json.loads(draw.parameters_json or "{}")
-        except ValueError:
-            return None
-        for key in ("interval_ore", "interval"):
-            value = parameters.get(key) if isinstance(parameters, dict) else None
-            if isinstance(value, int) and value > 0:
-                return value
-    return None
-
-
-def _evaluate_mus(
-    items: Sequence[ItemRow], plan: PlanRow | None, draw: DrawRow | None
-) -> Evaluation:
-    counts = _counts(items)
-    k = sum(n for result, n in counts.items() if result != ItemResultRow.OK.value)
-    interval = _interval(plan, draw)
-    base = [
-        data.Figure("Granskade poster", _count(len(items))),
-        data.Figure("Poster med avvikelse", _count(k)),
-    ]
-    if (
-        plan is None
-        or interval is None
-        or plan.confidence is None
-        or plan.tolerable_misstatement_ore is None
-    ):
-        line = "Urvalsplanens parametrar saknas; någon övre felgräns kan inte beräknas."
-        return Evaluation((line,), tuple(base), len(items), k)
-    from riskreg.sampling import stats  # SciPy: loaded when a report is made, not at start
-
-    findings: dict[int, list[ItemRow]] = {}
-    for item in items:
-        findings.setdefault(item.population_item_id, []).append(item)
-    mus_findings, assumed = [], 0
-    for hits in findings.values():
-        item = hits[0]
-        book = item.population_item.amount_ore or 0
-        if book <= 0:
-            continue
-        audited = item.audited_amount_ore
-        if audited is None:
-            if item.result == ItemResultRow.OK.value:
-                audited = book
-            else:
-                audited, assumed = 0, assumed + 1
-        mus_findings.append(
-            stats.MusFinding(item.population_item.record_key, book, audited, len(hits))
-        )
-    result = stats.evaluate_mus(
-        mus_findings, interval, plan.confidence, plan.tolerable_misstatement_ore
-    )
-    figures = [
-        *base,
-        data.Figure("Urvalsintervall", _sek(interval)),
-        data.Figure("Grundprecision", _sek(result.basic_precision)),
-        data.Figure("Projicerad felsumma", _sek(result.projected_misstatement)),
-        data.Figure(
-            f"Övre felgräns, Stringer ({_percent(plan.confidence)} konfidens)",
-            _sek(result.upper_misstatement_limit_ore),
-        ),
-        data.Figure("Tolerabel felsumma", _sek(plan.tolerable_misstatement_ore)),
-    ]
-    if result.projected_understatement:
-        figures.append(
-            data.Figure("Projicerad underskattning", _sek(result.projected_understatement))
-        )
-    figures.append(
-        data.Figure(
-            "Bedömning", "Inom tolerabel nivå" if result.within_tolerable else "Över tolerabel nivå"
-        )
-    )
-    notes = ()
-    if assumed:
-        notes = (
-            f"{assumed} {'post' if assumed == 1 else 'poster'} med avvikelse saknar granskat "
-            "belopp och räknas som helt felaktiga (100 % felandel).",
-        )
-    return Evaluation(
-        (result.explanation,), tuple(figures), len(items), k, not result.within_tolerable, notes
-    )
-
-
-def _evaluate_hygiene(observations: Sequence[ObservationRow]) -> Evaluation:
-    parsed = []
-    for observation in observations:
-        try:
-            parsed.append(
-                hygiene.HygieneObservation(
-                    observation.unit_name, observation.profession, _steps(observation)
+    if result.mus is not None:
+        mus = result.mus
+        confidence = f", {_percent(plan.confidence)} konfidens" if plan and plan.confidence else ""
+        upper = format_sek(mus.upper_misstatement_limit_ore)
+        verdict = MUS_VERDICTS[mus.within_tolerable]
+        figures += [
+            data.Figure("Urvalsintervall", format_sek(mus.interval)),
+            data.Figure("Grundprecision", format_sek(Fraction(mus.basic_precision))),
+            data.Figure("Projicerad felsumma", format_sek(mus.projected_misstatement)),
+            data.Figure(f"Övre felgräns (Stringer{confidence})", upper),
+            data.Figure("Tolerabel felsumma", format_sek(mus.tolerable_misstatement)),
+            data.Figure("Bedömning", verdict),
+        ]
+        if mus.projected_understatement:
+            figures.append(
+                data.Figure(
+                    "Projicerad underskattning (redovisas separat)",
+                    format_sek(mus.projected_understatement),
                 )
             )
-        except ValueError:
-            continue
-    if not parsed:
+        return Evaluation(
+            (mus.explanation, *lines),
+            tuple(figures),
+            result.assessed,
+            counted,
+            not mus.within_tolerable,
+            notes,
+            result.rate_percent,
+            upper,
+            verdict,
+        )
+    beyond = None
+    if plan and plan.tolerable_rate and result.assessed:
+        beyond = Fraction(counted, result.assessed) > Fraction(plan.tolerable_rate)
+        figures.append(data.Figure("Tolerabel avvikelsefrekvens", _percent(plan.tolerable_rate)))
+    return Evaluation(
+        lines, tuple(figures), result.assessed, counted, beyond, notes, result.rate_percent
+    )
+
+
+def _stratified_evaluation(
+    result: SamplingEvaluation,
+    stratified: Any,
+    plan: PlanRow | None,
+    figures: list[data.Figure],
+    lines: tuple[str, ...],
+    notes: tuple[str, ...],
+) -> Evaluation:
+    """Per stratum and for the whole population, weighted by the strata's sizes."""
+    confidence = f" ({_percent(plan.confidence)} konfidens)" if plan and plan.confidence else ""
+    upper = _percent_number(stratified.upper_limit_percent)
+    verdict = ATTRIBUTE_VERDICTS[stratified.within_tolerable]
+    figures += [
+        data.Figure(
+            f"Övre avvikelsegräns, hela populationen{confidence}",
+            f"{upper} ({stratified.upper_deviation_count} av "
+            f"{_count(stratified.population_size)} poster)",
+        ),
+        data.Figure("Tolerabel avvikelsefrekvens", _percent(stratified.tolerable_rate)),
+        data.Figure("Bedömning", verdict),
+    ]
+    for stratum in stratified.strata:
+        examined = f"{_count(stratum.sample_size)} granskade"
+        if stratum.sample_size == stratum.population_size:
+            examined += " (alla)"
+        figures.append(
+            data.Figure(
+                f"Skikt: {_stratum_title(stratum.name)}",
+                f"{_count(stratum.population_size)} poster, {examined}, "
+                f"{stratum.deviations} avvikelser; övre gräns "
+                f"{_percent_number(stratum.upper_limit_percent)}: "
+                f"{ATTRIBUTE_VERDICTS[stratum.within_tolerable].lower()}",
+            )
+        )
+    return Evaluation(
+        (stratified.explanation, *lines),
+        tuple(figures),
+        result.assessed,
+        result.deviations + result.not_assessable,
+        not stratified.within_tolerable,
+        notes,
+        result.rate_percent,
+        upper,
+        verdict,
+    )
+
+
+def _hygiene_evaluation(
+    result: SamplingEvaluation, observations: Sequence[ObservationRow]
+) -> Evaluation:
+    report = result.hygiene
+    if report is None or not report.overall.observations:
         return Evaluation(("Inga observationer är registrerade.",), (), 0, 0)
-    report = hygiene.evaluate_hygiene(parsed)
-    deviations = sum(1 for o in parsed if not o.correct_in(hygiene.ALL_STEPS))
+    deviations = 0
+    for observation in observations:
+        if any(step == "N" for step in _steps(observation)):
+            deviations += 1
     overall = report.overall
     figures = [data.Figure("Observationer", _count(overall.observations))]
     lines: list[str] = []
     beyond: bool | None = None
+    verdict = ""
     if overall.too_few or overall.all_steps is None:
         lines.append(f"Färre än {report.min_observations} observationer; andelar redovisas inte.")
     else:
         assert overall.hygiene is not None and overall.dress is not None
+        met = overall.all_steps.meets_target
+        verdict = "Målet uppnått" if met else "Målet inte uppnått"
         figures += [
             data.Figure("Korrekt i alla 4 hygiensteg", _percent_number(overall.hygiene.percent)),
             data.Figure("Korrekt i alla 4 klädsteg", _percent_number(overall.dress.percent)),
             data.Figure("Korrekt i alla 8 steg", _percent_number(overall.all_steps.percent)),
             data.Figure("Mål", _percent(report.target)),
+            data.Figure("Bedömning", verdict),
         ]
-        met = overall.all_steps.meets_target
         beyond = not met
         lines.append(
             f"Andelen korrekt i alla åtta steg är {_percent_number(overall.all_steps.percent)}; "
@@ -766,10 +962,10 @@ def _evaluate_hygiene(observations: Sequence[ObservationRow]) -> Evaluation:
         )
     for group in report.by_unit:
         if group.all_steps is not None:
-            verdict = "mål uppnått" if group.all_steps.meets_target else "mål ej uppnått"
+            unit_verdict = "mål uppnått" if group.all_steps.meets_target else "mål ej uppnått"
             lines.append(
                 f"{group.name}: {group.observations} observationer, alla 8 steg "
-                f"{_percent_number(group.all_steps.percent)} ({verdict})."
+                f"{_percent_number(group.all_steps.percent)} ({unit_verdict})."
             )
     if report.too_few():
         lines.append(
@@ -777,7 +973,15 @@ def _evaluate_hygiene(observations: Sequence[ObservationRow]) -> Evaluation:
             + ", ".join(report.too_few())
             + "."
         )
-    return Evaluation(tuple(lines), tuple(figures), len(parsed), deviations, beyond)
+    return Evaluation(
+        tuple(lines),
+        tuple(figures),
+        overall.observations,
+        deviations,
+        beyond,
+        tuple(result.notes),
+        verdict=verdict,
+    )
 
 
 # ============================================================== follow-up report
@@ -815,7 +1019,8 @@ def traffic_light(
     if evaluation.deviations:
         detail.append("avvikelser inom tolerabel nivå")
     if open_actions:
-        detail.append(f"{len(open_actions)} öppna åtgärder")
+        count = len(open_actions)
+        detail.append(f"{count} {'öppen åtgärd' if count == 1 else 'öppna åtgärder'}")
     return data.TrafficLight.YELLOW, "Godkänd med " + " och ".join(detail)
 
 
@@ -883,6 +1088,9 @@ def _control_row(risk: RiskRow, entry: ControlFollowup, today: date) -> data.Fol
         actions_open=len(control.actions) - closed,
         actions_closed=closed,
         comment=reason,
+        deviation_rate=evaluation.rate,
+        upper_limit=evaluation.upper_limit,
+        verdict=evaluation.verdict,
     )
 
 
@@ -912,7 +1120,7 @@ def _summary(rows: Sequence[data.FollowupRow]) -> tuple[str, ...]:
         f"Planen har {len(rows)} kontroller: {lights[data.TrafficLight.GREEN]} gröna, "
         f"{lights[data.TrafficLight.YELLOW]} gula och {lights[data.TrafficLight.RED]} röda.",
         f"Avvikelser totalt: {sum(r.deviations for r in rows)}. "
-        f"Åtgärder: {opened} öppna, {closed} genomförda och verifierade.",
+        f"Åtgärder: {opened} ännu inte verifierade, {closed} genomförda och verifierade.",
         "Grön: godkänd utan avvikelser och utan öppna åtgärder. Gul: godkänd med avvikelser "
         "inom tolerabel nivå eller med öppna åtgärder som inte är försenade, eller pågående "
         "inom tidsplanen. Röd: avvikelser över tolerabel nivå, försenade åtgärder eller inte "

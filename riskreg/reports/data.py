@@ -22,14 +22,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+#: Where the public specification of the selection rules lives (in the source distribution).
+SPEC_LOCATION = "docs/sampling.md"
 __all__ = [
     "DEFAULT_CONSEQUENCE_LABELS",
     "DEFAULT_PROBABILITY_LABELS",
+    "SPEC_LOCATION",
     "Action",
     "ActionStatus",
     "AttributeResult",
     "Control",
     "Deviation",
+    "EvidenceFile",
     "ExpectedSignature",
     "Figure",
     "FollowupAction",
@@ -41,7 +45,9 @@ __all__ = [
     "Organisation",
     "PlanInfo",
     "Population",
+    "Reproduction",
     "ReviewReport",
+    "ReviewSummary",
     "Risk",
     "SampledItem",
     "SamplingPlan",
@@ -62,11 +68,15 @@ class ItemResult(StrEnum):
 
 
 class ActionStatus(StrEnum):
-    """Where an action (åtgärd) stands. Only ``DONE`` counts as closed in the follow-up."""
+    """Where an action (åtgärd) stands. Only ``DONE`` counts as closed in the follow-up.
 
-    NOT_STARTED = "ej påbörjad"
-    IN_PROGRESS = "pågående"
-    DONE = "genomförd"
+    The words are the app's (``ACTION_STATUS_TITLES``): the owner answers, the controller
+    verifies.
+    """
+
+    NOT_STARTED = "Öppen"
+    IN_PROGRESS = "Besvarad"
+    DONE = "Verifierad"
 
     @property
     def is_open(self) -> bool:
@@ -136,6 +146,7 @@ class Control:
     deadline: date
     deviation_definition: str
     status_history: tuple[StatusEvent, ...] = ()
+    controllers: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,11 +189,19 @@ class SamplingPlan:
     method: str
     parameters: tuple[Figure, ...]
     sample_size: int
-    allowed_deviations: int
+    allowed_deviations: int | None
     reasoning: str
     seed: str
     selection_method: str
     attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A file attached to a sampled item as evidence, pinned by its SHA-256."""
+
+    file_name: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -202,6 +221,7 @@ class SampledItem:
     attribute_results: tuple[AttributeResult, ...]
     result: ItemResult
     comment: str = ""
+    evidence: tuple[EvidenceFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +262,23 @@ class ExpectedSignature:
 
 
 @dataclass(frozen=True)
+class ReviewSummary:
+    """The first page, for the nämnd: the verdict and what was found, in words (the page
+    also lists every action of the report's deviations with its status)."""
+
+    verdict: str
+    deviations: str
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """ "Så återskapas urvalet": what anyone needs to draw the same sample again."""
+
+    rows: tuple[Figure, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class ReviewReport:
     """Everything a signed review report (granskningsrapport) shows."""
 
@@ -260,6 +297,9 @@ class ReviewReport:
     conclusion: str
     signatures: tuple[ExpectedSignature, ...]
     generated_at: datetime
+    summary: ReviewSummary | None = None
+    reproduction: Reproduction | None = None
+    item_key_label: str = "Post"
 
 
 @dataclass(frozen=True)
@@ -289,6 +329,9 @@ class FollowupRow:
     actions_open: int
     actions_closed: int
     comment: str = ""
+    deviation_rate: str = ""
+    upper_limit: str = ""
+    verdict: str = ""
 
 
 @dataclass(frozen=True)

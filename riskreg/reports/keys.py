@@ -1,10 +1,14 @@
-"""A development PKI: a self-signed CA and an organisational signing certificate.
+"""A development PKI: a self-signed CA, personal signing certificates, PKCS#12 files.
 
-Production deployments sign with a certificate issued by the region's own CA or a qualified
-provider (e.g. via an HSM); this module exists so developers, CI and demo installations can
-produce and verify real PAdES signatures without one. The CA's private key is discarded right
-after it has issued the signing certificate: the dev CA can never mint anything else, so a
-leaked ``ca.pem`` only lets someone *trust* these reports, not forge new signers.
+Every signature on a report is made with a certificate naming the person who signs. In
+production those come from the region's own PKI (imported as PKCS#12) or from an HSM; this
+module lets developers, CI and demo installations issue them from a development CA
+(``riskreg keys init`` creates it, ``riskreg keys issue USERNAME`` issues one per user).
+
+``create_dev_pki`` also writes an organisational signing certificate (``signing.p12``); reports
+are no longer signed with it (the audit trail's checkpoints are). Unless asked to keep
+it (``keep_ca_key=True``, written encrypted to ``ca-key.pem``), the CA's private key is
+discarded right after use, so a leaked ``ca.pem`` only lets someone *trust* these reports.
 """
 
 from __future__ import annotations
@@ -22,13 +26,19 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 __all__ = [
     "CA_FILE",
+    "CA_KEY_FILE",
     "PKCS12_FILE",
     "KeyAlgorithm",
     "create_dev_pki",
+    "issue_personal_certificate",
+    "load_ca",
     "load_pem_certificates",
+    "new_key",
+    "personal_pkcs12",
 ]
 
 CA_FILE = "ca.pem"
+CA_KEY_FILE = "ca-key.pem"
 PKCS12_FILE = "signing.p12"
 
 #: RFC 9336 id-kp-documentSigning: the purpose made for exactly this.
@@ -54,6 +64,7 @@ def create_dev_pki(
     force: bool = False,
     key_algorithm: KeyAlgorithm = KeyAlgorithm.RSA_3072,
     valid_days: int = 730,
+    keep_ca_key: bool = False,
 ) -> Path:
     """Create ``ca.pem`` and ``signing.p12`` in ``directory``; return the PKCS#12 path.
 
@@ -63,6 +74,9 @@ def create_dev_pki(
 
     Existing files are never replaced unless ``force=True``: overwriting the signing key would
     silently make every report signed so far unverifiable against the new ``ca.pem``.
+
+    ``keep_ca_key=True`` also writes the CA's private key to ``ca-key.pem`` (PKCS#8, encrypted
+    with ``passphrase``, mode 0600), so the CA can later issue personal certificates.
     """
     if not passphrase:
         raise ValueError("a non-empty passphrase is required to protect the signing key")
@@ -82,8 +96,68 @@ def create_dev_pki(
     signing_cert = _signing_certificate(signing_key, ca_key, ca_cert, organisation, now, valid_days)
 
     _write_private(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM), force)
-    _write_private(p12_path, _pkcs12(signing_key, signing_cert, ca_cert, passphrase), force)
+    _write_private(p12_path, _pkcs12(signing_key, signing_cert, [ca_cert], passphrase), force)
+    if keep_ca_key:
+        encrypted = ca_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+        _write_private(directory / CA_KEY_FILE, encrypted, force)
     return p12_path
+
+
+def load_ca(directory: Path, passphrase: bytes) -> tuple[PrivateKey, x509.Certificate]:
+    """The development CA's key and certificate, to issue personal certificates.
+
+    Raises ``FileNotFoundError`` when the CA key was not kept (keys made before personal
+    certificates existed: ``riskreg keys init --force`` makes a CA that keeps it).
+    """
+    key = serialization.load_pem_private_key(
+        (directory / CA_KEY_FILE).read_bytes(), password=passphrase
+    )
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("unsupported CA key type")
+    return key, load_pem_certificates(directory / CA_FILE)[0]
+
+
+def new_key(algorithm: KeyAlgorithm) -> PrivateKey:
+    """A fresh private key of the given type (kept outside any HSM)."""
+    return _new_key(algorithm)
+
+
+def issue_personal_certificate(
+    ca_key: PrivateKey,
+    ca_cert: x509.Certificate,
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+    *,
+    full_name: str,
+    username: str,
+    organisation: str,
+    now: datetime,
+    valid_days: int = 730,
+) -> x509.Certificate:
+    """A document-signing certificate naming one person (CN = full name, UID = username).
+
+    Valid from five minutes before ``now`` and never beyond the CA's own validity.
+    """
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, (full_name.strip() or username)[:64]),
+            x509.NameAttribute(NameOID.USER_ID, username[:64]),
+        ]
+    )
+    not_after = min(now + timedelta(days=valid_days), ca_cert.not_valid_after_utc)
+    return _end_entity(public_key, ca_key, ca_cert, subject, now, not_after)
+
+
+def personal_pkcs12(
+    key: PrivateKey, cert: x509.Certificate, chain: list[x509.Certificate], passphrase: bytes
+) -> bytes:
+    """PKCS#12 of a personal key, certificate and chain, encrypted like the others."""
+    return _pkcs12(key, cert, chain, passphrase)
 
 
 def load_pem_certificates(path: Path) -> list[x509.Certificate]:
@@ -156,16 +230,29 @@ def _signing_certificate(
     (RFC 9336 and Microsoft's) and emailProtection, the purpose Adobe Acrobat and NSS-based
     readers (poppler's pdfsig) look for on signing certificates.
     """
-    public_key = key.public_key()
+    subject = _name(organisation, f"{organisation} – dokumentsignering (riskreg)")
+    return _end_entity(
+        key.public_key(), ca_key, ca_cert, subject, now, now + timedelta(days=valid_days)
+    )
+
+
+def _end_entity(
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+    ca_key: PrivateKey,
+    ca_cert: x509.Certificate,
+    subject: x509.Name,
+    now: datetime,
+    not_after: datetime,
+) -> x509.Certificate:
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(organisation, f"{organisation} – dokumentsignering (riskreg)"))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=valid_days))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -197,7 +284,7 @@ def _signing_certificate(
 
 
 def _pkcs12(
-    key: PrivateKey, cert: x509.Certificate, ca_cert: x509.Certificate, passphrase: bytes
+    key: PrivateKey, cert: x509.Certificate, chain: list[x509.Certificate], passphrase: bytes
 ) -> bytes:
     """PKCS#12 with modern encryption (PBES2/AES-256, SHA-256 MAC), not legacy RC2/3DES."""
     encryption = (
@@ -211,7 +298,7 @@ def _pkcs12(
         name=b"riskreg-signing",
         key=key,
         cert=cert,
-        cas=[ca_cert],
+        cas=chain,
         encryption_algorithm=encryption,
     )
 

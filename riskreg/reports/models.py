@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskreg.auth.models import User
@@ -132,3 +132,50 @@ class Report(Base):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class CertificateStorage(StrEnum):
+    FILE = "file"  # PKCS#12 under instance/keys/users/, encrypted with the server passphrase
+    PKCS11 = "pkcs11"  # private key in an HSM/token, found by its label
+
+
+class SigningCertificate(Base):
+    """A personal signing certificate and the user it was registered for.
+
+    The row is what lets verification say whether a signature's certificate belonged to the
+    person named at the time of signing: it belonged from ``registered_at`` until
+    ``revoked_at`` (never, if unset). Issuing or importing another certificate for the user
+    ends the previous one's period. Rows are never deleted.
+    """
+
+    __tablename__ = "signing_certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"), index=True)
+    # SHA-256 of the DER certificate, lower-case hex: how a signature's certificate is found.
+    fingerprint_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    serial_number: Mapped[str] = mapped_column(String(64))  # hex
+    subject: Mapped[str] = mapped_column(String(500))
+    issuer: Mapped[str] = mapped_column(String(500))
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    # "issued" (by riskreg's CA) or "imported" (PKCS#12 from the region's PKI).
+    source: Mapped[str] = mapped_column(String(20))
+    storage: Mapped[str] = mapped_column(String(20))
+    # File name relative to instance/keys/users/, or the key's label in the PKCS#11 token.
+    location: Mapped[str] = mapped_column(String(255))
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(default=now_utc)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
+
+    def belonged_at(self, moment: datetime) -> bool:
+        """Registered for its user at ``moment`` (and inside the certificate's validity)."""
+        if moment < self.registered_at or moment > self.not_after or moment < self.not_before:
+            return False
+        return self.revoked_at is None or moment < self.revoked_at
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.serial_number})"

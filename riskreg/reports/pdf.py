@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from reportlab.platypus import Flowable, Spacer, TableStyle
+from reportlab.platypus import Flowable, PageBreak, Spacer, TableStyle
 
 from ._graphics import HeatMapFlowable, TrafficLightFlowable
 from ._layout import (
@@ -35,6 +35,7 @@ from ._layout import (
     signature_box,
     text,
 )
+from ._tagging import TaggedFigure
 from .data import (
     Control,
     Deviation,
@@ -43,6 +44,7 @@ from .data import (
     ItemResult,
     Organisation,
     Population,
+    Reproduction,
     ReviewReport,
     Risk,
     SampledItem,
@@ -66,7 +68,7 @@ ITEM_TABLE_HEADER: tuple[str, ...] = (
     "Resultat",
     "Kommentar",
 )
-_ITEM_COL_WIDTHS = (22.0, 58.0, 150.0, 118.0, 52.0, CONTENT_WIDTH - 400.0)
+_ITEM_COL_WIDTHS = (22.0, 82.0, 140.0, 110.0, 52.0, CONTENT_WIDTH - 406.0)
 _RESULT_LABELS = {
     ItemResult.OK: "OK",
     ItemResult.DEVIATION: "Avvikelse",
@@ -88,14 +90,17 @@ def build_review_report(data: ReviewReport) -> bytes:
     register_fonts()
     story: list[Flowable] = [
         *_review_title(data),
+        *_summary_section(data),
+        PageBreak(),
         *_risk_section(data.risk),
         *_control_section(data.control),
         *_population_section(data.population),
         *_sampling_section(data.sampling_plan),
-        *_items_section(data.items, data.sampling_plan.attributes),
+        *_reproduction_section(data.reproduction),
+        *_items_section(data.items, data.sampling_plan.attributes, data.item_key_label),
         *_deviations_section(data.deviations),
         *_evaluation_section(data),
-        para("8. Slutsats", "h1"),
+        para("9. Slutsats", "h1"),
         para(data.conclusion or "–"),
     ]
     return build_document(
@@ -107,6 +112,7 @@ def build_review_report(data: ReviewReport) -> bytes:
         ),
         footer_left=_footer(data.organisation, data.reference),
         signatures=data.signatures,
+        created_at=data.generated_at,
     )
 
 
@@ -128,11 +134,46 @@ def _review_title(data: ReviewReport) -> list[Flowable]:
             [
                 ("Organisation", _org_line(data.organisation)),
                 ("Internkontrollplan", f"{data.plan_year} – {data.section_title}"),
+                ("Risk", data.risk.title),
                 ("Rapport-ID", data.reference),
                 ("Rapporten skapad", fmt_datetime(data.generated_at)),
             ]
         ),
     ]
+
+
+def _summary_section(data: ReviewReport) -> list[Flowable]:
+    """Page one for the nämnd: the conclusion, what was found, every action and its status."""
+    flow: list[Flowable] = [para("Sammanfattning", "h1")]
+    summary = data.summary
+    rows = [("Slutsats", data.conclusion or "Ingen slutsats är skriven.")]
+    if summary is not None:
+        rows += [("Bedömning", summary.verdict), ("Avvikelser", summary.deviations)]
+    flow.append(kv_table(rows))
+    actions = tuple(action for deviation in data.deviations for action in deviation.actions)
+    flow.append(para("Åtgärder", "h2"))
+    if not actions:
+        flow.append(para("Inga åtgärder är beslutade."))
+        return flow
+    rows_: list[list[Any]] = [header_cells(["Åtgärd", "Ansvarig enhet", "Klart senast", "Status"])]
+    rows_ += [
+        [
+            para(action.description, "cell"),
+            para(action.owner_unit, "cell"),
+            para(fmt_date(action.due_date), "cell"),
+            para(action.status.value, "cell"),
+        ]
+        for action in actions
+    ]
+    flow.append(grid_table(rows_, [220, 120, 60, CONTENT_WIDTH - 400]))
+    flow.append(
+        para(
+            "Status: Öppen = inte besvarad av den ansvariga enheten; Besvarad = besvarad men "
+            "ännu inte verifierad av granskaren; Verifierad = genomförd och kontrollerad.",
+            "meta",
+        )
+    )
+    return flow
 
 
 def _risk_section(risk: Risk) -> list[Flowable]:
@@ -160,7 +201,8 @@ def _control_section(control: Control) -> list[Flowable]:
         kv_table(
             [
                 ("Kontrolltyp", control.check_type),
-                ("Ansvarig för granskning", control.responsible_unit),
+                ("Ansvarig enhet", control.responsible_unit),
+                ("Granskare", control.controllers or "–"),
                 ("Granskning klar senast", fmt_date(control.deadline)),
                 ("Vad räknas som avvikelse", control.deviation_definition),
             ]
@@ -210,9 +252,12 @@ def _sampling_section(plan: SamplingPlan) -> list[Flowable]:
         ("Urvalsteknik", plan.selection_method),
         *((figure.label, figure.value) for figure in plan.parameters),
         ("Stickprovets storlek (n)", fmt_int(plan.sample_size)),
-        ("Tillåtet antal avvikelser", fmt_int(plan.allowed_deviations)),
-        ("Slumpfrö (seed)", plan.seed),
     ]
+    if plan.allowed_deviations is not None:
+        rows.append(
+            ("Avvikelser som planen räknar med i urvalet", fmt_int(plan.allowed_deviations))
+        )
+    rows.append(("Slumpfrö (seed)", plan.seed))
     flow: list[Flowable] = [
         para("4. Urval", "h1"),
         kv_table(rows),
@@ -227,24 +272,56 @@ def _sampling_section(plan: SamplingPlan) -> list[Flowable]:
     return flow
 
 
-def _items_section(items: Sequence[SampledItem], attributes: Sequence[str]) -> list[Flowable]:
+def _reproduction_section(reproduction: Reproduction | None) -> list[Flowable]:
+    flow: list[Flowable] = [para("5. Så återskapas urvalet", "h1")]
+    if reproduction is None:
+        return [*flow, para("Inget urval är draget.")]
+    rows = kv_table([(f.label, f.value) for f in reproduction.rows])
+    return [*flow, rows, Spacer(1, 4), para(reproduction.text)]
+
+
+def _items_section(
+    items: Sequence[SampledItem], attributes: Sequence[str], key_label: str = "Post"
+) -> list[Flowable]:
     counts = Counter(item.result for item in items)
     summary = kv_table(
         [(_RESULT_LABELS[result], fmt_int(counts[result])) for result in ItemResult]
         + [("Totalt", fmt_int(len(items)))],
         label_width=150,
     )
-    flow: list[Flowable] = [para("5. Granskade poster", "h1"), summary, Spacer(1, 6)]
+    flow: list[Flowable] = [para("6. Granskade poster", "h1"), summary, Spacer(1, 6)]
     if not items:
         return [*flow, para("Inga poster granskades.")]
     numbers = {name: number for number, name in enumerate(attributes, start=1)}
-    rows: list[list[Any]] = [header_cells(ITEM_TABLE_HEADER)]
+    header = list(ITEM_TABLE_HEADER)
+    header[1] = key_label
+    rows: list[list[Any]] = [header_cells(header)]
     style: list[tuple[Any, ...]] = []
     for index, item in enumerate(items, start=1):
         rows.append(_item_row(index, item, numbers))
         if item.result in _RESULT_BG:
             style.append(("BACKGROUND", (4, index), (4, index), _RESULT_BG[item.result]))
-    return [*flow, grid_table(rows, _ITEM_COL_WIDTHS, extra_style=style)]
+    flow.append(grid_table(rows, _ITEM_COL_WIDTHS, extra_style=style))
+    return [*flow, *_evidence_list(items)]
+
+
+def _evidence_list(items: Sequence[SampledItem]) -> list[Flowable]:
+    """Every evidence file per item with its SHA-256, so a file can be matched to the report."""
+    with_files = [item for item in items if item.evidence]
+    flow: list[Flowable] = [para("Underlag per post", "h2")]
+    if not with_files:
+        return [*flow, para("Inga underlagsfiler är bifogade.")]
+    rows: list[list[Any]] = [header_cells(["Post", "Fil", "SHA-256"])]
+    for item in with_files:
+        for evidence in item.evidence:
+            rows.append(
+                [
+                    para(item.key, "cell"),
+                    para(evidence.file_name, "cell"),
+                    para(evidence.sha256, "cell_small"),
+                ]
+            )
+    return [*flow, grid_table(rows, [82, 118, CONTENT_WIDTH - 200])]
 
 
 def _item_row(index: int, item: SampledItem, numbers: dict[str, int]) -> list[Any]:
@@ -263,11 +340,11 @@ def _item_row(index: int, item: SampledItem, numbers: dict[str, int]) -> list[An
 
 
 def _deviations_section(deviations: Sequence[Deviation]) -> list[Flowable]:
-    flow: list[Flowable] = [para("6. Avvikelser och åtgärder", "h1")]
+    flow: list[Flowable] = [para("7. Avvikelser och åtgärder", "h1")]
     if not deviations:
         return [*flow, para("Inga avvikelser noterades.")]
     rows: list[list[Any]] = [
-        header_cells(["Post", "Avvikelse", "Åtgärd", "Ansvarig", "Klart senast", "Status"])
+        header_cells(["Post", "Avvikelse", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"])
     ]
     for deviation in deviations:
         actions = deviation.actions or (None,)
@@ -286,7 +363,7 @@ def _deviations_section(deviations: Sequence[Deviation]) -> list[Flowable]:
 
 
 def _evaluation_section(data: ReviewReport) -> list[Flowable]:
-    flow: list[Flowable] = [para("7. Utvärdering", "h1")]
+    flow: list[Flowable] = [para("8. Utvärdering", "h1")]
     flow += [para(line) for line in data.evaluation_lines]
     if data.evaluation_figures:
         flow.append(kv_table([(f.label, f.value) for f in data.evaluation_figures], 200))
@@ -300,12 +377,12 @@ def _evaluation_section(data: ReviewReport) -> list[Flowable]:
 
 _FOLLOWUP_HEADER = (
     "Kontroll",
-    "Ansvarig",
+    "Ansvarig enhet",
     "Risktal",
     "Trafikljus",
     "Poster",
     "Avvikelser",
-    "Åtgärder öppna / stängda",
+    "Åtgärder ej verifierade / verifierade",
 )
 _FOLLOWUP_COL_WIDTHS = (160.0, 72.0, 38.0, 58.0, 38.0, 62.0, CONTENT_WIDTH - 428.0)
 
@@ -322,7 +399,7 @@ def build_followup_report(data: FollowupReport) -> bytes:
         para("Riskkarta", "h1"),
         para("Antal risker per kombination av sannolikhet och konsekvens.", "meta"),
         Spacer(1, 6),
-        HeatMapFlowable(data.heat_map),
+        TaggedFigure(HeatMapFlowable(data.heat_map), _heat_map_alt(data)),
         para("Kontroller", "h1"),
         _followup_table(data.rows),
         *_followup_actions(data),
@@ -333,6 +410,21 @@ def build_followup_report(data: FollowupReport) -> bytes:
         subject=f"{data.plan.title}, {data.organisation.name}, {data.reference}",
         footer_left=_footer(data.organisation, data.reference),
         signatures=data.signatures,
+        created_at=data.generated_at,
+    )
+
+
+def _heat_map_alt(data: FollowupReport) -> str:
+    """The heat map in words, for the Figure's /Alt."""
+    heat = data.heat_map
+    cells = [
+        f"{heat.probability_labels[p]} × {heat.consequence_labels[c]}: {cell.count}"
+        for p, row in enumerate(heat.cells)
+        for c, cell in enumerate(row)
+        if cell.count
+    ]
+    return "Riskkarta, antal risker per sannolikhet × konsekvens: " + (
+        "; ".join(cells) or "inga risker"
     )
 
 
@@ -383,6 +475,13 @@ def _followup_table(rows: Sequence[FollowupRow]) -> Flowable:
 
 def _followup_row(row: FollowupRow) -> list[Any]:
     details = f"Klart senast {fmt_date(row.deadline)} · {text(row.status)}"
+    if row.verdict:
+        measure = f"övre gräns {row.upper_limit}" if row.upper_limit else ""
+        if row.deviation_rate:
+            measure = f"avvikelsefrekvens {row.deviation_rate}" + (
+                f", {measure}" if measure else ""
+            )
+        details += f"<br/>{text(row.verdict)}" + (f" ({text(measure)})" if measure else "")
     if row.comment:
         details += f"<br/>{text(row.comment)}"
     return [
@@ -401,7 +500,7 @@ def _followup_actions(data: FollowupReport) -> list[Flowable]:
     if not data.actions:
         return [*flow, para("Inga åtgärder är registrerade.")]
     rows: list[list[Any]] = [
-        header_cells(["Kontroll", "Åtgärd", "Ansvarig", "Klart senast", "Status"])
+        header_cells(["Kontroll", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"])
     ]
     rows += [
         [

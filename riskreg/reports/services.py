@@ -22,9 +22,12 @@ The **follow-up report** (uppföljning) of a plan is signed the same way by an a
 (the internal control coordinator, certifying) and co-signed by an approver the coordinator
 names when signing (the förvaltningschef who presents it to the nämnd).
 
-The signing key is an organisational PKCS#12 file (``SIGNING_PKCS12`` and
-``SIGNING_PASSPHRASE``; by default ``instance/keys/signing.p12`` and the passphrase in
-``instance/keys/passphrase``, both written by ``riskreg keys init``). Verification trusts the
+Every signer signs with their own certificate (``riskreg.reports.signers``): issued per user by
+the organisation's CA (``riskreg keys issue``) or imported from the region's PKI, its key in
+``instance/keys/users/`` (PKCS#12, encrypted with ``SIGNING_PASSPHRASE``, by default the
+passphrase in ``instance/keys/passphrase`` written by ``riskreg keys init``) or in an HSM
+through PKCS#11 (``SIGNING_PKCS11_MODULE``, ``SIGNING_PKCS11_TOKEN``, ``SIGNING_PKCS11_PIN``).
+A deactivated user, or one without a current certificate, cannot sign. Verification trusts the
 certificates in ``SIGNING_TRUST_ROOTS`` (default ``instance/keys/ca.pem``; one PEM file may
 hold several roots, e.g. the region's CA and its timestamp authority's). With
 ``TIMESTAMP_URL`` each signature gets an RFC 3161 timestamp.
@@ -35,7 +38,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +107,10 @@ class SigningSettings:
     timestamp_url: str | None
     reports_dir: Path
     timezone: ZoneInfo
+    keys_dir: Path | None = None  # the dev CA and users/ (personal PKCS#12 files)
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str | Path) -> SigningSettings:
@@ -130,7 +138,23 @@ class SigningSettings:
             timestamp_url=str(config.get("TIMESTAMP_URL") or "") or None,
             reports_dir=path("REPORTS_DIR", instance / REPORTS_DIR),
             timezone=ZoneInfo(str(config.get("BABEL_DEFAULT_TIMEZONE") or "Europe/Stockholm")),
+            keys_dir=path("SIGNING_KEYS_DIR", keys),
+            pkcs11_module=str(config.get("SIGNING_PKCS11_MODULE") or "") or None,
+            pkcs11_token=str(config.get("SIGNING_PKCS11_TOKEN") or "") or None,
+            pkcs11_pin=str(config.get("SIGNING_PKCS11_PIN") or "") or None,
         )
+
+    @property
+    def personal_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir is not None else self.pkcs12_path.parent
+
+    def pkcs11_token_config(self) -> Any:
+        """The configured PKCS#11 token (``signers.Pkcs11Token``), or None."""
+        from riskreg.reports.signers import Pkcs11Token
+
+        if not self.pkcs11_module or not self.pkcs11_token:
+            return None
+        return Pkcs11Token(self.pkcs11_module, self.pkcs11_token, self.pkcs11_pin)
 
     def trust_roots(self) -> list[Any]:
         from riskreg.reports.keys import load_pem_certificates
@@ -193,7 +217,7 @@ def ensure_dev_keys(keys_dir: Path, organisation: str, *, force: bool = False) -
             "konfigurationen eller skapa nya nycklar med --force."
         )
     passphrase = secrets.token_urlsafe(32).encode("ascii")
-    create_dev_pki(keys_dir, organisation, passphrase, force=force)
+    create_dev_pki(keys_dir, organisation, passphrase, force=force, keep_ca_key=True)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     fd = os.open(secret, flags, 0o600)
     os.fchmod(fd, 0o600)
@@ -224,23 +248,35 @@ class ReportStore:
     def write_once(self, name: str, content: bytes) -> None:
         """Store ``content`` under ``name``; an existing file is never replaced.
 
-        A file of that name with the very same bytes (left by an earlier attempt whose
-        transaction failed) is accepted; any other existing file is an error.
+        The bytes go to a temporary file beside the target first and are linked to the name
+        only when complete (``os.link`` fails if the name exists), so a crash never leaves a
+        half-written report under a real name; a leftover temporary file or a file whose
+        transaction failed is found and removed by ``riskreg storage check``. A file of that
+        name with the very same bytes (left by an earlier attempt) is adopted; any other
+        existing file is an error.
         """
+        from riskreg.storage import touch
+
         target = self.path(name)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
         try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o440)
-        except FileExistsError:
-            if target.read_bytes() == content:
-                return
-            raise ReportFileError(
-                f"Rapportfilen {name} finns redan med annat innehåll; den skrivs inte över."
-            ) from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o440)
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                if target.read_bytes() == content:
+                    touch(target)
+                    return
+                raise ReportFileError(
+                    f"Rapportfilen {name} finns redan med annat innehåll; den skrivs inte över."
+                ) from None
+        finally:
+            os.unlink(temporary)
 
     def read_verified(self, name: str, sha256: str) -> bytes:
         """The stored bytes, after checking that they still hash to what the database says."""
@@ -423,6 +459,7 @@ def sign_review(
     )
     unsigned = build_review_report(data)
     certified = _sign(
+        session,
         unsigned,
         settings,
         signer=actor,
@@ -483,6 +520,7 @@ def cosign_report(
     certified = settings.store().read_verified(report.certified_file, report.certified_sha256)
     signed_at = _local(now, settings)
     final = _sign(
+        session,
         certified,
         settings,
         signer=actor,
@@ -539,6 +577,7 @@ def _check_cosigner(report: Report, actor: User) -> None:
 
 
 def _sign(
+    session: Session,
     pdf: bytes,
     settings: SigningSettings,
     *,
@@ -550,29 +589,31 @@ def _sign(
     box: Any,
     reserve: Mapping[str, Any] | None,
 ) -> bytes:
+    """Sign with ``signer``'s own certificate (refused when deactivated or without one)."""
+    from riskreg.reports.signers import open_signer, signing_certificate_for
     from riskreg.reports.signing import SigningError, sign_pdf
 
-    if not settings.pkcs12_path.is_file():
-        raise ServiceError(
-            f"Signeringsnyckeln {settings.pkcs12_path} finns inte. Kör `riskreg keys init` "
-            "(utveckling och demo) eller ange SIGNING_PKCS12 och SIGNING_PASSPHRASE."
-        )
-    if settings.passphrase is None:
-        raise ServiceError("Lösenfrasen till signeringsnyckeln saknas (SIGNING_PASSPHRASE).")
+    certificate = signing_certificate_for(session, signer, signed_at)
     try:
-        return sign_pdf(
-            pdf,
-            pkcs12_path=settings.pkcs12_path,
+        with open_signer(
+            certificate,
+            keys_dir=settings.personal_keys_dir,
             passphrase=settings.passphrase,
-            signer_name=signer.full_name,
-            signer_role=role,
-            signed_at=signed_at,
-            field_name=field,
-            certify=certify,
-            box=box,
-            timestamp_url=settings.timestamp_url,
-            reserve_fields=reserve,
-        )
+            token=settings.pkcs11_token_config(),
+            chain=settings.trust_roots(),
+        ) as key:
+            return sign_pdf(
+                pdf,
+                signer=key,
+                signer_name=signer.full_name,
+                signer_role=role,
+                signed_at=signed_at,
+                field_name=field,
+                certify=certify,
+                box=box,
+                timestamp_url=settings.timestamp_url,
+                reserve_fields=reserve,
+            )
     except SigningError as exc:
         raise ServiceError(f"Rapporten kunde inte signeras: {exc}") from exc
 
@@ -580,11 +621,16 @@ def _sign(
 # ============================================================== follow-up reports
 
 
-def followup_inputs(session: Session, plan: Plan) -> list[assemble.ControlFollowup]:
-    """Every control of the plan with its current sample and whether its report is signed."""
+def followup_inputs(
+    session: Session, plan: Plan, visible: Callable[[Control], bool] | None = None
+) -> list[assemble.ControlFollowup]:
+    """Every control of the plan with its current sample and whether its report is signed;
+    only those ``visible`` accepts (riskreg.permissions.followup_scope), if given."""
     controls = session.scalars(
         select(Control).join(Control.risk).where(Risk.plan_id == plan.id).order_by(Control.id)
     ).all()
+    if visible is not None:
+        controls = [control for control in controls if visible(control)]
     return [
         assemble.ControlFollowup(
             load_review_inputs(session, control),
@@ -616,13 +662,15 @@ def followup_data(
     reference: str,
     now: datetime,
     settings: SigningSettings,
+    visible: Callable[[Control], bool] | None = None,
 ) -> data.FollowupReport:
-    """The follow-up report data of a plan (also shown as a page and exported to XLSX)."""
+    """The follow-up report data of a plan (also shown as a page and exported to XLSX),
+    of the controls ``visible`` accepts when given (see followup_inputs)."""
     from riskreg.risks.matrix import load_matrix
 
     return assemble.followup_report(
         plan,
-        followup_inputs(session, plan),
+        followup_inputs(session, plan, visible),
         load_matrix(session),
         reference=reference,
         organisation=_organisation(plan),
@@ -634,7 +682,12 @@ def followup_data(
 
 
 def preview_followup(
-    session: Session, plan: Plan, *, now: datetime, settings: SigningSettings
+    session: Session,
+    plan: Plan,
+    *,
+    now: datetime,
+    settings: SigningSettings,
+    visible: Callable[[Control], bool] | None = None,
 ) -> bytes:
     from riskreg.reports.pdf import build_followup_report
 
@@ -642,11 +695,12 @@ def preview_followup(
     data = followup_data(
         session,
         plan,
-        coordinator=assemble.Signer("–", "Internkontrollsamordnare"),
+        coordinator=assemble.Signer("–", ""),
         approver=assemble.Signer("–", ""),
         reference=f"{_followup_reference(plan, number)} (UTKAST, osignerat)",
         now=now,
         settings=settings,
+        visible=visible,
     )
     return build_followup_report(data)
 
@@ -679,7 +733,7 @@ def sign_followup(
     data = followup_data(
         session,
         plan,
-        coordinator=assemble.Signer(actor.full_name, "Internkontrollsamordnare"),
+        coordinator=_signer(actor),
         approver=_signer(cosigner),
         reference=reference,
         now=now,
@@ -687,6 +741,7 @@ def sign_followup(
     )
     unsigned = build_followup_report(data)
     certified = _sign(
+        session,
         unsigned,
         settings,
         signer=actor,
@@ -729,47 +784,83 @@ def is_pdf(content: bytes) -> bool:
 
 @dataclass(frozen=True)
 class VerificationOutcome:
-    """The signature check of an uploaded file and whether riskreg issued it."""
+    """The verdict on an uploaded file and the archived report it is (or comes from)."""
 
-    result: Any  # riskreg.reports.verify.VerificationReport
-    issued: Report | None
-    stage: str | None  # "final" or "certified" when issued
+    verification: Any  # riskreg.reports.verdict.FileVerification
+    report: Report | None
     trust_configured: bool
+    # Who made each signature (riskreg.reports.signers.SignerIdentity), by certificate.
+    signers: tuple[Any, ...] = ()
 
-    @property
-    def issued_message(self) -> str:
-        if self.issued is None:
-            return (
-                "Filen är inte en rapport som riskreg har utfärdat: ingen lagrad rapport har "
-                "samma SHA-256."
-            )
-        if self.stage == "final":
-            return (
-                f"Filen är exakt den slutliga, medsignerade rapporten {self.issued.reference} "
-                "som riskreg har arkiverat (SHA-256 stämmer)."
-            )
-        return (
-            f"Filen är den av granskaren signerade mellanversionen av {self.issued.reference} "
-            "(SHA-256 stämmer); medsignaturen saknas i den här filen."
+
+def _archived(session: Session, report: Report, stage: str) -> Any:
+    from riskreg.reports.verdict import ArchivedFile
+
+    column = Report.control_id if report.control_id is not None else Report.plan_id
+    subject = report.control_id if report.control_id is not None else report.plan_id
+    newer = session.scalar(
+        select(Report)
+        .where(
+            column == subject,
+            Report.number > report.number,
+            Report.state == ReportState.SIGNED.value,
         )
+        .order_by(Report.number.desc())
+        .limit(1)
+    )
+    reopened = (
+        report.control is not None and current_review_report(session, report.control) is not report
+    )
+    return ArchivedFile(
+        reference=report.reference,
+        stage=stage,
+        report_id=report.id,
+        final_reference=report.reference if report.final_sha256 else None,
+        superseded_by=newer.reference if newer is not None else None,
+        reopened=reopened,
+    )
+
+
+def archive_lookup(session: Session) -> Any:
+    """A function from SHA-256 to what riskreg archived under it (final or certified file)."""
+
+    def lookup(sha256: str) -> Any:
+        final = session.scalar(select(Report).where(Report.final_sha256 == sha256))
+        if final is not None:
+            return _archived(session, final, "final")
+        certified = session.scalar(
+            select(Report).where(Report.certified_sha256 == sha256).order_by(Report.id).limit(1)
+        )
+        if certified is not None:
+            return _archived(session, certified, "certified")
+        return None
+
+    return lookup
 
 
 def verify_upload(
     session: Session, content: bytes, *, now: datetime, settings: SigningSettings
 ) -> VerificationOutcome:
-    """Check every signature, the chain to the configured roots and the hash against the DB."""
-    from riskreg.reports.verify import sha256_hex, verify_pdf
+    """One verdict on ``content``: its signatures, the chain to the roots, and the archive.
 
-    if not is_pdf(content):
+    See :mod:`riskreg.reports.verdict` for the rule. Only what is not a PDF at all is
+    refused (``ServiceError``); everything else gets a verdict in words.
+    """
+    from riskreg.reports.signers import identify
+    from riskreg.reports.verdict import judge
+    from riskreg.reports.verify import verify_pdf
+
+    if b"%PDF-" not in content[:1024]:  # a cut-off PDF still gets a verdict (broken)
         raise ServiceError("Filen är inte en PDF.")
     roots = settings.trust_roots()
-    result = verify_pdf(content, roots, validation_time=now)
-    digest = sha256_hex(content)
-    final = session.scalar(select(Report).where(Report.final_sha256 == digest))
-    if final is not None:
-        return VerificationOutcome(result, final, "final", bool(roots))
-    certified = session.scalar(select(Report).where(Report.certified_sha256 == digest).limit(1))
-    return VerificationOutcome(result, certified, "certified" if certified else None, bool(roots))
+    verification = judge(verify_pdf(content, roots, validation_time=now), archive_lookup(session))
+    report = (
+        session.get(Report, verification.archived.report_id)
+        if verification.archived is not None
+        else None
+    )
+    signers = tuple(identify(session, content))
+    return VerificationOutcome(verification, report, bool(roots), signers)
 
 
 # ============================================================== export

@@ -14,9 +14,12 @@ The workflow has two signatures on one file:
 Every signature is PAdES (``/SubFilter /ETSI.CAdES.detached``, SHA-256) and has a visible
 stamp in the DejaVu TrueType font, so the name and time print with å, ä and ö intact.
 
-The signing certificate is the organisation's, not the person's; who signed is stated in the
-stamp, in the signature dictionary's ``/Name`` and, as their role, in ``/Reason``. Those are
-asserted by the signing application (riskreg, after authenticating the user), not by a CA.
+Each signature is made with the signer's personal certificate (``riskreg.reports.signers``
+chooses it; pass it as ``signer``, a pyHanko signer from a PKCS#12 file or a PKCS#11 token).
+The stamp says what the signature is and no more: "Signerad elektroniskt av NN" with the
+certificate's subject and issuing CA; it is an advanced electronic signature made with a
+certificate from the organisation's (or region's) CA, not a qualified one. The role is stated
+in the stamp and in ``/Reason``; the role is asserted by riskreg, the name by the CA.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from fontTools.ttLib import TTFont
 from fontTools.ttLib.scaleUpem import scale_upem
@@ -46,11 +50,14 @@ from pyhanko.stamp import TextStampStyle
 from ._layout import FONT_DIR
 from ._layout import Box as Box
 
-__all__ = ["Box", "SigningError", "sign_pdf"]
+__all__ = ["Box", "SigningError", "load_pkcs12_signer", "sign_pdf"]
 
 _STAMP_FONT = FONT_DIR / "DejaVuSans.ttf"
 _STAMP_FONT_SIZE = 9
-_STAMP_TEXT = "Signerad av %(person)s, %(role)s, %(when)s\n%(kind)s"
+_STAMP_TEXT = (
+    "Signerad elektroniskt av %(person)s, %(role)s, %(when)s\n"
+    "Certifikat: %(subject)s, utfärdat av %(issuer)s\n%(kind)s"
+)
 _CERTIFYING = "Certifierande signatur (PAdES). Endast medsignatur tillåts därefter."
 _APPROVING = "Medsignatur (PAdES)."
 
@@ -96,8 +103,9 @@ class _FixedTimePdfSigner(signers.PdfSigner):
 def sign_pdf(
     pdf: bytes,
     *,
-    pkcs12_path: Path | str,
-    passphrase: bytes,
+    pkcs12_path: Path | str | None = None,
+    passphrase: bytes | None = None,
+    signer: signers.Signer | None = None,
     signer_name: str,
     signer_role: str,
     signed_at: datetime,
@@ -122,9 +130,15 @@ def sign_pdf(
     network access to the TSA at signing time, and the TSA's root among the verifier's trust
     roots. Only the failure path is tested here (no TSA is reachable offline); a TSA that
     does not answer raises :class:`SigningError` and nothing is signed.
+
+    The key is ``signer`` (e.g. a PKCS#11 signer) or else the PKCS#12 file ``pkcs12_path``
+    opened with ``passphrase``.
     """
     _check_arguments(signed_at, field_name, certify, reserve_fields)
-    signer = _load_signer(pkcs12_path, passphrase)
+    if signer is None:
+        if pkcs12_path is None or passphrase is None:
+            raise ValueError("give either signer or pkcs12_path and passphrase")
+        signer = load_pkcs12_signer(pkcs12_path, passphrase)
     _check_certificate_period(signer, signed_at)
     writer = _open_writer(pdf)
     existing = _existing_field_names(writer.prev)
@@ -144,6 +158,8 @@ def sign_pdf(
         "role": signer_role,
         "when": signed_at.strftime("%Y-%m-%d %H:%M"),
         "kind": _CERTIFYING if certify else _APPROVING,
+        "subject": _common_name(signer.signing_cert.subject),
+        "issuer": _common_name(signer.signing_cert.issuer),
     }
     try:
         output = pdf_signer.sign_pdf(writer, appearance_text_params=text_params)
@@ -190,9 +206,15 @@ def _open_writer(pdf: bytes) -> IncrementalPdfFileWriter:
         raise SigningError(f"not a readable PDF: {exc}") from exc
 
 
-def _check_certificate_period(signer: signers.SimpleSigner, signed_at: datetime) -> None:
+def _common_name(name: Any) -> str:
+    return str(name.native.get("common_name") or name.human_friendly)
+
+
+def _check_certificate_period(signer: signers.Signer, signed_at: datetime) -> None:
     """A signing time outside the certificate's validity would be a claim nobody can believe."""
     cert = signer.signing_cert
+    if cert is None:
+        raise SigningError("the signer has no certificate")
     if not cert.not_valid_before <= signed_at <= cert.not_valid_after:
         raise SigningError(
             f"signed_at {signed_at.isoformat()} is outside the signing certificate's validity "
@@ -215,7 +237,7 @@ def _check_document_state(
         )
 
 
-def _load_signer(pkcs12_path: Path | str, passphrase: bytes) -> signers.SimpleSigner:
+def load_pkcs12_signer(pkcs12_path: Path | str, passphrase: bytes) -> signers.SimpleSigner:
     """Load key and certificate chain; a wrong passphrase becomes a clear SigningError.
 
     Opening the PKCS#12 file (200 000 KDF rounds) and checking the RSA key take about a second;

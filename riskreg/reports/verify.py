@@ -25,6 +25,7 @@ Fetching of revocation data is disabled: verification is offline and reproducibl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -114,6 +115,12 @@ class SignatureReport:
     docmdp_ok: bool | None
     ok: bool
     messages: tuple[str, ...]
+    #: SHA-256 of the file up to the end of this signature's revision (its byte range):
+    #: the file as it was right after this signature was made. riskreg compares it with
+    #: the files it archived to tell which report a changed or cut file comes from.
+    revision_sha256: str | None = None
+    #: False when the signature object itself cannot be read (e.g. zeroed /Contents).
+    readable: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,8 @@ class VerificationReport:
     signatures: tuple[SignatureReport, ...]
     unsigned_fields: tuple[str, ...]
     messages: tuple[str, ...]
+    #: False when the file cannot be read as a PDF at all (truncated, damaged, not a PDF).
+    readable: bool = True
 
     @property
     def ok(self) -> bool:
@@ -157,20 +166,136 @@ def verify_pdf(
     digest = sha256_hex(pdf)
     try:
         reader = PdfFileReader(BytesIO(pdf))
-        embedded = list(reader.embedded_regular_signatures)
         unsigned = _unsigned_field_names(reader)
-    except Exception as exc:  # fail closed: anything unreadable is not a valid document
-        message = f"Filen kunde inte läsas som en PDF med signaturer ({exc})."
-        return VerificationReport(digest, Verdict.INVALID, (), (), (message,))
-    if not embedded:
+        found = _collect_signatures(reader)
+    except Exception:  # fail closed: anything unreadable is not a valid document
+        message = "Filen kunde inte läsas som en PDF: den är skadad, avkortad eller ingen PDF."
+        return VerificationReport(digest, Verdict.INVALID, (), (), (message,), readable=False)
+    if not found:
         return VerificationReport(
             digest, Verdict.UNSIGNED, (), unsigned, ("Dokumentet saknar digitala signaturer.",)
         )
     roots = [_as_asn1(cert) for cert in trust_roots]
-    reports = tuple(_check_signature(sig, roots, validation_time) for sig in embedded)
+    reports = tuple(
+        _unreadable_report(pdf, item)
+        if isinstance(item, _UnreadableSignature)
+        else replace(
+            _check_signature(item, roots, validation_time),
+            revision_sha256=_revision_sha256(pdf, item.byte_range),
+        )
+        for item in found
+    )
+    reports = (*reports[:-1], _last_signature(reports[-1]))
     verdict = _verdict(reports)
     return VerificationReport(
         digest, verdict, reports, unsigned, _overall_messages(verdict, reports, unsigned)
+    )
+
+
+def _last_signature(report: SignatureReport) -> SignatureReport:
+    """The last signature of a riskreg report covers the whole file; say so when it does not.
+
+    Anything after it (an incremental update of content or /Info, bytes appended) is a
+    change after signing, even where the certification would allow such an update.
+    """
+    if not report.readable or report.covers_whole_document or report.docmdp_ok is False:
+        return report
+    kept = tuple(m for m in report.messages if not m.startswith("Efter signaturen"))
+    added = (
+        "Filen har ändrats efter den sista signaturen: den omfattar inte hela filen "
+        "(något har lagts till efteråt)."
+    )
+    return replace(report, ok=False, messages=(*kept, added))
+
+
+@dataclass(frozen=True)
+class _UnreadableSignature:
+    """A filled signature field whose signature object pyHanko cannot parse."""
+
+    field_name: str
+    signer_name: str
+    role: str
+    byte_range: object
+
+
+def _collect_signatures(
+    reader: PdfFileReader,
+) -> list[EmbeddedPdfSignature | _UnreadableSignature]:
+    """Every filled /Sig field in signing order; one that cannot be parsed is kept as such.
+
+    pyHanko's own collection fails as a whole when one signature's /Contents is damaged;
+    here the others are still checked and the damaged one is reported in words.
+    """
+    with contextlib.suppress(Exception):  # one damaged signature: collect them one by one
+        return list(reader.embedded_regular_signatures)
+    found: list[EmbeddedPdfSignature | _UnreadableSignature] = []
+    for name, value, ref in fields.enumerate_sig_fields(reader):
+        if not value:
+            continue
+        sig_object = value.get_object()
+        if sig_object.get("/Type", "/Sig") != "/Sig":
+            continue
+        try:
+            found.append(EmbeddedPdfSignature(reader, ref.get_object(), name))
+        except Exception:
+            found.append(
+                _UnreadableSignature(
+                    field_name=str(name),
+                    signer_name=_text(sig_object.get("/Name")),
+                    role=_text(sig_object.get("/Reason")),
+                    byte_range=sig_object.get("/ByteRange"),
+                )
+            )
+    found.sort(key=lambda item: _range_end(item.byte_range) or 0)
+    return found
+
+
+def _text(value: object) -> str:
+    return str(value) if value is not None else ""
+
+
+def _range_end(byte_range: object) -> int | None:
+    """End of the bytes a signature covers (offset + length of its second range)."""
+    try:
+        values = [int(v) for v in byte_range]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return None
+    if len(values) != 4:
+        return None
+    return values[2] + values[3]
+
+
+def _revision_sha256(pdf: bytes, byte_range: object) -> str | None:
+    end = _range_end(byte_range)
+    if end is None or end <= 0 or end > len(pdf):
+        return None
+    return sha256_hex(pdf[:end])
+
+
+def _unreadable_report(pdf: bytes, item: _UnreadableSignature) -> SignatureReport:
+    who = item.signer_name or item.field_name
+    return SignatureReport(
+        field_name=item.field_name,
+        signer_name=item.signer_name,
+        role=item.role,
+        certificate_subject="",
+        signing_time=None,
+        timestamp_time=None,
+        certifying=False,
+        intact=False,
+        valid=False,
+        trusted=False,
+        covers_whole_document=False,
+        coverage="UNCLEAR",
+        modification_level=None,
+        docmdp_ok=None,
+        ok=False,
+        messages=(
+            f"Signaturen av {who} går inte att läsa: signaturvärdet i filen är skadat "
+            "eller borttaget.",
+        ),
+        revision_sha256=_revision_sha256(pdf, item.byte_range),
+        readable=False,
     )
 
 
@@ -200,13 +325,13 @@ def _check_signature(
     name, role = _sig_text(sig, "/Name"), _sig_text(sig, "/Reason")
     try:
         status = _validate(sig, roots, validation_time)
-    except Exception as exc:
+    except Exception:
         try:
             status = _validate(sig, [], validation_time)
         except Exception:  # not even integrity can be established
-            return _failed_report(sig, name, role, exc)
+            return _failed_report(sig, name, role)
         report = _report_from_status(sig, name, role, status)
-        problem = f"Certifikatkedjan kunde inte kontrolleras ({_describe(exc)})."
+        problem = "Certifikatkedjan kunde inte kontrolleras; certifikatet räknas som ej betrott."
         return replace(report, trusted=False, ok=False, messages=(*report.messages, problem))
     return _report_from_status(sig, name, role, status)
 
@@ -221,10 +346,6 @@ def _validate(
     return validate_pdf_signature(sig, signer_validation_context=context)
 
 
-def _describe(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
-
-
 def _sig_text(sig: EmbeddedPdfSignature, key: str) -> str:
     value = sig.sig_object.get(key)
     return str(value) if value is not None else ""
@@ -237,9 +358,7 @@ def _is_certifying(sig: EmbeddedPdfSignature) -> bool:
         return False
 
 
-def _failed_report(
-    sig: EmbeddedPdfSignature, name: str, role: str, exc: Exception
-) -> SignatureReport:
+def _failed_report(sig: EmbeddedPdfSignature, name: str, role: str) -> SignatureReport:
     who = name or sig.field_name
     return SignatureReport(
         field_name=str(sig.field_name),
@@ -257,7 +376,8 @@ def _failed_report(
         modification_level=None,
         docmdp_ok=None,
         ok=False,
-        messages=(f"Signaturen av {who} kunde inte kontrolleras ({_describe(exc)}).",),
+        messages=(f"Signaturen av {who} kunde inte kontrolleras: den är skadad.",),
+        readable=False,
     )
 
 
@@ -315,11 +435,14 @@ def _with_messages(report: SignatureReport, status: PdfSignatureStatus) -> Signa
 
 
 def _status_word(report: SignatureReport) -> str:
-    if report.ok:
-        return "giltig."
-    if report.intact and report.valid and report.docmdp_ok:
-        return "oförändrad, men certifikatet är inte betrott."
-    return "INTE giltig."
+    """What this signature proves on its own; the file's verdict is decided elsewhere."""
+    if not report.intact:
+        return "det signerade innehållet har ändrats."
+    if not report.valid:
+        return "signaturvärdet stämmer inte."
+    if report.trusted:
+        return "det signerade innehållet är oförändrat, certifikatet är betrott."
+    return "det signerade innehållet är oförändrat, men certifikatet är inte betrott."
 
 
 def _common_name(status: PdfSignatureStatus) -> str:
@@ -337,7 +460,7 @@ def _local_time(moment: datetime) -> str:
 
 def _modification_messages(report: SignatureReport) -> list[str]:
     if report.covers_whole_document:
-        return ["Signaturen omfattar hela dokumentet."]
+        return ["Signaturen omfattar hela filen."]
     level = ModificationLevel[report.modification_level] if report.modification_level else None
     if report.docmdp_ok is False:
         return [
@@ -346,6 +469,8 @@ def _modification_messages(report: SignatureReport) -> list[str]:
         ]
     if report.docmdp_ok is None:
         return ["Det gick inte att avgöra om senare ändringar av dokumentet är tillåtna."]
+    if level is ModificationLevel.NONE:
+        return ["Efter signaturen har data lagts till i slutet av filen."]
     return [
         "Efter signaturen har tillåtna tillägg gjorts: "
         f"{_MODIFICATION_TEXT.get(level, 'okänd ändring') if level else 'okänd ändring'}."

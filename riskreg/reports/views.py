@@ -24,7 +24,9 @@ from werkzeug.wrappers import Response as WResponse
 
 from riskreg import permissions, safe_next
 from riskreg.auth.models import Role, User
+from riskreg.auth.throttle import throttle
 from riskreg.controls.models import Control, ControlStatus
+from riskreg.controls.services import lock_control
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
@@ -35,6 +37,7 @@ from riskreg.reports import assemble, audit_labels, services  # noqa: F401  (aud
 from riskreg.reports.forms import FollowupSignForm, SignForm, VerifyForm
 from riskreg.reports.models import REPORT_STATE_TITLES, Report, ReportKind, ReportState
 from riskreg.reports.services import ReportFileError, SigningSettings
+from riskreg.reports.signers import confirm_password
 from riskreg.uploads import check_upload
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -65,6 +68,32 @@ def _safe_next(default: str) -> str:
     return safe_next(request.form.get("next")) or default
 
 
+def _stepped_up(form: SignForm) -> bool:
+    """Step-up before signing: the signer's password again, throttled like a login.
+
+    A wrong password signs nothing, says so and counts as a failed login for the account;
+    a locked account cannot sign until the lockout ends.
+    """
+    limits = throttle()
+    refusal = limits.refusal(current_user.username, request.remote_addr)
+    if refusal is not None:
+        flash(
+            _(
+                "För många felaktiga lösenord. Signering och inloggning är tillfälligt spärrade; "
+                "försök igen om %(minutes)s min.",
+                minutes=refusal.minutes,
+            ),
+            "danger",
+        )
+        return False
+    if not confirm_password(current_user, form.password.data or ""):
+        limits.failed(current_user.username, request.remote_addr)
+        flash(_("Fel lösenord. Rapporten har inte signerats."), "danger")
+        return False
+    limits.succeeded(current_user.username)
+    return True
+
+
 def _control_page(control: Control) -> str:
     """The control's own page when the controls feature has one, else this feature's page."""
     try:
@@ -86,11 +115,22 @@ class ReviewPanel:
     reports: list[Report]
 
     @property
+    def superseded(self) -> Report | None:
+        """The newest signed report that no longer belongs to the control's current approval
+        (the control was reopened after it): listed as superseded, never hidden."""
+        for report in self.reports:  # newest first
+            if report.is_signed and (self.current is None or report.id != self.current.id):
+                return report
+        return None
+
+    @property
     def state_title(self) -> str:
         if self.current is not None:
             return REPORT_STATE_TITLES[self.current.state_enum]
         if self.approved:
             return _("Godkänd, väntar på granskarens signatur")
+        if self.superseded is not None:
+            return _("Ersatt: granskningen är öppnad igen efter signeringen")
         return _("Ingen rapport: granskningen är inte godkänd")
 
     @property
@@ -196,6 +236,11 @@ def sign(control_id: int) -> WResponse:
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(back)
+    if not _stepped_up(form):
+        return redirect(back)
+    # Concurrent "Signera" on one control (a double click) run one after the other; the
+    # second sees the first's report and is refused instead of signing a second one.
+    lock_control(db.session, control)
     try:
         report = services.sign_review(
             db.session, control, actor=current_user, now=now_utc(), settings=_settings()
@@ -237,6 +282,8 @@ def cosign(report_id: int) -> WResponse:
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(back)
+    if not _stepped_up(form):
+        return redirect(back)
     try:
         services.cosign_report(
             db.session, report, actor=current_user, now=now_utc(), settings=_settings()
@@ -274,11 +321,12 @@ def _followup_preview_data(plan: Plan) -> Any:
     return services.followup_data(
         db.session,
         plan,
-        coordinator=assemble.Signer("–", "Internkontrollsamordnare"),
+        coordinator=assemble.Signer("–", ""),
         approver=assemble.Signer("–", ""),
         reference=f"UPP-{plan.year}",
         now=now_utc(),
         settings=_settings(),
+        visible=permissions.followup_scope(current_user),
     )
 
 
@@ -306,7 +354,13 @@ def followup(plan_id: int) -> str:
 @requires(permissions.can_view_followup)
 def followup_preview(plan_id: int) -> Response:
     plan = db.get_or_404(Plan, plan_id)
-    pdf = services.preview_followup(db.session, plan, now=now_utc(), settings=_settings())
+    pdf = services.preview_followup(
+        db.session,
+        plan,
+        now=now_utc(),
+        settings=_settings(),
+        visible=permissions.followup_scope(current_user),
+    )
     return _file_response(pdf, PDF, f"uppfoljning-{plan.year}-utkast.pdf", inline=True)
 
 
@@ -323,11 +377,16 @@ def followup_xlsx(plan_id: int) -> Response:
 @bp.route("/plans/<int:plan_id>/followup/sign", methods=["POST"])
 @requires(permissions.can_sign_followup)
 def followup_sign(plan_id: int) -> WResponse:
-    plan = db.get_or_404(Plan, plan_id)
+    # The plan's row lock: two concurrent "Signera uppföljningen" run one after the other.
+    plan = db.session.get(Plan, plan_id, with_for_update=True)
+    if plan is None:
+        abort(404)
     back = url_for("reports.followup", plan_id=plan.id)
     form = _followup_form()
     if not form.validate_on_submit():
         flash_errors(form)
+        return redirect(back)
+    if not _stepped_up(form):
         return redirect(back)
     cosigner = db.session.get(User, form.cosigner.data)
     if cosigner is None:
@@ -382,10 +441,10 @@ def verify() -> str:
             form.file.errors.append(exc.message)
     can_see = (
         outcome is not None
-        and outcome.issued is not None
+        and outcome.report is not None
         and (
-            outcome.issued.control is None
-            or permissions.can_view_control(current_user, outcome.issued.control)
+            outcome.report.control is None
+            or permissions.can_view_control(current_user, outcome.report.control)
         )
     )
     return render_template(

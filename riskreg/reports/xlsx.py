@@ -69,18 +69,21 @@ def followup_xlsx(report: FollowupReport) -> bytes:
         (
             "Avsnitt",
             "Kontroll",
-            "Ansvarig",
+            "Ansvarig enhet",
             "Risktal",
             "Klart senast",
             "Status",
             "Trafikljus",
             "Granskade poster",
             "Avvikelser",
-            "Öppna åtgärder",
-            "Stängda åtgärder",
+            "Avvikelsefrekvens i urvalet",
+            "Övre gräns",
+            "Bedömning",
+            "Ej verifierade åtgärder",
+            "Verifierade åtgärder",
             "Kommentar",
         ),
-        (24, 45, 12, 9, 13, 28, 11, 10, 11, 10, 10, 40),
+        (24, 45, 12, 9, 13, 28, 11, 10, 11, 12, 16, 26, 10, 11, 40),
     )
     for row in report.rows:
         _append(
@@ -95,6 +98,9 @@ def followup_xlsx(report: FollowupReport) -> bytes:
                 row.traffic_light.value,
                 row.items_checked,
                 row.deviations,
+                row.deviation_rate,
+                row.upper_limit,
+                row.verdict,
                 row.actions_open,
                 row.actions_closed,
                 row.comment,
@@ -106,7 +112,9 @@ def followup_xlsx(report: FollowupReport) -> bytes:
 
     actions = workbook.create_sheet("Åtgärder")
     _header(
-        actions, ("Kontroll", "Åtgärd", "Ansvarig", "Klart senast", "Status"), (40, 50, 12, 13, 14)
+        actions,
+        ("Kontroll", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"),
+        (40, 50, 12, 13, 14),
     )
     for action in report.actions:
         _append(

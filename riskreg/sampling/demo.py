@@ -443,9 +443,10 @@ def _passcards(
     set_conclusion(
         session,
         control,
-        "Ett kort i urvalet tillhörde en person vars anställning hade upphört. Avvikelsen ryms "
-        "inom den tolerabla frekvensen, men avstämningen mot avslutade anställningar behöver "
-        "göras regelbundet.",
+        "Ett kort i urvalet tillhörde en person vars anställning hade upphört. Med de "
+        "avslutade anställningarna översamplade kan en avvikelsefrekvens över den tolerabla "
+        "inte uteslutas för hela populationen; avstämningen mot avslutade anställningar behöver "
+        "göras varje månad.",
     )
     change_status(session, control, ControlStatus.READY_FOR_REVIEW, actor=actor, now=now)
 

@@ -95,6 +95,9 @@ PROFESSIONS = (
 
 
 class PopulationImportForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     file = FileField(_l("Fil (CSV eller XLSX)"), validators=[FileRequired(_l("Välj en fil."))])
     source = StringField(
         _l("Källa"),
@@ -115,6 +118,9 @@ class PopulationImportForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     method = SelectField(_l("Urvalsmetod"), validators=[DataRequired()])
     confidence = SelectField(_l("Konfidensnivå"), choices=choices(CONFIDENCE_CHOICES))
     tolerable_rate = PercentField(
@@ -147,6 +153,9 @@ MUS_FIELDS = ("book_value", "tolerable_misstatement", "expected_misstatement")
 
 
 class DrawForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     selection_method = SelectField(_l("Urvalsteknik"), validators=[DataRequired()])
     reason = TextAreaField(
         _l("Skäl för ny dragning"),
@@ -156,6 +165,9 @@ class DrawForm(FlaskForm):
 
 
 class ExtendForm(FlaskForm):
+    # What was current when the page was shown (an id, or the sample size; 0 for none): the
+    # same form sent twice acts once (riskreg.controls.services.require_unchanged).
+    based_on = HiddenField(validators=[Length(max=12)])
     additional = IntegerField(
         _l("Antal poster att lägga till"), validators=[DataRequired(), NumberRange(1, 100000)]
     )
@@ -207,6 +219,8 @@ class ActionForm(FlaskForm):
     )
     owner_unit = SelectField(_l("Ansvarig enhet"), coerce=int, validators=[DataRequired()])
     due_date = DateField(_l("Sista dag"), validators=[DataRequired(_l("Ange sista dag."))])
+    # One-time token: the same form sent twice creates one action (see raise_action).
+    token = HiddenField(validators=[Length(max=64)])
 
 
 class HygieneForm(FlaskForm):

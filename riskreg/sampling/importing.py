@@ -31,7 +31,11 @@ from riskreg.audit.digests import DIGEST_KEY, rows_digest_change
 from riskreg.audit.trail import record
 from riskreg.auth.models import User
 from riskreg.controls.models import CheckType, Control
-from riskreg.controls.services import require_open_for_testing
+from riskreg.controls.services import (
+    lock_control,
+    require_open_for_testing,
+    require_unchanged,
+)
 from riskreg.errors import ServiceError
 from riskreg.sampling.checktypes import (
     HYGIENE,
@@ -301,13 +305,24 @@ def import_population(
     key_column: str = "",
     amount_column: str = "",
     batch_size: int = BATCH_SIZE,
+    expected_population_id: int | None = None,
 ) -> Population:
     """Validate and store a population file for ``control``; all rows or none.
 
     Raises :class:`ServiceError` listing every bad row. The caller commits once, or rolls
     back on the error, which also removes the batches already inserted.
+    ``expected_population_id``: the current population the form was shown (0: none); the
+    same upload sent twice imports once.
     """
+    lock_control(session, control)
     require_open_for_testing(control)
+    seen = current_population(session, control)
+    require_unchanged(
+        expected_population_id,
+        seen.id if seen else 0,
+        "Populationen har redan importerats sedan sidan visades (formuläret skickades två "
+        "gånger eller någon annan hann före). Inget nytt importerades.",
+    )
     spec = spec_for(control)
     if not spec.has_population:
         raise ServiceError(

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskreg.auth.models import User
@@ -119,6 +119,17 @@ class SampleDraw(Base):
     """One drawing of a sample. The seed is stored (and audited) before any item is selected."""
 
     __tablename__ = "sample_draw"
+    # One current draw per control, whatever the application does: a second concurrent
+    # "Dra urval" that got past the row lock would fail here instead of leaving two.
+    __table_args__ = (
+        Index(
+            "uq_sample_draw_current",
+            "control_id",
+            unique=True,
+            postgresql_where=text("NOT superseded"),
+            sqlite_where=text("NOT superseded"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     control_id: Mapped[int] = mapped_column(

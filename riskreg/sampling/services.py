@@ -33,9 +33,11 @@ from riskreg.audit.trail import record
 from riskreg.auth.models import Unit, User
 from riskreg.controls.models import Action, CheckType, Control, Deviation
 from riskreg.controls.services import (
+    lock_control,
     raise_action,
     record_deviation,
     require_open_for_testing,
+    require_unchanged,
     set_conclusion,
 )
 from riskreg.errors import ServiceError, StaleObject
@@ -122,6 +124,20 @@ def current_draw(session: Session, control: Control) -> SampleDraw | None:
     )
 
 
+PLAN_ALREADY_CHANGED: Final = (
+    "Urvalsplanen har redan ändrats sedan sidan visades (formuläret skickades två gånger eller "
+    "någon annan hann före). Inget nytt sparades; se den gällande planen."
+)
+DRAW_ALREADY_CHANGED: Final = (
+    "Urvalet har redan dragits sedan sidan visades (formuläret skickades två gånger eller "
+    "någon annan hann före). Inget nytt urval drogs; se det gällande urvalet."
+)
+EXTEND_ALREADY_DONE: Final = (
+    "Urvalet har redan ändrats sedan sidan visades (formuläret skickades två gånger eller "
+    "någon annan hann före). Det utökades inte en gång till; se det gällande urvalet."
+)
+
+
 def draw_parameters(draw: SampleDraw) -> dict[str, Any]:
     return json.loads(draw.parameters_json or "{}")
 
@@ -145,12 +161,17 @@ def plan_sample(
     expected_misstatement_ore: int | None = None,
     sample_size: int | None = None,
     justification: str = "",
+    expected_plan_id: int | None = None,
 ) -> SamplePlan:
     """Compute and store a sample plan; it replaces the previous plan while nothing is drawn.
 
     Rates and confidence are exact fractions (``Decimal("0.05")``), amounts are öre.
+    ``expected_plan_id``: the current plan the form was shown (0: none), see require_unchanged.
     """
+    lock_control(session, control)
     require_open_for_testing(control)
+    seen = current_plan(session, control)
+    require_unchanged(expected_plan_id, seen.id if seen else 0, PLAN_ALREADY_CHANGED)
     method = SamplingMethod(method)
     spec = spec_for(control)
     if method not in spec.sampling_methods:
@@ -476,9 +497,17 @@ def draw_sample(
     now: datetime,
     reason: str = "",
     strata_sizes: dict[str, int] | None = None,
+    expected_draw_id: int | None = None,
 ) -> SampleDraw:
-    """Store the seed, log it, then select from the current population and store the items."""
+    """Store the seed, log it, then select from the current population and store the items.
+
+    ``expected_draw_id``: the current draw the form was shown (0: none). A double click on
+    "Dra urval" draws once; the second request is told the sample is already drawn.
+    """
+    lock_control(session, control)
     require_open_for_testing(control)
+    seen = current_draw(session, control)
+    require_unchanged(expected_draw_id, seen.id if seen else 0, DRAW_ALREADY_CHANGED)
     method = SelectionMethod(selection_method)
     if not control.deviation_definition.strip():
         raise ServiceError("Skriv vad som räknas som avvikelse innan urvalet dras.")
@@ -643,14 +672,20 @@ def extend_sample(
     reason: str,
     actor: User | None,
     now: datetime,
+    expected_size: int | None = None,
 ) -> SampleDraw:
     """Add ``additional`` records to a simple random sample ("utöka urvalet").
 
     The rank rule makes the first n picks of an n + k sample exactly the n already drawn,
     so every item already examined stays and only the next k by rank are added.
+    ``expected_size``: the sample size the form was shown; a repeated "Utöka" extends once.
     """
     control = draw.control
+    lock_control(session, control)
+    session.refresh(draw)  # superseded, size and items as committed, after the lock
+    session.expire(draw, ["items"])
     require_open_for_testing(control)
+    require_unchanged(expected_size, draw.sample_size, EXTEND_ALREADY_DONE)
     if draw.superseded or draw.status != "drawn":
         raise ServiceError("Bara det gällande urvalet kan utökas.")
     if draw.selection_method != SelectionMethod.SIMPLE_RANDOM:
@@ -866,6 +901,7 @@ def raise_item_action(
     due_date: date,
     actor: User,
     now: datetime,
+    form_token: str | None = None,
 ) -> Action:
     deviation = item_deviation(session, item)
     if deviation is None:
@@ -879,6 +915,7 @@ def raise_item_action(
         actor=actor,
         now=now,
         deviation=deviation,
+        form_token=form_token,
     )
 
 

@@ -10,9 +10,18 @@ by cell in ``tests/sampling``:
 * monetary-unit sampling (MUS): Poisson/gamma sample sizes, table C-1, and the
   Stringer bound for evaluation.
 
+* finite populations: hypergeometric sizes and upper counts; a census (every item
+  examined) knows its deviation rate and has no sampling risk;
+* stratified samples: per stratum and combined (strata weighted by size, Bonferroni
+  upper limit), :func:`evaluate_stratified`.
+
 Rates and confidences are fractions of 1 (``0.05`` means 5 %). Amounts are integer
 öre (SEK × 100). Anything that decides an integer threshold is computed with
-:class:`fractions.Fraction`; floats only enter the probability functions of SciPy.
+:class:`fractions.Fraction`; floats only enter the probability functions, and a
+probability within :data:`BOUNDARY_MARGIN` of the risk is decided again in exact
+arithmetic, so a verdict is "supported" exactly when a population at the tolerable
+rate is ruled out at the confidence – the criterion planning uses. Every size search
+is bounded (:data:`PLAN_SIZE_LIMIT`) and answers in a bounded number of steps.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from fractions import Fraction
 from functools import partial
 
 import numpy as np
-from scipy.stats import beta, binom, gamma, hypergeom
+from scipy.stats import beta, binom, gamma
 
 from riskreg.i18n import N_
 from riskreg.sampling._exact import (
@@ -54,6 +63,7 @@ __all__ = [
     "BOUNDARY_MARGIN",
     "FLOAT_NOISE_TOLERANCE",
     "MAX_SAMPLE_SIZE",
+    "PLAN_SEARCH_MAX_CALLS",
     "PLAN_SEARCH_MAX_CHUNKS",
     "PLAN_SIZE_LIMIT",
     "STRATIFIED_METHOD_DESCRIPTION",
@@ -79,6 +89,7 @@ __all__ = [
     "evaluate_hygiene",
     "evaluate_mus",
     "evaluate_stratified",
+    "hypergeometric_cdf",
     "hypergeometric_cdf_exact",
     "mus_sample_size",
     "mus_sampling_interval",
@@ -122,7 +133,11 @@ _FIRST_CHUNK = 256
 _LAST_CHUNK = 1 << 14
 
 PLAN_SEARCH_MAX_CHUNKS = 16
-"""Upper bound on the vectorised criterion calls of one size search (see tests)."""
+"""Upper bound on the vectorised criterion calls of one size scan (see tests)."""
+
+PLAN_SEARCH_MAX_CALLS = PLAN_SEARCH_MAX_CHUNKS + 4 * PLAN_SIZE_LIMIT.bit_length()
+"""Upper bound on all criterion calls of one size search: the chunks of the scan and,
+for a finite population, two bisections of at most ``log2(PLAN_SIZE_LIMIT)`` steps."""
 
 BOUNDARY_MARGIN = 1e-9
 """Probabilities this close to the risk are decided again in exact arithmetic.
@@ -331,6 +346,59 @@ def _search_binomial(risk: Fraction, tolerable: Fraction, expected: Fraction) ->
     raise PlanTooLarge()
 
 
+def _hypergeometric_cdf_chunk(
+    counts: np.ndarray, population: int, bad: int, sizes: np.ndarray
+) -> np.ndarray:
+    """:func:`hypergeometric_cdf` for consecutive sizes, sharing one cumulative sum."""
+    largest = int(sizes[-1])
+    steps = np.arange(largest, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # sizes beyond the good items:
+        terms = np.log1p(-bad / (population - steps))  # not used, they start above 0
+    logs0 = np.concatenate(([0.0], np.cumsum(terms)))
+    return np.array(
+        [
+            hypergeometric_cdf(int(k), population, bad, int(n), float(logs0[int(n)]))
+            for k, n in zip(counts, sizes, strict=True)
+        ]
+    )
+
+
+def hypergeometric_cdf(
+    k: int, population: int, bad: int, n: int, log_first: float | None = None
+) -> float:
+    """``P(X <= k)`` for the hypergeometric distribution, in time independent of N.
+
+    SciPy's implementation slows down in proportion to N and n (seconds for N of a
+    million and more), too slow for a plan search. Here ``log P(X = x0)`` at the
+    smallest possible count comes from ``sum(log1p(-D / (N - i)))`` or, when ``n``
+    exceeds the good items, from ``sum(log1p((n - N) / (D + t)))`` (both accurate for
+    any N); the next terms follow from the ratio of consecutive probabilities, summed
+    in log space. Relative accuracy is far better than :data:`BOUNDARY_MARGIN`.
+    """
+    good = population - bad
+    start = max(0, n - good)
+    top = min(k, n, bad)
+    if top < start:
+        return 0.0
+    if start == 0 and log_first is not None:
+        first = log_first
+    elif start == 0:
+        steps = np.arange(n, dtype=np.float64)
+        first = float(np.sum(np.log1p(-bad / (population - steps)))) if bad else 0.0
+    else:  # P(X = n - good) = C(D, n - good) / C(N, n) = prod over t <= good of (n-good+t)/(D+t)
+        t = np.arange(1, good + 1, dtype=np.float64)
+        first = float(np.sum(np.log1p((n - population) / (bad + t))))
+    j = np.arange(start + 1, top + 1, dtype=np.float64)
+    ratios = np.log(bad - j + 1) + np.log(n - j + 1) - np.log(j) - np.log(good - n + j)
+    logs = np.concatenate(([first], first + np.cumsum(ratios)))
+    peak = float(logs.max())
+    return float(min(1.0, math.exp(peak) * float(np.sum(np.exp(logs - peak)))))
+
+
+HYPERGEOMETRIC_SCAN_SIZES = 4096
+"""Sizes the hypergeometric search scans one by one before it bisects (see below)."""
+
+
 def _search_hypergeometric(
     risk: Fraction, tolerable: Fraction, expected: Fraction, population: int
 ) -> tuple[int, int]:
@@ -343,20 +411,81 @@ def _search_hypergeometric(
     deviations cannot separate tolerable from intolerable (small N, expected close
     to tolerable), the whole population must be examined and at most ``D - 1``
     deviations can be accepted.
+
+    The first :data:`HYPERGEOMETRIC_SCAN_SIZES` sizes are scanned one by one (every
+    AICPA-sized plan is found there, the smallest qualifying n). SciPy's
+    hypergeometric distribution costs time in proportion to n, so larger sizes are
+    found by bisection (:func:`_bisect_hypergeometric`): O(log N) evaluations.
     """
     bad = ceil_fraction(tolerable * population)
     stop = min(population, PLAN_SIZE_LIMIT)
-    for sizes in _size_chunks(1, stop):  # the binomial lower bound does not hold for finite N
+    for sizes in _size_chunks(1, min(stop, HYPERGEOMETRIC_SCAN_SIZES)):
         counts = _allowed_counts(sizes, expected)
-        cdf = hypergeom.cdf(counts, population, bad, sizes)
+        cdf = _hypergeometric_cdf_chunk(counts, population, bad, sizes)
         hit = _first_accepted(
             cdf, risk, sizes, counts, partial(_hypergeometric_by_count, population, bad)
         )
         if hit is not None:
             return int(sizes[hit]), int(counts[hit])
+    if stop > HYPERGEOMETRIC_SCAN_SIZES:
+        found = _bisect_hypergeometric(
+            risk, expected, population, bad, HYPERGEOMETRIC_SCAN_SIZES + 1, stop
+        )
+        if found is not None:
+            return found
     if population > PLAN_SIZE_LIMIT:
         raise PlanTooLarge()
     return population, bad - 1
+
+
+def _bisect_hypergeometric(
+    risk: Fraction, expected: Fraction, population: int, bad: int, low: int, high: int
+) -> tuple[int, int] | None:
+    """A size in ``low..high`` meeting the criterion, by bisection, or None.
+
+    For a fixed allowed count k the acceptance probability falls as n grows, so
+    within the sizes sharing one ``k = ceil(n E)`` the smallest qualifying n is
+    found by bisection, and such a run qualifies at all exactly when its largest n
+    does. The first qualifying k is then found by bisection over k as well. That
+    treats "some n with this k qualifies" as monotone in k, which holds except for
+    rounding wobbles when E is very close to T; a wobble can only make the answer a
+    few items larger than the smallest, never a size that does not meet the criterion.
+    """
+
+    def accepts(n: int, k: int) -> bool:
+        probability = hypergeometric_cdf(k, population, bad, n)
+        exact = partial(hypergeometric_cdf_exact, k, population, bad, n)
+        return _at_most_risk(probability, exact, risk)
+
+    def sizes_for(k: int) -> tuple[int, int]:
+        """The n in ``low..high`` with ``ceil(n E) = k``."""
+        if expected == 0:
+            return low, high
+        first = max(low, math.floor((k - 1) / expected) + 1)
+        last = min(high, math.floor(k / expected))
+        return first, last
+
+    def qualifies(k: int) -> bool:
+        first, last = sizes_for(k)
+        return first <= last and accepts(last, k)
+
+    k_low, k_high = ceil_fraction(low * expected), ceil_fraction(high * expected)
+    if not qualifies(k_high):
+        return None
+    while k_low < k_high:
+        middle = (k_low + k_high) // 2
+        if qualifies(middle):
+            k_high = middle
+        else:
+            k_low = middle + 1
+    first, last = sizes_for(k_high)
+    while first < last:
+        middle = (first + last) // 2
+        if accepts(middle, k_high):
+            last = middle
+        else:
+            first = middle + 1
+    return first, k_high
 
 
 def attribute_sample_size(
@@ -515,7 +644,7 @@ def upper_deviation_count(
     low, high = deviations, deviations + population_size - sample_size
     while low < high:
         middle = (low + high + 1) // 2
-        probability = float(hypergeom.cdf(deviations, population_size, middle, sample_size))
+        probability = hypergeometric_cdf(deviations, population_size, middle, sample_size)
         exact = partial(
             hypergeometric_cdf_exact, deviations, population_size, middle, sample_size
         )
@@ -553,7 +682,7 @@ def attribute_supported(
     bad = ceil_fraction(tolerable * population_size)
     if sample_size == population_size:
         return deviations < bad
-    probability = float(hypergeom.cdf(deviations, population_size, bad, sample_size))
+    probability = hypergeometric_cdf(deviations, population_size, bad, sample_size)
     return _at_most_risk(
         probability,
         lambda: hypergeometric_cdf_exact(deviations, population_size, bad, sample_size),

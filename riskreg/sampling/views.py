@@ -37,11 +37,12 @@ from riskreg.controls.models import (
     CONTROL_STATUS_TITLES,
     CheckType,
     Control,
+    ControlStatus,
 )
 from riskreg.db import local_date, now_utc
-from riskreg.errors import ServiceError, StaleObject
+from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.formtools import choices, flash_errors
+from riskreg.formtools import choices, flash_errors, new_form_token
 from riskreg.permissions import require, requires
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
@@ -98,10 +99,44 @@ def _require_work(control: Control) -> None:
     require(permissions.can_work_on_control(current_user, control))
 
 
+def _read_only(control: Control) -> WResponse | None:
+    """A control that is not in progress gets its read-only page, not a form that would only
+    refuse after submit: not started (deviation definition not locked), submitted or approved."""
+    if permissions.can_test_control(current_user, control):
+        return None
+    if control.status == ControlStatus.PLANNED:
+        flash(
+            _(
+                "Granskningen är inte påbörjad. Påbörja den först: då låses vad som räknas som "
+                "avvikelse, och först därefter kan population, urval och resultat registreras."
+            ),
+            "warning",
+        )
+    else:
+        flash(
+            _(
+                "Granskningen är lämnad för godkännande eller godkänd; stickprovet kan bara "
+                "läsas. Den måste öppnas igen för att ändras."
+            ),
+            "warning",
+        )
+    return redirect(url_for("sampling.control", control_id=control.id))
+
+
 def _item(item_id: int) -> SampleItem:
     item = db.get_or_404(SampleItem, item_id)
     require(permissions.can_view_control(current_user, item.draw.control), hide=True)
     return item
+
+
+def _based_on(form: Any) -> int | None:
+    """What the form was shown as current (see require_unchanged); None when the field is
+    absent, -1 when it is unreadable (which never matches: a conflict, not a crash)."""
+    raw = form.based_on.data
+    if raw is None or raw == "":
+        return None
+    parsed = parse_id(raw)
+    return -1 if parsed is None else parsed
 
 
 def format_sek_input(ore: int) -> str:
@@ -204,6 +239,8 @@ def control(control_id: int) -> str:
 def population(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     spec = spec_for(control)
     if not spec.has_population:
         return redirect(url_for("sampling.hygiene_import", control_id=control.id))
@@ -224,6 +261,7 @@ def population(control_id: int) -> str | WResponse:
                     period_end=form.period_end.data,
                     key_column=form.key_column.data or "",
                     amount_column=form.amount_column.data or "",
+                    expected_population_id=_based_on(form),
                 )
         except ServiceError as exc:
             errors = _failed(exc)
@@ -234,6 +272,8 @@ def population(control_id: int) -> str | WResponse:
             )
             return redirect(url_for("sampling.control", control_id=control.id))
     current = importing.current_population(db.session, control)
+    # The form carries what this page shows as current (see _based_on).
+    form.based_on.data = str(current.id if current else 0)
     return render_template(
         "sampling/population.html",
         control=control,
@@ -253,6 +293,8 @@ def population(control_id: int) -> str | WResponse:
 def plan(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     spec = spec_for(control)
     form = PlanForm()
     form.method.choices = choices(
@@ -297,6 +339,7 @@ def plan(control_id: int) -> str | WResponse:
                 expected_misstatement_ore=form.expected_misstatement.ore if mus else None,
                 sample_size=form.sample_size.data,
                 justification=form.justification.data or "",
+                expected_plan_id=_based_on(form),
             )
         except ServiceError as exc:
             _failed(exc)
@@ -304,11 +347,14 @@ def plan(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalsplanen är sparad: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.plan", control_id=control.id))
+    current_plan = services.current_plan(db.session, control)
+    # The form carries what this page shows as current (see _based_on).
+    form.based_on.data = str(current_plan.id if current_plan else 0)
     return render_template(
         "sampling/plan.html",
         control=control,
         form=form,
-        current=services.current_plan(db.session, control),
+        current=current_plan,
         population=population,
         book_value=book_value,
         mus=mus,
@@ -325,6 +371,8 @@ def plan(control_id: int) -> str | WResponse:
 def draw(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     spec = spec_for(control)
     form = DrawForm()
     plan = services.current_plan(db.session, control)
@@ -358,6 +406,7 @@ def draw(control_id: int) -> str | WResponse:
                 now=now_utc(),
                 reason=form.reason.data or "",
                 strata_sizes=sizes,
+                expected_draw_id=_based_on(form),
             )
         except ServiceError as exc:
             _failed(exc)
@@ -365,15 +414,20 @@ def draw(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalet är draget: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.items", control_id=control.id))
+    current = services.current_draw(db.session, control)
+    # The form carries what this page shows as current (see _based_on).
+    form.based_on.data = str(current.id if current else 0)
+    extend_form = ExtendForm(formdata=None)
+    extend_form.based_on.data = str(current.sample_size if current else 0)
     return render_template(
         "sampling/draw.html",
         control=control,
         form=form,
         plan=plan,
         population=population,
-        current=services.current_draw(db.session, control),
+        current=current,
         strata=sorted(strata.items()),
-        extend_form=ExtendForm(formdata=None),
+        extend_form=extend_form,
         **_titles(),
     )
 
@@ -398,6 +452,7 @@ def extend(control_id: int) -> WResponse:
                 reason=form.reason.data or "",
                 actor=current_user,
                 now=now_utc(),
+                expected_size=_based_on(form),
             )
         except ServiceError as exc:
             _failed(exc)
@@ -493,7 +548,8 @@ def item(item_id: int) -> str | WResponse:
             attribute: getattr(form, f"attr_{index}").data or ""
             for index, attribute in enumerate(attributes)
         }
-        version = parse_version(form.version.data) if form.version.data else None
+        # A missing or damaged version is a conflict, never a silent overwrite.
+        version = parse_version(form.version.data)
         try:
             services.record_result(
                 db.session,
@@ -527,6 +583,7 @@ def item(item_id: int) -> str | WResponse:
     columns = json.loads(sample_item.draw.population.columns_json or "[]")
     data = json.loads(population_item.data_json or "{}")
     action_form = ActionForm(formdata=None)
+    action_form.token.data = new_form_token()
     action_form.owner_unit.choices = _unit_choices()
     action_form.owner_unit.data = control.responsible_unit_id
     return render_template(
@@ -543,7 +600,7 @@ def item(item_id: int) -> str | WResponse:
         deviation=deviation,
         evidence_form=EvidenceForm(formdata=None),
         action_form=action_form,
-        can_work=permissions.can_work_on_control(current_user, control),
+        can_work=permissions.can_test_control(current_user, control),
         audit_related=[
             *(("attribute_result", r.id) for r in sample_item.attribute_results),
             *(("evidence", e.id) for e in sample_item.evidence),
@@ -629,7 +686,11 @@ def item_action(item_id: int) -> WResponse:
             due_date=form.due_date.data or date.min,
             actor=current_user,
             now=now_utc(),
+            form_token=form.token.data or None,
         )
+    except AlreadyDone as exc:
+        db.session.rollback()
+        flash(exc.message, "info")
     except ServiceError as exc:
         _failed(exc)
     else:
@@ -646,6 +707,8 @@ def item_action(item_id: int) -> WResponse:
 def hygiene(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     if control.check_type != CheckType.HYGIENE:
         flash(_("Granskningen gäller inte hygienrutiner."), "warning")
         return redirect(url_for("sampling.control", control_id=control.id))
@@ -715,6 +778,8 @@ def hygiene(control_id: int) -> str | WResponse:
 def hygiene_import(control_id: int) -> str | WResponse:
     control = _control(control_id)
     _require_work(control)
+    if (locked := _read_only(control)) is not None:
+        return locked
     form = HygieneImportForm()
     errors: list[str] = []
     if form.validate_on_submit():

@@ -160,3 +160,73 @@ def test_cli_users_create(app: Flask, make_unit) -> None:  # type: ignore[no-unt
         ]
     )
     assert bad.exit_code == 1 and "FINNSEJ" in bad.output
+
+
+def test_edit_pages_of_id_zero_do_not_exist(app: Flask, make_user) -> None:  # type: ignore[no-untyped-def]
+    make_user("ik", "admin")
+    client = app.test_client()
+    login(client, "ik")
+    for path in ("/admin/units/0/edit", "/admin/users/0/edit"):
+        assert client.get(path).status_code == 404, path
+    # Nor does posting to them create anything.
+    data = {"code": "Noll", "name": "Noll", "parent_id": 0, "manager_id": 0}
+    assert client.post("/admin/units/0/edit", data=data).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Unit).where(Unit.code == "Noll")) is None
+
+
+def _edit(client, user_id: int, app: Flask, **changes: object):  # type: ignore[no-untyped-def]
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        data: dict[str, object] = {
+            "username": user.username,
+            "full_name": user.full_name,
+            "email": user.email,
+            "role": user.role,
+            "unit_ids": [u.id for u in user.units],
+            "locale": user.locale,
+            "password": "",
+            "version": user.version,
+        }
+        if user.active:
+            data["active"] = "y"
+    data.update(changes)
+    if data.get("active") is None:
+        data.pop("active")
+    response = client.post(f"/admin/users/{user_id}/edit", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def test_changes_of_active_state_role_or_units_end_the_users_sessions(
+    app: Flask, make_user, make_unit
+) -> None:  # type: ignore[no-untyped-def]
+    make_unit("CE")
+    staben = make_unit("Staben")
+    make_user("ik", "admin")
+    karin = make_user("karin", "controller", units=["CE"])
+    admin = app.test_client()
+    login(admin, "ik")
+
+    def karins_browser():  # type: ignore[no-untyped-def]
+        browser = app.test_client()
+        assert login(browser, "karin").status_code == 302
+        assert browser.get("/").status_code == 200
+        return browser
+
+    # Only the name changes: Karin stays signed in.
+    browser = karins_browser()
+    _edit(admin, karin.id, app, full_name="Karin Ny")
+    assert browser.get("/").status_code == 200
+    # Deactivated, then reactivated: the old cookie does not come back to life.
+    _edit(admin, karin.id, app, active=None)
+    assert browser.get("/").status_code == 302
+    _edit(admin, karin.id, app, active="y")
+    assert browser.get("/").status_code == 302
+    # A new role, or other units: the sessions end too.
+    browser = karins_browser()
+    _edit(admin, karin.id, app, role="auditor")
+    assert browser.get("/").status_code == 302
+    browser = karins_browser()
+    _edit(admin, karin.id, app, unit_ids=[staben.id])
+    assert browser.get("/").status_code == 302
+    assert karins_browser().get("/").status_code == 200  # she can sign in again

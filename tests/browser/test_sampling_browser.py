@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from riskreg.auth.models import User
-from riskreg.controls.services import create_control
+from riskreg.controls.services import change_status, create_control
 from riskreg.db import now_utc
 from riskreg.extensions import db
 from riskreg.plans.models import Risk
@@ -34,12 +34,14 @@ def _new_control(app: Flask) -> None:
     with app.app_context():
         risk = db.session.scalar(select(Risk).where(Risk.title.contains("privata vårdgivare")))
         granskare = db.session.scalar(select(User).where(User.username == "granskare"))
-        create_control(
+        control = create_control(
             db.session, risk, title=TITLE, check_type="payments",
             responsible_unit=risk.responsible_unit, controllers=[granskare],
             deviation_definition="Utbetalning som inte följer avtalets prislista.",
             actor=granskare, now=now_utc(),
         )
+        # Started ("Påbörja"): the deviation definition is locked before any import.
+        change_status(db.session, control, "in_progress", actor=granskare, now=now_utc())
         db.session.commit()
 
 

@@ -62,10 +62,15 @@ def test_full_cycle_with_segregation_of_duties(world) -> None:  # type: ignore[n
         change_status(db.session, control, "approved", actor=users["admin"], now=NOW)
     change_status(db.session, control, "approved", actor=users["chef"], now=NOW)
     assert control.approved_by.username == "chef"
+    # Reopening: never by the controller alone; the approver who approved it, with a reason.
+    with pytest.raises(NotAllowed, match="godkännaren som godkände den"):
+        change_status(
+            db.session, control, "in_progress", actor=users["granskare"], now=NOW, note="Ny"
+        )
     with pytest.raises(ServiceError, match="skäl"):
-        change_status(db.session, control, "in_progress", actor=users["granskare"], now=NOW)
+        change_status(db.session, control, "in_progress", actor=users["chef"], now=NOW)
     change_status(
-        db.session, control, "in_progress", actor=users["granskare"], now=NOW, note="Nya underlag"
+        db.session, control, "in_progress", actor=users["chef"], now=NOW, note="Nya underlag"
     )
     assert control.approved_by is None
     db.session.commit()

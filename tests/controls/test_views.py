@@ -427,12 +427,26 @@ def test_status_flow_through_http_with_refusals(app: Flask, demo: dict[str, str]
     assert control.status == ControlStatus.APPROVED
     assert 'data-testid="approved-by"' in html
 
-    # Reopening needs a reason.
-    html = _step(controller, app, control_id, "reopen")
+    # The controller alone cannot reopen an approved review; the approver can, with a reason.
+    assert f'action="/controls/{control_id}/reopen"' not in _text(
+        controller.get(f"/controls/{control_id}")
+    )
+    response = controller.post(
+        f"/controls/{control_id}/reopen",
+        data={"version": str(control.version), "note": "Jag vill ändra."},
+    )
+    assert response.status_code == 403
+    assert _reload(app, control_id).status == ControlStatus.APPROVED
+    html = _step(chef, app, control_id, "reopen")
     assert "Ange skäl för att öppna en godkänd granskning igen." in html
     assert _reload(app, control_id).status == ControlStatus.APPROVED
-    html = _step(controller, app, control_id, "reopen", "Nya underlag från leverantören.")
+    html = _step(chef, app, control_id, "reopen", "Nya underlag från leverantören.")
     assert "Granskningen är öppnad igen." in html
+    # The other party (the controller) is told, in riskreg's notifications.
+    notices = _text(controller.get("/reminders/notifications"))
+    assert "öppnad igen av Göran Förvaltningschef" in notices
+    assert "Nya underlag från leverantören." in notices
+    assert "Godkänd granskning öppnad igen" in notices
 
     steps = [(e.from_status, e.to_status, e.note) for e in _reload(app, control_id).events]
     assert steps == [

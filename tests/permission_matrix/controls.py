@@ -34,10 +34,11 @@ EXPECTED: Matrix = {
         lambda i: f"/controls/{i['payments']}/send-back",
         {"approver"},
     ),
+    # Reopening an approved review: the approver who approved it, or the admin.
     "controls.reopen": (
         "POST",
         lambda i: f"/controls/{i['payments']}/reopen",
-        WORKERS | {"approver"},
+        {"admin", "approver"},
     ),
     "controls.new_action": ("GET", lambda i: f"/controls/{i['payments']}/actions/new", WORKERS),
     "controls.actions": ("GET", lambda i: "/controls/actions/", ALL),

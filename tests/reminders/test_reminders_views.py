@@ -163,6 +163,7 @@ def test_admin_sees_the_defaults_and_changes_the_policy(app: Flask, world: World
             "repeat_overdue_every_days": "5",
             "escalate_after_days": "21",
             "repeat_escalation_every_days": "",
+            "version": "0",  # the page showed the defaults: nothing saved yet
         },
     )
     assert response.status_code == 302
@@ -217,7 +218,14 @@ def test_the_policy_is_for_admins_only(app: Flask, world: World) -> None:
 def test_a_stale_policy_form_is_refused(app: Flask, world: World) -> None:
     client = client_for(app, "admin")
     base = {"days_before": "14, 3", "on_due_date": "y", "repeat_overdue_every_days": "7"}
-    assert client.post("/reminders/policy", data=base).status_code == 302
+    # The page shows version 0 while no rules are saved; that form is stale after a save.
+    assert 'name="version" type="hidden" value="0"' in client.get("/reminders/policy").get_data(
+        as_text=True
+    )
+    assert client.post("/reminders/policy", data={**base, "version": "0"}).status_code == 302
+    assert "Någon annan har ändrat reglerna" in client.post(
+        "/reminders/policy", data={**base, "days_before": "2", "version": "0"}
+    ).get_data(as_text=True)
     with app.app_context():
         version = db.session.get(ReminderPolicySetting, 1).version
     assert (
@@ -228,6 +236,11 @@ def test_a_stale_policy_form_is_refused(app: Flask, world: World) -> None:
     )
     assert stale.status_code == 200
     assert "Någon annan har ändrat reglerna" in stale.get_data(as_text=True)
+    # A form with its version removed is a conflict too, never a silent overwrite.
+    missing = client.post("/reminders/policy", data={**base, "days_before": "1"})
+    assert "Någon annan har ändrat reglerna" in missing.get_data(as_text=True)
+    with app.app_context():
+        assert load_policy(db.session).days_before == (14, 3)
 
 
 # --- the send log -----------------------------------------------------------------------------
@@ -303,7 +316,8 @@ def test_pages_have_no_inline_style_or_script(app: Flask, world: World) -> None:
 def test_switching_every_reminder_off_is_allowed_and_shown(app: Flask, world: World) -> None:
     client = client_for(app, "admin")
     assert 'data-testid="all-off"' not in client.get("/reminders/policy").get_data(as_text=True)
-    assert client.post("/reminders/policy", data={"days_before": ""}).status_code == 302
+    response = client.post("/reminders/policy", data={"days_before": "", "version": "0"})
+    assert response.status_code == 302
     assert 'data-testid="all-off"' in client.get("/reminders/policy").get_data(as_text=True)
 
 

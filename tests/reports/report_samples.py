@@ -158,7 +158,7 @@ def make_review_report(n_items: int = 150) -> ReviewReport:
             imported_at=datetime(2025, 8, 5, 10, 2, tzinfo=STOCKHOLM),
         ),
         sampling_plan=SamplingPlan(
-            method="Monetary-unit sampling (MUS)",
+            method="Beloppsurval, MUS (statistiskt)",
             parameters=(
                 Figure("Konfidensnivå", "95 %"),
                 Figure("Tolerabel avvikelsefrekvens", "5 %"),

@@ -254,10 +254,26 @@ def approved_control(session: Session, scenario: Scenario) -> Control:
 
 
 def settings_for(app: Flask) -> SigningSettings:
-    """The app's signing settings, after making sure the dev keys exist in its instance."""
+    """The app's signing settings, after making sure the dev keys exist in its instance and
+    every active signer (controller, approver, admin) has a personal certificate."""
+    from riskreg.extensions import db
+    from riskreg.reports.signers import issue_missing_certificates
+
     settings = SigningSettings.from_config(app.config, app.instance_path)
-    ensure_dev_keys(settings.pkcs12_path.parent, "Region Västmanland")
-    return SigningSettings.from_config(app.config, app.instance_path)
+    ensure_dev_keys(settings.personal_keys_dir, "Region Västmanland")
+    settings = SigningSettings.from_config(app.config, app.instance_path)
+    assert settings.passphrase is not None
+    with app.app_context():
+        issue_missing_certificates(
+            db.session,
+            db.session.scalars(select(User)).all(),
+            keys_dir=settings.personal_keys_dir,
+            passphrase=settings.passphrase,
+            organisation="Region Västmanland",
+            now=now_utc() - timedelta(hours=2),
+        )
+        db.session.commit()
+    return settings
 
 
 def user(session: Session, username: str) -> User:

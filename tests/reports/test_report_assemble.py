@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from riskreg.controls.models import Action, Control, ControlEvent, ControlStatus
 from riskreg.plans.models import Organisation, Plan, Risk
 from riskreg.reports import assemble, data
 from riskreg.risks.matrix import DEFAULT_LEVELS, Matrix, default_cells
-from riskreg.sampling import stats
+from riskreg.sampling import hygiene, stats
 from riskreg.sampling.models import (
     AttributeResult,
     HygieneObservation,
@@ -23,6 +24,7 @@ from riskreg.sampling.models import (
     SampleItem,
     SamplePlan,
 )
+from riskreg.sampling.services import Evaluation as SamplingEvaluation
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
@@ -108,13 +110,27 @@ def _sample(
     return assemble.ReviewInputs(control, population, plan, draw)
 
 
-def test_attribute_evaluation_uses_the_stored_results() -> None:
-    control = _control()
+def _attribute_result(n: int, k: int, not_assessable: int = 0) -> SamplingEvaluation:
+    """What the sampling package's evaluation returns for an attribute sample."""
+    counted = k + not_assessable
+    return SamplingEvaluation(
+        "attribute",
+        sample_size=n,
+        assessed=n,
+        deviations=k,
+        not_assessable=not_assessable,
+        complete=True,
+        rate_percent=f"{Decimal(counted * 100) / n:.1f} %".replace(".", ","),
+        attribute=stats.evaluate_attribute(n, counted, Decimal("0.95"), Decimal("0.05")),
+        notes=["En anteckning från utvärderingssidan."],
+    )
+
+
+def test_the_report_renders_the_sampling_evaluation_it_is_given() -> None:
     plan = SamplePlan(
         method="attribute",
         confidence=Decimal("0.95"),
         tolerable_rate=Decimal("0.05"),
-        expected_rate=Decimal("0"),
         sample_size=60,
         allowed_deviations=0,
     )
@@ -122,29 +138,28 @@ def test_attribute_evaluation_uses_the_stored_results() -> None:
         ("deviation", 100_00, None),
         ("not_assessable", 1, None),
     ]
-    evaluation = assemble.evaluate(_sample(control, results, plan))
-    expected = stats.evaluate_attribute(60, 2, Decimal("0.95"), Decimal("0.05"))
+    given = _attribute_result(60, 1, 1)
+    inputs = dataclasses.replace(_sample(_control(), results, plan), evaluation=given)
+    evaluation = assemble.evaluate(inputs)
     figures = {f.label: f.value for f in evaluation.figures}
-    shown = format(expected.upper_limit_percent, "f").replace(".", ",") + " %"
+    assert given.attribute is not None
+    shown = format(given.attribute.upper_limit_percent, "f").replace(".", ",") + " %"
     assert figures["Övre avvikelsegräns (95 % konfidens)"] == shown
-    assert figures["Avvikelser (inklusive ej bedömbara)"] == "2"
+    assert figures["Avvikelser"] == "1 + 1 ej bedömbara"
+    assert figures["Avvikelsefrekvens i urvalet"] == "3,3 %"
+    assert figures["Bedömning"] == "Överstiger tolerabel frekvens"
     assert evaluation.deviations == 2 and evaluation.items_checked == 60
     assert evaluation.beyond_tolerable is True  # 2 of 60 at 95 % exceeds 5 %
-    assert any("ISA 530" in note for note in evaluation.notes)
+    assert "En anteckning från utvärderingssidan." in evaluation.notes
 
 
-def test_zero_deviations_in_59_items_is_within_five_percent() -> None:
-    plan = SamplePlan(
-        method="attribute",
-        confidence=Decimal("0.95"),
-        tolerable_rate=Decimal("0.05"),
-        sample_size=59,
-    )
-    evaluation = assemble.evaluate(_sample(_control(), [("ok", 1, None)] * 59, plan))
-    assert evaluation.beyond_tolerable is False and evaluation.deviations == 0
+def test_without_a_session_or_an_evaluation_there_is_no_report_evaluation() -> None:
+    plan = SamplePlan(method="attribute", confidence=Decimal("0.95"), sample_size=1)
+    with pytest.raises(ValueError, match="session"):
+        assemble.evaluate(_sample(_control(), [("ok", 1, None)], plan))
 
 
-def test_mus_evaluation_is_the_stringer_bound() -> None:
+def test_mus_evaluation_shows_the_stringer_bound_in_kronor() -> None:
     plan = SamplePlan(
         method="mus",
         confidence=Decimal("0.95"),
@@ -152,30 +167,42 @@ def test_mus_evaluation_is_the_stringer_bound() -> None:
         interval_ore=1_000_000,
         sample_size=4,
     )
-    results = [
-        ("ok", 400_000, None),
-        ("deviation", 500_000, 250_000),  # 50 % tainting
-        ("deviation", 200_000, None),  # no audited amount: taken as 100 %
-        ("ok", 2_000_000, 2_000_000),  # top stratum, correct
-    ]
-    evaluation = assemble.evaluate(_sample(_control(), results, plan))
-    expected = stats.evaluate_mus(
-        [
-            stats.MusFinding("P001", 400_000, 400_000),
-            stats.MusFinding("P002", 500_000, 250_000),
-            stats.MusFinding("P003", 200_000, 0),
-            stats.MusFinding("P004", 2_000_000, 2_000_000),
-        ],
+    results = [("ok", 400_000, None), ("deviation", 500_000, 250_000)]
+    mus = stats.evaluate_mus(
+        [stats.MusFinding("P001", 400_000, 400_000), stats.MusFinding("P002", 500_000, 250_000)],
         1_000_000,
         Decimal("0.95"),
         5_000_000,
     )
+    given = SamplingEvaluation(
+        "mus",
+        sample_size=2,
+        assessed=2,
+        deviations=1,
+        complete=True,
+        rate_percent="50,0 %",
+        mus=mus,
+    )
+    inputs = dataclasses.replace(_sample(_control(), results, plan), evaluation=given)
+    evaluation = assemble.evaluate(inputs)
     figures = {f.label: f.value for f in evaluation.figures}
-    limit = figures["Övre felgräns, Stringer (95 % konfidens)"]
-    kronor, ore = divmod(expected.upper_misstatement_limit_ore, 100)
-    assert limit == f"{kronor:,}".replace(",", "\u00a0") + f",{ore:02d} kr"
-    assert evaluation.beyond_tolerable is (not expected.within_tolerable)
-    assert any("100 % felandel" in note for note in evaluation.notes)
+    limit = figures["Övre felgräns (Stringer, 95 % konfidens)"]
+    kronor, ore = divmod(mus.upper_misstatement_limit_ore, 100)
+    assert limit.replace("\u00a0", " ") == f"{kronor:,}".replace(",", " ") + f",{ore:02d} kr"
+    assert evaluation.beyond_tolerable is (not mus.within_tolerable)
+    assert evaluation.verdict == "Inom tolerabel felsumma"
+    report = assemble.review_report(
+        inputs,
+        reference="GR-1",
+        organisation="Region Västmanland",
+        controller=assemble.Signer("Anna Åström", ""),
+        approver=assemble.Signer("Örjan Ängström", ""),
+        generated_at=NOW,
+        tz=STOCKHOLM,
+    )
+    # An MUS plan has no "allowed number of deviations"; it plans with an expected misstatement.
+    assert report.sampling_plan.allowed_deviations is None
+    assert report.sampling_plan.method == "Beloppsurval, MUS (statistiskt)"
 
 
 def test_hygiene_observations_against_the_target() -> None:
@@ -194,7 +221,12 @@ def test_hygiene_observations_against_the_target() -> None:
         )
         for n in range(1, 41)
     ]
-    inputs = assemble.ReviewInputs(control, observations=observations)
+    report_ = hygiene.evaluate_hygiene(
+        hygiene.HygieneObservation(o.unit_name, o.profession, tuple(o.steps.split(",")))
+        for o in observations
+    )
+    given = SamplingEvaluation("hygiene", sample_size=40, assessed=40, hygiene=report_)
+    inputs = assemble.ReviewInputs(control, observations=observations, evaluation=given)
     evaluation = assemble.evaluate(inputs)
     figures = {f.label: f.value for f in evaluation.figures}
     assert figures["Korrekt i alla 8 steg"] == "90,0 %"
@@ -225,7 +257,10 @@ def test_review_report_data_from_the_objects() -> None:
         sample_size=2,
         explanation="Förklaring.",
     )
-    inputs = _sample(control, [("ok", 1, None), ("deviation", 1, None)], plan)
+    inputs = dataclasses.replace(
+        _sample(control, [("ok", 1, None), ("deviation", 1, None)], plan),
+        evaluation=SamplingEvaluation("non_statistical", sample_size=2, assessed=2, deviations=1),
+    )
     owner = Unit(code="CE", name="Centrum för ekonomi")
     deviation = Deviation(description="Fel belopp.", sample_item_id=2, recovery_claim_ore=12_50)
     action = Action(

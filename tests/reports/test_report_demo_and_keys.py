@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -11,12 +12,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from riskreg.auth.models import User
 from riskreg.db import now_utc
 from riskreg.demo import load_demo
 from riskreg.extensions import db
 from riskreg.plans.models import Plan
 from riskreg.reports import demo as reports_demo
-from riskreg.reports.models import Report, ReportState
+from riskreg.reports.models import Report, ReportState, SigningCertificate
 from riskreg.reports.services import SigningSettings
 from riskreg.reports.verify import Verdict, verify_pdf
 from tests.conftest import login, make_app
@@ -63,16 +65,26 @@ def test_configured_passphrase_wins_over_the_file(fresh: Flask) -> None:
     assert settings.pkcs12_path == Path(fresh.instance_path) / "region" / "signing.p12"
 
 
-def test_demo_step_does_nothing_without_an_approved_control(fresh: Flask) -> None:
+def test_demo_step_without_an_approved_control_signs_nothing_but_issues_certificates(
+    fresh: Flask,
+) -> None:
     with fresh.app_context():
         # Controls planned but none approved (the sampling step, which approves one, left out).
         load_demo(
-            db.session, now=now_utc(),
+            db.session,
+            now=now_utc(),
             feature_demos=("riskreg.controls.demo", "riskreg.reports.demo"),
         )
         db.session.commit()
         assert db.session.scalar(select(Report)) is None
-    assert not (Path(fresh.instance_path) / "keys").exists()
+        signers = {
+            u.username
+            for u in db.session.scalars(select(User))
+            if u.active and u.role in ("controller", "approver", "admin")
+        }
+        holders = {c.user.username for c in db.session.scalars(select(SigningCertificate))}
+    assert signers and holders == signers
+    assert (Path(fresh.instance_path) / "keys" / "ca-key.pem").exists()
 
 
 def test_demo_step_signs_approved_controls_on_a_fresh_machine(
@@ -107,3 +119,10 @@ def test_demo_step_signs_approved_controls_on_a_fresh_machine(
         [poppler("pdfsig"), str(path)], capture_output=True, text=True, check=False
     ).stdout
     assert output.count("Signature Validation: Signature is Valid.") == 2
+    # Two different people, each named by their own certificate, not the organisation's.
+    signers = dict(
+        re.findall(
+            r"Signature Field Name: (.+)\n\s*- Signer Certificate Common Name: (.+)", output
+        )
+    )
+    assert signers == {"Granskare": "Karin Åström", "Godkannare": "Göran Förvaltningschef"}

@@ -88,7 +88,9 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
     with app.app_context():
         assert db.session.scalar(select(Report)) is None  # not confirmed: nothing signed
     done = admin.post(
-        f"{url}/sign", data={"cosigner": chef_id(app), "confirm": "y"}, follow_redirects=True
+        f"{url}/sign",
+        data={"cosigner": chef_id(app), "confirm": "y", "password": demo["admin"]},
+        follow_redirects=True,
     )
     assert "väntar på medsignatur av Göran Förvaltningschef" in done.get_data(as_text=True)
     with app.app_context():
@@ -99,7 +101,9 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
 
     approver = client_as(app, demo, "chef")
     assert "Medsignera uppföljningen" in approver.get(url).get_data(as_text=True)
-    approver.post(f"/reports/{report_id}/cosign", data={"confirm": "y"})
+    approver.post(
+        f"/reports/{report_id}/cosign", data={"confirm": "y", "password": demo["chef"]}
+    )
     with app.app_context():
         report = db.session.get(Report, report_id)
         assert report is not None and report.state == ReportState.SIGNED
@@ -119,7 +123,7 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
     assert "Uppföljning av internkontrollplanen 2025" in text
     assert "Utbetalningar till privata vårdgivare 2025" in text
     assert "Riskkarta" in text and "Sannolik" in text and "Allvarlig" in text
-    assert "Signerad av Ingrid Samordnare, internkontrollsamordnare" in text
+    assert "Signerad elektroniskt av Ingrid Samordnare, internkontrollsamordnare" in text
     # The coordinator certifies the follow-up: the signature box says so, not "Granskare".
     assert "Samordnare: Ingrid Samordnare" in text and "Granskare:" not in text
 

@@ -23,6 +23,7 @@ from riskreg.errors import NotAllowed, ServiceError
 from riskreg.extensions import db
 from riskreg.reports import services
 from riskreg.reports.models import Report, ReportState
+from riskreg.reports.signers import active_certificate
 from riskreg.reports.verify import Verdict, verify_pdf
 from tests.conftest import TEST_PASSWORD
 from tests.reports.scenario import (
@@ -130,8 +131,8 @@ def test_pdftotext_has_the_swedish_risk_text_exactly(
     text = re.sub(r"\s+", " ", pdftotext(poppler, content, tmp_path))
     assert scenario.risk_title in text
     assert "Utbetalningar till privata vårdgivare 2025" in text
-    assert "Signerad av Karin Åström, granskare" in text
-    assert "Signerad av Göran Förvaltningschef, godkännare" in text
+    assert "Signerad elektroniskt av Karin Åström, granskare" in text
+    assert "Signerad elektroniskt av Göran Förvaltningschef, godkännare" in text
     assert "Sida 1 av" in text
 
 
@@ -331,17 +332,61 @@ def test_a_certified_report_of_a_reopened_control_cannot_be_cosigned(
         db.session.rollback()
 
 
-def test_missing_key_is_a_clear_error(
-    app: Flask, scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_signer_without_a_certificate_is_told_how_to_get_one(
+    app: Flask, scenario: Scenario
 ) -> None:
-    monkeypatch.setitem(app.config, "SIGNING_PKCS12", str(tmp_path / "saknas.p12"))
     settings = services.SigningSettings.from_config(app.config, app.instance_path)
     with app.app_context():
-        with pytest.raises(ServiceError, match="riskreg keys init"):
+        with pytest.raises(ServiceError, match="riskreg keys issue granskare") as refused:
             services.sign_review(
                 db.session,
                 approved_control(db.session, scenario),
                 actor=user(db.session, "granskare"),
+                now=now_utc(),
+                settings=settings,
+            )
+        assert "inget giltigt personligt signeringscertifikat" in refused.value.message
+        db.session.rollback()
+        assert db.session.scalar(select(Report)) is None
+
+
+def test_a_deactivated_users_key_can_no_longer_sign(
+    app: Flask, scenario: Scenario, archive: Path
+) -> None:
+    settings = settings_for(app)
+    with app.app_context():
+        controller = user(db.session, "granskare")
+        assert active_certificate(db.session, controller) is not None  # has a key...
+        controller.active = False  # ...but is deactivated
+        db.session.flush()
+        with pytest.raises(ServiceError, match="inaktiverad") as refused:
+            services.sign_review(
+                db.session,
+                approved_control(db.session, scenario),
+                actor=controller,
+                now=now_utc(),
+                settings=settings,
+            )
+        assert "signeringsnyckel kan inte längre användas" in refused.value.message
+        db.session.rollback()
+        assert db.session.scalar(select(Report)) is None
+        assert not list(archive.rglob("*.pdf"))
+
+
+def test_a_missing_personal_key_file_is_a_clear_error(
+    app: Flask, scenario: Scenario, archive: Path
+) -> None:
+    settings = settings_for(app)
+    with app.app_context():
+        controller = user(db.session, "granskare")
+        certificate = active_certificate(db.session, controller)
+        assert certificate is not None
+        (settings.personal_keys_dir / "users" / certificate.location).unlink()
+        with pytest.raises(ServiceError, match="Signeringsnyckeln för granskare saknas"):
+            services.sign_review(
+                db.session,
+                approved_control(db.session, scenario),
+                actor=controller,
                 now=now_utc(),
                 settings=settings,
             )
@@ -389,7 +434,7 @@ def test_cli_verify_accepts_the_issued_report(
     path.write_bytes(content)
     result = app.test_cli_runner().invoke(args=["reports", "verify", str(path)])
     assert result.exit_code == 0, result.output
-    assert "Resultat: giltig" in result.output
+    assert "Resultat: äkta, utfärdad av riskreg" in result.output
     assert f"slutliga, medsignerade rapporten {report.reference}" in result.output
 
 
@@ -409,10 +454,9 @@ def test_one_changed_byte_is_reported_by_pdfsig_and_cli_verify(
     path = tmp_path / "ändrad.pdf"
     path.write_bytes(tampered)
     result = app.test_cli_runner().invoke(args=["reports", "verify", str(path)])
-    assert result.exit_code == 1
-    assert "Resultat: ogiltig" in result.output
+    assert result.exit_code == 2
+    assert "Resultat: ändrad efter signeringen" in result.output
     assert "hashvärdet stämmer inte" in result.output
-    assert "inte en rapport som riskreg har utfärdat" in result.output
 
 
 def test_appended_revision_is_an_illegal_modification_for_cli_verify(
@@ -427,8 +471,8 @@ def test_appended_revision_is_an_illegal_modification_for_cli_verify(
     path = tmp_path / "tillagd.pdf"
     path.write_bytes(extended)
     result = app.test_cli_runner().invoke(args=["reports", "verify", str(path)])
-    assert result.exit_code == 1
-    assert "Resultat: ogiltig" in result.output
+    assert result.exit_code == 2
+    assert "Resultat: ändrad efter signeringen" in result.output
     assert "otillåtet sätt" in result.output
     assert "senare ändringar tillåtna: NEJ" in result.output
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from riskreg.extensions import db
 from riskreg.reports.models import Report, ReportState
@@ -123,7 +123,9 @@ def test_controller_signs_then_approver_cosigns(
         assert db.session.scalar(select(Report)) is None
 
     signed = controller.post(
-        f"{control_url}/sign", data={"confirm": "y", "next": control_url}, follow_redirects=True
+        f"{control_url}/sign",
+        data={"confirm": "y", "next": control_url, "password": demo["granskare"]},
+        follow_redirects=True,
     )
     text = signed.get_data(as_text=True)
     assert "väntar på medsignatur av Göran Förvaltningschef" in text
@@ -131,23 +133,34 @@ def test_controller_signs_then_approver_cosigns(
     assert report.state == ReportState.CERTIFIED
     # The controller gets no co-sign button and is refused when posting anyway.
     assert "Medsignera som godkännare" not in text
-    assert controller.post(f"/reports/{report.id}/cosign", data={"confirm": "y"}).status_code == 403
+    refused = controller.post(
+        f"/reports/{report.id}/cosign", data={"confirm": "y", "password": demo["granskare"]}
+    )
+    assert refused.status_code == 403
 
     approver = client_as(app, demo, "chef")
     page = approver.get(control_url).get_data(as_text=True)
     assert "Medsignera som godkännare" in page
     done = approver.post(
-        f"/reports/{report.id}/cosign", data={"confirm": "y"}, follow_redirects=True
+        f"/reports/{report.id}/cosign",
+        data={"confirm": "y", "password": demo["chef"]},
+        follow_redirects=True,
     )
     assert "medsignerad och arkiverad" in done.get_data(as_text=True)
     report = _report(app)
     assert report.state == ReportState.SIGNED and report.final_sha256
 
     again = approver.post(
-        f"/reports/{report.id}/cosign", data={"confirm": "y"}, follow_redirects=True
+        f"/reports/{report.id}/cosign",
+        data={"confirm": "y", "password": demo["chef"]},
+        follow_redirects=True,
     )
     assert "redan medsignerad" in again.get_data(as_text=True)
-    again = controller.post(f"{control_url}/sign", data={"confirm": "y"}, follow_redirects=True)
+    again = controller.post(
+        f"{control_url}/sign",
+        data={"confirm": "y", "password": demo["granskare"]},
+        follow_redirects=True,
+    )
     assert "redan signerad" in again.get_data(as_text=True)
 
 
@@ -155,8 +168,12 @@ def test_next_must_stay_on_the_site(app: Flask, demo: dict[str, str], scenario: 
     controller = client_as(app, demo, "granskare")
     # A browser reads "/\\evil.example" as "//evil.example": another site.
     for target in (
-        "https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example",
-        "/\\/evil.example", "\\\\evil.example",
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:alert(1)",
+        "/\\evil.example",
+        "/\\/evil.example",
+        "\\\\evil.example",
     ):
         response = controller.post(
             f"/reports/controls/{scenario.control_id}/sign", data={"next": target}
@@ -187,8 +204,7 @@ def test_verify_page_accepts_the_issued_report(
     content = settings_for(app).store().path(report.final_file or "").read_bytes()
     client = client_as(app, demo, "smittskydd")  # anyone signed in may verify
     page = _upload(client, content)
-    assert 'data-testid="verdict">giltig<' in page
-    assert "alla 2 signaturer är giltiga" in page
+    assert 'data-testid="verdict">Äkta, utfärdad av riskreg<' in page
     assert f"medsignerade rapporten {report.reference}" in page
     # smittskydd may not read the CE control: its title is not revealed.
     assert "Utbetalningar till privata vårdgivare 2025" not in page
@@ -202,12 +218,12 @@ def test_verify_page_reports_changes(app: Flask, demo: dict[str, str], scenario:
     content = settings_for(app).store().path(report.final_file or "").read_bytes()
     client = client_as(app, demo, "revisor")
     page = _upload(client, flip_byte_in_first_page(content))
-    assert 'data-testid="verdict">ogiltig<' in page
+    assert 'data-testid="verdict">Ändrad efter signeringen<' in page
     assert "hashvärdet stämmer inte" in page
-    assert "inte en rapport som riskreg har utfärdat" in page
     page = _upload(client, append_text_revision(content))
-    assert 'data-testid="verdict">ogiltig<' in page
+    assert 'data-testid="verdict">Ändrad efter signeringen<' in page
     assert "otillåtet sätt" in page
+    assert f"bygger på rapporten {report.reference}" in page
 
 
 def test_verify_page_checks_content_and_size(
@@ -228,4 +244,92 @@ def test_verify_page_says_unsigned(app: Flask, demo: dict[str, str], scenario: S
     client = client_as(app, demo, "granskare")
     preview = client.get(f"/reports/controls/{scenario.control_id}/preview.pdf").data
     page = _upload(client, preview)
-    assert 'data-testid="verdict">osignerad<' in page
+    assert 'data-testid="verdict">Osignerad<' in page
+
+
+# ---------------------------------------------------------------- reopening a signed review
+
+
+def test_reopened_review_keeps_its_signed_report_listed_as_superseded(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    from riskreg.controls.models import Control, ControlStatus
+
+    sign_both(app, scenario)
+    report = _report(app)
+    controller = client_as(app, demo, "granskare")
+    with app.app_context():
+        control = db.session.get(Control, scenario.control_id)
+        assert control is not None
+        version = control.version
+    refused = controller.post(
+        f"/controls/{scenario.control_id}/reopen",
+        data={"version": str(version), "note": "Ändra en post."},
+    )
+    assert refused.status_code == 403
+    chef = client_as(app, demo, "chef")
+    response = chef.post(
+        f"/controls/{scenario.control_id}/reopen",
+        data={"version": str(version), "note": "Leverantören har skickat nya underlag."},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        control = db.session.get(Control, scenario.control_id)
+        assert control is not None and control.status == ControlStatus.IN_PROGRESS
+
+    auditor = client_as(app, demo, "revisor")
+    listing = auditor.get("/reports/").get_data(as_text=True)
+    row = listing[listing.index("Utbetalningar till privata vårdgivare 2025") :]
+    row = row[: row.index("</tr>")]
+    assert "Ingen rapport" not in row
+    assert "Ersatt: granskningen är öppnad igen efter signeringen" in row
+    assert f"Ersatt: {report.reference}" in row
+    assert f"/reports/{report.id}/download" in row
+    download = auditor.get(f"/reports/{report.id}/download")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    panel = auditor.get(f"/reports/controls/{scenario.control_id}").get_data(as_text=True)
+    assert f"{report.reference} –" in panel and "ersatt (granskningen öppnades igen)" in panel
+    # The superseded file still verifies as genuine, and says it is superseded.
+    content = settings_for(app).store().path(report.final_file or "").read_bytes()
+    verified = _upload(auditor, content)
+    assert 'data-verdict="genuine"' in verified
+    assert "Granskningen har öppnats igen efter signeringen; rapporten är ersatt" in verified
+    # The controller hears of it from riskreg, with the approver's reason.
+    notices = controller.get("/reminders/notifications").get_data(as_text=True)
+    assert "öppnad igen av Göran Förvaltningschef" in notices
+    assert "Leverantören har skickat nya underlag." in notices
+
+
+def test_admin_reopening_tells_controller_and_approver(
+    app: Flask, demo: dict[str, str], scenario: Scenario
+) -> None:
+    from riskreg.auth.models import User
+    from riskreg.controls.models import Control
+    from riskreg.controls.services import change_status
+    from riskreg.db import now_utc
+    from riskreg.errors import NotAllowed
+    from riskreg.reminders.models import Notification
+
+    with app.app_context():
+        control = db.session.get(Control, scenario.control_id)
+        assert control is not None
+        controller = db.session.scalar(select(User).where(User.username == "granskare"))
+        with pytest.raises(NotAllowed, match="godkännaren som godkände den"):
+            change_status(
+                db.session, control, "in_progress", actor=controller, now=now_utc(), note="x"
+            )
+        db.session.rollback()
+        control = db.session.get(Control, scenario.control_id)
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        assert control is not None and admin is not None
+        before = db.session.scalar(select(func.max(Notification.id))) or 0
+        change_status(
+            db.session, control, "in_progress", actor=admin, now=now_utc(), note="Rättelse."
+        )
+        db.session.commit()
+        told = db.session.scalars(
+            select(User.username)
+            .join(Notification, Notification.user_id == User.id)
+            .where(Notification.id > before, Notification.reason == "reopened")
+        ).all()
+    assert sorted(told) == ["chef", "granskare"]

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from riskreg.auth.models import Role, User
 from riskreg.auth.services import create_unit, create_user
-from riskreg.controls.models import CheckType, Control
-from riskreg.controls.services import create_control
+from riskreg.controls.models import CheckType, Control, ControlStatus
+from riskreg.controls.services import change_status, create_control
 from riskreg.extensions import db
 from riskreg.plans.models import Organisation, Plan, Risk
 from tests.conftest import TEST_PASSWORD
@@ -87,7 +87,7 @@ def world(app: Flask) -> Iterator[World]:
             )
             db.session.add(risk)
             db.session.flush()
-            controls[check_type] = create_control(
+            control = create_control(
                 db.session,
                 risk,
                 title=f"Granskning {check_type}",
@@ -98,7 +98,12 @@ def world(app: Flask) -> Iterator[World]:
                 attributes_text="Beslut finns\nAttesterat" if check_type == "generic" else "",
                 actor=users["admin"],
                 now=NOW,
-            ).id
+            )
+            # Started: the deviation definition is locked before any population or draw.
+            change_status(
+                db.session, control, ControlStatus.IN_PROGRESS, actor=users["granskare"], now=NOW
+            )
+            controls[check_type] = control.id
         db.session.commit()
         made = World(
             controls,

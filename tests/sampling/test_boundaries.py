@@ -157,40 +157,86 @@ class _Counting:
 
 
 @pytest.mark.parametrize(
-    ("tolerable", "expected", "population"),
-    [
-        ("5", "4,99", None),
-        ("5", "4.99", 10**6),
-        ("5", "4,999", 150_000),
-        ("2", "1,99", None),
-        ("50", "49,99", None),
-    ],
+    ("tolerable", "expected"), [("5", "4,99"), ("5", "4.999"), ("2", "1,99"), ("50", "49,99")]
 )
 def test_near_boundary_attribute_plans_answer_in_bounded_steps(
-    monkeypatch: pytest.MonkeyPatch, tolerable: str, expected: str, population: int | None
+    monkeypatch: pytest.MonkeyPatch, tolerable: str, expected: str
 ) -> None:
     """Expected just under tolerable needs millions of items: the search refuses after at
     most PLAN_SEARCH_MAX_CHUNKS vectorised calls over at most PLAN_SIZE_LIMIT sizes."""
-    counted = {"binom": _Counting(binom), "hypergeom": _Counting(hypergeom)}
-    for name, proxy in counted.items():
-        monkeypatch.setattr(stats, name, proxy)
+    proxy = _Counting(binom)
+    monkeypatch.setattr(stats, "binom", proxy)
     with pytest.raises(stats.PlanTooLarge):
-        stats.plan_attribute_sample(
-            "0.95", parse_percent(tolerable), parse_percent(expected), population
-        )
-    calls = sum(c.calls for c in counted.values())
-    candidates = sum(c.candidates for c in counted.values())
-    assert 1 <= calls <= stats.PLAN_SEARCH_MAX_CHUNKS
-    assert candidates <= stats.PLAN_SIZE_LIMIT
+        stats.plan_attribute_sample("0.95", parse_percent(tolerable), parse_percent(expected))
+    assert 1 <= proxy.calls <= stats.PLAN_SEARCH_MAX_CHUNKS
+    assert proxy.candidates <= stats.PLAN_SIZE_LIMIT
 
 
-def test_small_population_near_boundary_is_a_census(monkeypatch: pytest.MonkeyPatch) -> None:
-    proxy = _Counting(hypergeom)
-    monkeypatch.setattr(stats, "hypergeom", proxy)
+class _CountingFunction:
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+        self.calls = 0
+
+    def __call__(self, *args: Any) -> Any:
+        self.calls += 1
+        return self.wrapped(*args)
+
+
+@pytest.mark.parametrize(
+    ("expected", "population", "refused"),
+    [
+        ("4,99", 10**6, True),
+        ("4,999", 150_000, True),
+        ("4,99", 100_000, False),  # found by bisection beyond the scanned sizes
+        ("4,5", 100_000, False),
+        ("4,99", 300, False),  # a census
+    ],
+)
+def test_near_boundary_finite_population_plans_answer_in_bounded_steps(
+    monkeypatch: pytest.MonkeyPatch, expected: str, population: int, refused: bool
+) -> None:
+    """With a finite population every candidate size costs one hypergeometric evaluation:
+    at most the scanned sizes plus two bisections of log2(PLAN_SIZE_LIMIT) steps each."""
+    proxy = _CountingFunction(stats.hypergeometric_cdf)
+    monkeypatch.setattr(stats, "hypergeometric_cdf", proxy)
+    bound = stats.HYPERGEOMETRIC_SCAN_SIZES + 4 * stats.PLAN_SIZE_LIMIT.bit_length()
+    rate = parse_percent(expected)
+    assert rate is not None
+    if refused:
+        with pytest.raises(stats.PlanTooLarge):
+            stats.plan_attribute_sample("0.95", "0.05", rate, population)
+    else:
+        plan = stats.plan_attribute_sample("0.95", "0.05", rate, population)
+        n, k = plan.sample_size, plan.allowed_deviations
+        bad = math.ceil(Fraction(5, 100) * population)
+        assert n <= population and k is not None
+        if n < population:  # the criterion holds at the answer (scipy, independently)
+            assert k == math.ceil(n * Fraction(rate))
+            assert hypergeom.cdf(k, population, bad, n) <= 0.05
+        else:
+            assert k == bad - 1
+    assert 1 <= proxy.calls <= bound
+
+
+def test_small_population_near_boundary_is_a_census() -> None:
     plan = stats.plan_attribute_sample("0.95", "0.05", "0.0499", population_size=300)
     assert (plan.sample_size, plan.allowed_deviations) == (300, 14)  # ceil(15) − 1
     assert "måste hela populationen (300 poster) granskas" in plan.explanation
-    assert proxy.calls <= stats.PLAN_SEARCH_MAX_CHUNKS and proxy.candidates <= 300
+
+
+def test_fast_hypergeometric_matches_scipy() -> None:
+    rng = np.random.default_rng(10)
+    for _ in range(500):
+        population = int(rng.integers(1, 2000))
+        bad = int(rng.integers(0, population + 1))
+        n = int(rng.integers(0, population + 1))
+        k = int(rng.integers(0, n + 1))
+        assert stats.hypergeometric_cdf(k, population, bad, n) == pytest.approx(
+            hypergeom.cdf(k, population, bad, n), abs=1e-11
+        )
+    assert stats.hypergeometric_cdf(0, 10**12, 5 * 10**10, 59) == pytest.approx(
+        0.95**59, rel=1e-6
+    )
 
 
 def test_near_boundary_mus_plan_answers_in_bounded_steps(monkeypatch: pytest.MonkeyPatch) -> None:

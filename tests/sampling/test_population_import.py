@@ -231,12 +231,20 @@ def test_reimport_supersedes_before_a_draw_and_is_refused_after(ctx, world: Worl
 def test_import_refused_when_submitted(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     control = world.control("payments")
     granskare = world.user("granskare")
-    change_status(db.session, control, "in_progress", actor=granskare, now=NOW)
     set_conclusion(db.session, control, "Klart.")
     change_status(db.session, control, "ready_for_review", actor=granskare, now=NOW)
     db.session.commit()
     messages = _refused(world, "payments", csv_bytes(PAYMENT_HEADER, PAYMENTS))
     assert "lämnad för godkännande" in messages[0]
+
+
+def test_import_refused_before_the_control_is_started(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
+    """ISA 530: the deviation definition is locked at the start; nothing is tested before."""
+    control = world.control("payments")
+    control.status = "planned"  # as created, before "Påbörja"
+    db.session.commit()
+    messages = _refused(world, "payments", csv_bytes(PAYMENT_HEADER, PAYMENTS))
+    assert "inte påbörjad" in messages[0] and "avvikelse" in messages[0]
 
 
 HYGIENE_HEADER = ["Enhet", "Yrke", "Datum", "Typ", *(f"Steg {i}" for i in range(1, 9))]

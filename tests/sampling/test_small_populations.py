@@ -310,6 +310,13 @@ def test_stratified_evaluation_with_worked_numbers(app: Flask, world: World) -> 
     assert 'data-testid="estimated-rate">4,0 %' in page
     assert f'data-testid="upper-limit">{combined},0 %' in page
     assert "Skiktat urval" in page and "Bonferroni" in page
+    english = _client(app)
+    english.post("/language", data={"locale": "en"})
+    page = english.get(
+        f"/sampling/controls/{world.controls['passcards']}/evaluate"
+    ).get_data(as_text=True)
+    assert "Stratified sample: each stratum is evaluated on its own" in page
+    assert "Upper deviation limit, whole population" in page
 
 
 def test_refusals_and_the_method_read_in_english(app: Flask, world: World) -> None:
@@ -333,3 +340,20 @@ def test_refusals_and_the_method_read_in_english(app: Flask, world: World) -> No
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "n = 300" in page
+
+
+def test_the_aicpa_confidence_levels_are_offered(app: Flask, world: World) -> None:
+    client = _client(app)
+    url = f"/sampling/controls/{world.controls['referrals']}/plan"
+    form = client.get(url).get_data(as_text=True)
+    for level in ("95", "90", "85", "80", "75", "70", "65", "50"):
+        assert f'<option value="0.{level}">{level} %</option>' in form
+    page = client.post(
+        url,
+        data={"method": "attribute", "confidence": "0.80", "tolerable_rate": "5",
+              "expected_rate": "0"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    # 80 %: the smallest n with 0.95^n <= 0.20
+    expected = next(n for n in range(1, 200) if Decimal("0.95") ** n <= Decimal("0.20"))
+    assert f"n = {expected}" in page and "Med 80 % konfidens" in page

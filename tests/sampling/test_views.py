@@ -73,7 +73,8 @@ def _draw_mus(app: Flask, world: World) -> FlaskClient:
 
 def _result_form(overall: str = "ok", **extra: str) -> dict[str, str]:
     data = {f"attr_{i}": "ok" for i in range(len(ATTRIBUTES))}
-    data.update(overall=overall, next="1")
+    # A fresh item has version 1; a form without its version is a conflict.
+    data.update(overall=overall, next="1", version="1")
     data.update(extra)
     return data
 
@@ -311,3 +312,19 @@ def test_panel_on_the_sampling_overview(app: Flask, world: World) -> None:
     assert "0 av " in page and "bedömda" in page
     index = client.get("/sampling/").get_data(as_text=True)
     assert "Granskning payments" in index
+
+
+def test_an_item_result_without_its_version_is_a_conflict(app: Flask, world: World) -> None:
+    """A POST with the hidden version removed used to overwrite a newer save silently."""
+    client = _draw_mus(app, world)
+    with app.app_context():
+        item = db.session.scalar(select(SampleItem).order_by(SampleItem.position))
+        item_id = item.id
+    saved = client.post(f"/sampling/items/{item_id}", data=_result_form("ok", comment="Först."))
+    assert saved.status_code == 302
+    form = _result_form("ok", comment="Skriver över.")
+    del form["version"]
+    page = client.post(f"/sampling/items/{item_id}", data=form).get_data(as_text=True)
+    assert "Posten har ändrats av någon annan" in page
+    with app.app_context():
+        assert db.session.get(SampleItem, item_id).comment == "Först."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime
 
 import pytest
@@ -42,7 +43,7 @@ def test_harmless_values_are_untouched() -> None:
 
 def test_csv_writer_neutralises_text_but_not_numbers() -> None:
     text = rows_to_csv_text(["Rubrik", "Belopp"], [[h, -12] for h in HOSTILE])
-    assert text.startswith("\ufeffRubrik;Belopp\r\n")
+    assert text.startswith('\ufeff"Rubrik";"Belopp"\r\n')  # every text quoted
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))[1:]
     assert [r[0] for r in rows] == ["'" + h for h in HOSTILE]
     assert {r[1] for r in rows} == {"-12"}
@@ -89,3 +90,71 @@ def test_audit_trail_export_is_neutralised(app: Flask, demo: dict[str, str]) -> 
             assert cell.data_type != "f", cell.coordinate
     users = [row[2].value for row in sheet.iter_rows(min_row=2)]
     assert "=cmd|' /C calc'!A0" in users  # kept as text, not prefixed, in XLSX
+
+
+# --- the other separator ------------------------------------------------------------------------
+
+EMBEDDED = [
+    "Kostnad;=1+1;@SUM(1+1)",  # a comma file opened in Swedish Excel (;)
+    "Kostnad,=1+1,@SUM(1+1)",  # a ; file opened with ,
+    'Kostnad;"=1+1";-2+3',  # a quote in front: a reader takes it as a quoted cell
+    "Kostnad; =1+1",  # a space in front is no formula; left as it is
+]
+
+
+def _cells_under_both_readers(text: str) -> list[str]:
+    cells = []
+    for delimiter in (",", ";"):
+        for row in csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter):
+            cells.extend(row)
+    return cells
+
+
+def _no_formula(cells: list[str]) -> None:
+    # A plain negative number is a number, not a formula.
+    formulas = [
+        c for c in cells if c.startswith(FORMULA_START) and not re.fullmatch(r"-\d+", c)
+    ]
+    assert not formulas, formulas
+
+
+@pytest.mark.parametrize("delimiter", [";", ","])
+def test_csv_export_is_safe_under_either_separator(delimiter: str) -> None:
+    text = rows_to_csv_text(
+        ["Rubrik", "Ansvarig", "Belopp"],
+        [[e, e, 5] for e in EMBEDDED] + [[h, "x", -1] for h in HOSTILE],
+        delimiter=delimiter,
+    )
+    _no_formula(_cells_under_both_readers(text))
+    # Read with its own separator, the texts are the user's, with the guard marks only.
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter))[1:]
+    assert [r[0].replace("'", "") for r in rows[: len(EMBEDDED)]] == [
+        e.replace("'", "") for e in EMBEDDED
+    ]
+    assert rows[-1][2] == "-1"  # numbers stay numbers, unquoted
+
+
+def test_plan_csv_is_safe_under_either_separator_and_reimports_unchanged(
+    app: Flask, demo: dict[str, str]
+) -> None:
+    from riskreg.auth.models import Unit
+    from riskreg.plans.importer import read_plan
+
+    with app.app_context():
+        codes = set(db.session.scalars(select(Unit.code)))
+        risks = list(db.session.scalars(select(Risk).order_by(Risk.id).limit(len(EMBEDDED))))
+        for risk, title in zip(risks, EMBEDDED, strict=True):
+            risk.title = title
+        db.session.commit()
+        plan_id = risks[0].plan_id
+    client = app.test_client()
+    login(client, "admin", demo["admin"])
+    response = client.get(f"/plans/{plan_id}/export.csv")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    _no_formula(_cells_under_both_readers(text))
+    assert "Kostnad;'=1+1;'@SUM(1+1)" in text
+    # riskreg's own importer takes the guard marks off again: the titles come back as typed.
+    parsed = read_plan(io.BytesIO(text.encode("utf-8")), "plan.csv", codes)
+    assert not parsed.errors, parsed.errors
+    assert [row.title for row in parsed.rows[: len(EMBEDDED)]] == EMBEDDED

@@ -119,6 +119,8 @@ def test_a_renamed_image_is_refused() -> None:
         (b"", "tom.csv", "tom.csv är tom"),
         ((DATA / "skrap.csv").read_bytes(), "skrap.csv", "binär fil"),
         (b"a;b\n1;\x002\n", "nul.csv", "binär fil"),
+        ("Område;Åtgärd – kostnad €\r\n".encode("utf-16-le") * 20, "u16.csv",
+         "u16.csv: UTF-16 utan BOM stöds inte; spara som UTF-8."),
         ((DATA / "gammal-excel.xls").read_bytes(), "gammal.xls", "gamla format"),
         ((DATA / "plan-trunkerad.xlsx").read_bytes(), "plan.xlsx", "skadat eller ofullständigt"),
         (xlsx_bytes()[:3000], "plan.xlsx", "skadat eller ofullständigt"),

@@ -408,7 +408,7 @@ def followup_sign_url(app: Flask) -> str:
 
 def followup_sign_values(app: Flask) -> dict[str, FormValue]:
     with app.app_context():
-        return {"confirm": "y", "cosigner": str(_user("chef").id), "next": ""}
+        return {"confirm": "y", "cosigner": str(_user("chef").id), "next": "", "password": "x"}
 
 
 # --- reminders ----------------------------------------------------------------------------------
@@ -603,8 +603,10 @@ FORMS = [
     HostileForm(
         name="report cosign",
         url=cosign_url,
-        valid=lambda app: {"confirm": "y", "next": ""},
-        attack=("next",),
+        # The step-up password is not known here (random demo passwords): every post is refused
+        # at the password check, which is what hostile values in it must not get past.
+        valid=lambda app: {"confirm": "y", "next": "", "password": "x"},
+        attack=("next", "password"),
         login="chef",
         quiet_refusal=frozenset({302}),
         quiet_message=True,
@@ -613,7 +615,7 @@ FORMS = [
         name="follow-up sign",
         url=followup_sign_url,
         valid=followup_sign_values,
-        attack=("cosigner", "next"),
+        attack=("cosigner", "next", "password"),
         quiet_refusal=frozenset({302}),
         quiet_message=True,
     ),
