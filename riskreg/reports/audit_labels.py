@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.services import register_labels, register_names
-from riskreg.reports.models import Report
+from riskreg.reports.models import Report, SigningCertificate
 
 register_labels(
     "report",
@@ -47,9 +47,61 @@ register_labels(
 )
 
 
+register_labels(
+    "signing_certificate",
+    {
+        "user_id": _l("Användare"),
+        "fingerprint_sha256": _l("Certifikatets SHA-256-fingeravtryck"),
+        "serial_number": _l("Serienummer"),
+        "subject": _l("Utfärdat till"),
+        "issuer": _l("Utfärdat av"),
+        "not_before": _l("Giltigt från"),
+        "not_after": _l("Giltigt till"),
+        "source": _l("Ursprung"),
+        "storage": _l("Nyckelns förvaring"),
+        "location": _l("Nyckelns plats"),
+        "certificate_pem": _l("Certifikat (PEM)"),
+        "registered_at": _l("Registrerat"),
+        "revoked_at": _l("Återkallat"),
+        "revoked_reason": _l("Skäl till återkallelse"),
+    },
+    label=_l("Signeringscertifikat"),
+    values={
+        "source": {
+            "issued": _l("Utfärdat av riskregs certifikatutfärdare"),
+            "imported": _l("Importerat från organisationens PKI"),
+        },
+        "storage": {
+            "file": _l("Krypterad fil"),
+            "pkcs11": _l("Säkerhetsmodul (PKCS#11)"),
+        },
+    },
+    formats={"certificate_pem": lambda value: str(_l("(certifikatet i PEM-format)"))},
+)
+
+
+def _certificates(session: Session, ids: set[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(SigningCertificate.id, SigningCertificate.subject).where(
+            SigningCertificate.id.in_(ids)
+        )
+    )
+    return {row[0]: _common_name(row[1]) for row in rows}
+
+
+def _common_name(subject: str) -> str:
+    """"UID=admin,CN=Ingrid Samordnare,O=…" -> "Ingrid Samordnare" (the holder, in words)."""
+    for part in subject.split(","):
+        key, _, value = part.partition("=")
+        if key.strip().upper() == "CN" and value:
+            return value
+    return subject
+
+
 def _reports(session: Session, ids: set[int]) -> dict[int, str]:
     rows = session.execute(select(Report.id, Report.reference).where(Report.id.in_(ids)))
     return {row[0]: row[1] for row in rows}
 
 
 register_names("report", _reports)
+register_names("signing_certificate", _certificates)
