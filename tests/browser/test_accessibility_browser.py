@@ -156,7 +156,23 @@ def test_every_page_each_role_reaches_meets_wcag_aa_and_fits_a_phone(
 ) -> None:
     violations: list[str] = []
     too_wide: list[str] = []
+    no_statement_link: list[str] = []
     checked: dict[str, list[str]] = {}
+    anonymous = browser.new_context(locale="sv-SE", viewport=DESKTOP)
+    anonymous.add_init_script(script=axe_source)
+    page = anonymous.new_page()
+    try:  # what everyone reaches before logging in
+        for url in (live_server + "/login", live_server + "/tillganglighet"):
+            assert _open(page, url)
+            violations += [f"anonymous {url}: {_describe(v)}" for v in _axe_violations(page)]
+            if (problem := _too_wide(page)) is not None:
+                too_wide.append(f"anonymous {url}: {problem}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Tillgänglighetsredogörelse för riskreg"
+        )
+        expect(page.get_by_role("heading", name="Tillsyn")).to_be_visible()
+    finally:
+        anonymous.close()
     for role, username in ROLES.items():
         context = browser.new_context(locale="sv-SE", viewport=DESKTOP)
         # Injected by the browser itself before each page's scripts: the page's CSP still holds.
@@ -168,6 +184,8 @@ def test_every_page_each_role_reaches_meets_wcag_aa_and_fits_a_phone(
             checked[role] = []
             for url in pages_of(page, live_server):
                 checked[role].append(url)
+                if page.get_by_test_id("accessibility-link").count() != 1:
+                    no_statement_link.append(f"{role} {url}")
                 violations += [f"{role} {url}: {_describe(v)}" for v in _axe_violations(page)]
                 if (problem := _too_wide(page)) is not None:
                     too_wide.append(f"{role} {url}: {problem}")
@@ -180,3 +198,4 @@ def test_every_page_each_role_reaches_meets_wcag_aa_and_fits_a_phone(
     assert any(url.endswith("/audit/") for url in checked["auditor"])
     assert not violations, "\n".join(violations)
     assert not too_wide, "\n".join(too_wide)
+    assert not no_statement_link, no_statement_link
