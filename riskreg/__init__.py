@@ -20,7 +20,10 @@ from werkzeug.routing import IntegerConverter
 from riskreg.config import instance_path_from_env, load_config
 from riskreg.i18n import N_
 
+#: The source checkout (instance/ lives here in development); not part of an installed wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The package folder: templates/, static/ and migrations/ ship inside it (package data).
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def create_app(
@@ -30,8 +33,8 @@ def create_app(
         __name__,
         instance_path=str(instance_path or instance_path_from_env(PROJECT_ROOT / "instance")),
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PACKAGE_DIR / "templates"),
+        static_folder=str(PACKAGE_DIR / "static"),
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
@@ -130,10 +133,10 @@ def _limit_plain_forms(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from riskreg.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from riskreg.extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -145,7 +148,7 @@ def _init_extensions(app: Flask) -> None:
         locale_selector=_select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
-    limiter.init_app(app)
+    # The login throttle counts with `limits` itself; no other route is rate-limited.
     from riskreg.auth import throttle
 
     throttle.init_app(app)

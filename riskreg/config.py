@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Flask
 
+from riskreg.db import LOCAL_TIMEZONE_NAME
+
 # The known development key that production refuses (check_production_safety).
 DEV_SECRET_KEY = "dev"  # noqa: S105  # nosec B105
 
@@ -31,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     # Every request that is no upload (url-encoded forms): werkzeug reads those whole.
     "MAX_FORM_BYTES": 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "sv",
-    "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+    "BABEL_DEFAULT_TIMEZONE": LOCAL_TIMEZONE_NAME,
     "LANGUAGES": ["sv", "en"],
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     # Cookies: never readable by scripts, not sent on cross-site subrequests or POSTs, and
@@ -54,7 +56,6 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_FIX_X_PORT": 0,
     "PROXY_FIX_X_PREFIX": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_HEADERS_ENABLED": False,
     # Failed logins before a temporary lockout, per typed username and per client address
     # (riskreg/auth/throttle.py); rate-limit strings as Flask-Limiter writes them.
     "LOGIN_ACCOUNT_LIMIT": "5 per 15 minutes",

@@ -24,7 +24,9 @@ def now_utc() -> datetime:
 
 
 #: Where the register's dates are: deadlines, due dates and decision dates are Swedish days.
-LOCAL_TIMEZONE = ZoneInfo("Europe/Stockholm")
+#: The one place the zone is named; config, display and reports take it from here.
+LOCAL_TIMEZONE_NAME = "Europe/Stockholm"
+LOCAL_TIMEZONE = ZoneInfo(LOCAL_TIMEZONE_NAME)
 
 
 def local_date(now: datetime) -> date:

@@ -43,7 +43,6 @@ from openpyxl.styles import Font
 __all__ = [
     "FORMULA_START",
     "XLSX_MAX_ROWS",
-    "Verbatim",
     "csv_response",
     "iter_csv",
     "neutralise_cell",
@@ -58,15 +57,6 @@ FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 #: Excel's sheet holds 1,048,576 rows, one of which is the header.
 XLSX_MAX_ROWS: Final = 1_048_575
 XLSX_MIMETYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class Verbatim(str):
-    """Text that must reach the file to the letter, e.g. the audit trail's hashed record.
-
-    Anyone re-checks the chain by hashing this cell, so no ``'`` may go inside it. That is
-    safe because every text cell is quoted: a reader splitting at the other separator still
-    keeps a quoted cell whole. Only a formula character at the very start is neutralised.
-    """
 
 
 #: The separators a CSV may be opened with: Swedish Excel reads ``;``, most others ``,``.
@@ -111,8 +101,6 @@ def _csv_value(value: Any, delimiter: str) -> Any:
         return value.isoformat()
     if isinstance(value, bool):
         return "ja" if value else "nej"
-    if isinstance(value, Verbatim):
-        return "'" + value if value.startswith(FORMULA_START) else str(value)
     return neutralise_cell(value, delimiter=delimiter) if isinstance(value, str) else value
 
 

@@ -25,7 +25,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Table, create_engine, exists, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -49,6 +49,13 @@ def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
+def _admin_engine(url: str) -> Any:
+    """A connection to PostgreSQL's maintenance database, for CREATE/DROP DATABASE."""
+    return create_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
     """argon2id at production cost takes ~60 ms a hash; the tests create hundreds of users."""
@@ -63,8 +70,23 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _database_url(tmp_path_factory)
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's database. Under pytest-xdist each worker has its own: SQLite files live in
+    the worker's temporary folder, and on PostgreSQL the worker id is appended to the name in
+    RISKREG_TEST_DATABASE_URL (riskreg_test_gw0, ...), created here and dropped at the end."""
+    url = _database_url(tmp_path_factory)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or make_url(url).get_backend_name() != "postgresql":
+        yield url
+        return
+    name = f"{make_url(url).database}_{worker}"
+    admin = _admin_engine(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -101,18 +123,36 @@ def _app(database_url: str, instance_dir: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+def _filled_tables(conn: Any) -> list[Table]:
+    """The tables holding at least one row, found in one query."""
+    tables = db.metadata.sorted_tables
+    row = conn.execute(
+        select(*(exists().select_from(t).label(f"t{i}") for i, t in enumerate(tables)))
+    ).one()
+    return [table for table, filled in zip(tables, row, strict=True) if filled]
+
+
 def empty_all_tables(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
-        tables = db.metadata.sorted_tables
         with db.engine.connect() as conn:
+            filled = _filled_tables(conn)
             if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
+                if filled:
+                    names = ", ".join(f'"{t.name}"' for t in filled)
+                    conn.execute(text(f"TRUNCATE {names} CASCADE"))
+                # Ids start at 1 again, also in tables the test filled and emptied itself.
+                conn.execute(
+                    text(
+                        "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1,"
+                        " false) FROM pg_sequences"
+                        " WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+                    )
+                )
+            elif filled:
                 # units and users point at each other; SQLite checks keys row by row.
                 conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                for table in reversed(tables):
+                for table in reversed(filled):
                     conn.execute(table.delete())
                 conn.commit()
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
@@ -244,9 +284,7 @@ class DemoTemplates:
         return self.url.get_backend_name() == "postgresql"
 
     def _admin(self) -> Any:
-        return create_engine(
-            self.url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
-        )
+        return _admin_engine(self.url.render_as_string(hide_password=False))
 
     def get(self, feature_demos: tuple[str, ...] | None) -> DemoTemplate:
         if feature_demos not in self.templates:
@@ -322,13 +360,9 @@ def demo_templates(
 
 def _is_empty(app: Flask) -> bool:
     with app.app_context():
-        try:
-            return not any(
-                db.session.scalar(select(func.count()).select_from(table))
-                for table in db.metadata.sorted_tables
-            )
-        finally:
-            db.session.remove()
+        db.session.remove()
+        with db.engine.connect() as conn:
+            return not _filled_tables(conn)
 
 
 def load_demo_data(app: Flask, feature_demos: tuple[str, ...] | None = None) -> dict[str, str]:

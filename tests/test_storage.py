@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,10 +41,22 @@ def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 @pytest.fixture()
 def scenario(app: Flask, archive: Path) -> Scenario:
-    """The demo (whose signed reports go to ``archive`` too) and an approved control."""
+    """The demo (its signed reports in ``archive`` too) and an approved control."""
     load_demo_data(app)
+    restored = Path(app.instance_path) / "reports"  # a demo restored from its template
+    if restored.is_dir():
+        shutil.copytree(restored, archive, dirs_exist_ok=True)
     settings_for(app)
     return build(app)
+
+
+@pytest.fixture()
+def evidence_files(app: Flask) -> Iterator[list[Path]]:
+    """Files this test puts into the shared evidence folder; removed afterwards."""
+    made: list[Path] = []
+    yield made
+    for path in made:
+        path.unlink(missing_ok=True)
 
 
 def age(path: Path, seconds: int = TWO_HOURS) -> None:
@@ -73,7 +87,7 @@ def check(app: Flask, *args: str) -> tuple[int, str]:
 
 
 def test_crashed_signing_and_upload_leave_orphans_that_check_lists_and_cleans(
-    app: Flask, scenario: Scenario, archive: Path
+    app: Flask, scenario: Scenario, archive: Path, evidence_files: list[Path]
 ) -> None:
     second = build(app, title="Utbetalningar, andra halvåret")
     orphan = crash_while_signing(app, second)
@@ -90,6 +104,7 @@ def test_crashed_signing_and_upload_leave_orphans_that_check_lists_and_cleans(
         recorded_bytes, lost_bytes = b"kvitto 1\n", b"kvitto 2, aldrig sparat\n"
         recorded = evidence / hashlib.sha256(recorded_bytes).hexdigest()
         lost = evidence / hashlib.sha256(lost_bytes).hexdigest()
+        evidence_files += [recorded, lost]
         recorded.write_bytes(recorded_bytes)
         lost.write_bytes(lost_bytes)
         db.session.add(
@@ -108,8 +123,9 @@ def test_crashed_signing_and_upload_leave_orphans_that_check_lists_and_cleans(
     half_report = orphan.parent / ".tmp-abc123.pdf"
     half_report.write_bytes(b"%PDF-1.7 halv")
     half_upload = evidence / ".upload-xyz"
-    half_upload.write_bytes(b"halv")
     fresh = evidence / ("0" * 64)  # an upload whose transaction may still be running
+    evidence_files += [half_upload, fresh]
+    half_upload.write_bytes(b"halv")
     fresh.write_bytes(b"pagar")
     for path in [orphan, half_report, half_upload, lost, recorded, *kept]:
         age(path)

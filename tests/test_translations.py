@@ -99,7 +99,7 @@ def test_templates_translate_only_literals() -> None:
     """
     import re
 
-    root = Path(riskreg.__file__).parent.parent / "templates"
+    root = Path(riskreg.__file__).parent / "templates"
     offenders = [
         f"{path.relative_to(root)}:{number}"
         for path in root.rglob("*.html")

@@ -22,6 +22,7 @@ can check one without riskreg::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -41,8 +42,9 @@ from riskreg.errors import ServiceError
 __all__ = [
     "Checkpoint",
     "CheckpointSettings",
+    "chain_problems",
     "email_checkpoint",
-    "latest_checkpoint",
+    "newest_checkpoint",
     "read_checkpoints",
     "write_checkpoint",
 ]
@@ -94,6 +96,7 @@ class Checkpoint:
     created_at: datetime
     signature: str  # "valid", "untrusted" (intact, no trust root to check), "invalid", "missing"
     problem: str | None = None
+    previous: dict[str, Any] | None = None  # {"file": name, "sha256": …} of the one before
 
     @property
     def name(self) -> str:
@@ -114,7 +117,9 @@ def head(session: Session) -> tuple[int, str, datetime | None]:
     return (row[0], row[1], row[2]) if row else (0, GENESIS_HASH, None)
 
 
-def _document(session: Session, now: datetime, organisation: str | None) -> dict[str, Any]:
+def _document(
+    session: Session, now: datetime, organisation: str | None, previous: Path | None
+) -> dict[str, Any]:
     entry, digest, entry_at = head(session)
     return {
         "format": FORMAT,
@@ -123,6 +128,10 @@ def _document(session: Session, now: datetime, organisation: str | None) -> dict
         "hash": digest,
         "entry_at": entry_at.isoformat() if entry_at else None,
         "created_at": now.astimezone(UTC).isoformat(),
+        # The checkpoints chain too: a deleted or replaced earlier checkpoint file shows.
+        "previous": None
+        if previous is None
+        else {"file": previous.name, "sha256": hashlib.sha256(previous.read_bytes()).hexdigest()},
     }
 
 
@@ -193,7 +202,8 @@ def write_checkpoint(
     The signature is written last: a crash in between leaves a JSON file without a signature,
     which verify reports as an unsigned checkpoint and ignores.
     """
-    document = _document(session, now, organisation)
+    newest = newest_checkpoint(settings)
+    document = _document(session, now, organisation, newest[2] if newest else None)
     data = (canonical(document) + "\n").encode("utf-8")
     signature = sign_detached(data, settings)
     settings.directory.mkdir(parents=True, exist_ok=True)
@@ -272,31 +282,65 @@ def read_checkpoints(settings: CheckpointSettings) -> list[Checkpoint]:
             found.append(Checkpoint(path, entry, digest, created, "missing", "signaturfil saknas"))
             continue
         verdict, problem = _verify_signature(data, sig_path.read_bytes(), trust_roots)
-        found.append(Checkpoint(path, entry, digest, created, verdict, problem))
+        previous = document.get("previous")
+        found.append(
+            Checkpoint(
+                path,
+                entry,
+                digest,
+                created,
+                verdict,
+                problem,
+                previous if isinstance(previous, dict) else None,
+            )
+        )
     found.sort(key=lambda c: (c.created_at, c.entry))
     return found
 
 
-def latest_checkpoint(settings: CheckpointSettings) -> datetime | None:
-    """When the newest checkpoint file was made (by its name; no signature check)."""
+def chain_problems(checkpoints: Sequence[Checkpoint]) -> list[str]:
+    """Each signed checkpoint names the file before it: a missing or changed one is a finding
+    (only the newest checkpoint can be deleted without a trace; the mailed copies show it)."""
+    problems: list[str] = []
+    for checkpoint in checkpoints:
+        if not checkpoint.usable or not checkpoint.previous:
+            continue
+        name = str(checkpoint.previous.get("file", ""))
+        earlier = checkpoint.path.with_name(name)
+        if not name or "/" in name or not earlier.is_file():
+            problems.append(
+                f"kontrollpunkten {checkpoint.name} bygger på {name}, som saknas i mappen"
+            )
+        elif hashlib.sha256(earlier.read_bytes()).hexdigest() != checkpoint.previous.get("sha256"):
+            problems.append(
+                f"kontrollpunkten {checkpoint.name} bygger på {name}, som har ändrats sedan dess"
+            )
+    return problems
+
+
+def newest_checkpoint(settings: CheckpointSettings) -> tuple[datetime, int, Path] | None:
+    """When the newest checkpoint file was made and the entry it names (read from the file
+    name, without checking the signature: for the trail page and the "is one due" test)."""
     if not settings.directory.is_dir():
         return None
-    newest: datetime | None = None
+    newest: tuple[datetime, int, Path] | None = None
     for path in settings.directory.glob("checkpoint-*.json"):
-        stamp = path.name.split("-")[1]
+        parts = path.name.removesuffix(".json").split("-")
         try:
-            moment = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-        except ValueError:
+            moment = datetime.strptime(parts[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            entry = int(parts[2])
+        except (ValueError, IndexError):
             continue
-        newest = moment if newest is None or moment > newest else newest
+        if newest is None or moment > newest[0]:
+            newest = (moment, entry, path)
     return newest
 
 
 def due(
     settings: CheckpointSettings, now: datetime, max_age: timedelta = timedelta(days=1)
 ) -> bool:
-    last = latest_checkpoint(settings)
-    return last is None or now - last >= max_age
+    last = newest_checkpoint(settings)
+    return last is None or now - last[0] >= max_age
 
 
 def email_checkpoint(

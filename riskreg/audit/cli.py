@@ -46,14 +46,21 @@ def audit_verify(no_reconcile: bool) -> None:
 
     Avslutar med kod 1 vid varje fynd.
     """
-    from riskreg.audit.checkpoint import read_checkpoints
+    from riskreg.audit.checkpoint import chain_problems, read_checkpoints
     from riskreg.audit.verify import NOT_RECONCILED, describe, verify_trail
     from riskreg.extensions import db
 
     settings = _settings()
     checkpoints = read_checkpoints(settings)
+    if db.engine.dialect.name == "postgresql":
+        # One snapshot for the chain and the tables: changes committed while verify runs must
+        # not look like rows that disagree with the trail.
+        db.session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
     report = verify_trail(db.session, checkpoints, reconcile=not no_reconcile)
     problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
+    problems += chain_problems(checkpoints)
     notes = [
         f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if c.signature == "untrusted"
     ]
@@ -64,6 +71,10 @@ def audit_verify(no_reconcile: bool) -> None:
         + (f", {report.rows_compared} rader jämförda med spåret" if report.reconciled else "")
         + "."
     )
+    usable = [c for c in checkpoints if c.usable]
+    if usable:
+        newest = max(usable, key=lambda c: c.created_at)
+        click.echo(f"Senaste kontrollpunkt: {newest.name} (post {newest.entry}).")
     if not checkpoints:
         click.echo(
             "Obs: inga kontrollpunkter. Utan dem kan poster i slutet av spåret tas bort, eller "

@@ -29,7 +29,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskreg.audit.models import AuditEntry
-from riskreg.exports import Verbatim
+from riskreg.db import LOCAL_TIMEZONE, LOCAL_TIMEZONE_NAME
 
 __all__ = [
     "ACTION_LABELS",
@@ -332,7 +332,7 @@ class HistoryEntry:
 _ISO_DATETIME = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}\Z")
 #: Shown in the field lists of no entry: the object id is the entry's own column.
 HIDDEN_FIELDS = frozenset({"id"})
-DISPLAY_TIMEZONE = ZoneInfo("Europe/Stockholm")
+DISPLAY_TIMEZONE = LOCAL_TIMEZONE
 
 
 def _display(value: Any) -> str:
@@ -552,7 +552,7 @@ class TrailFilter:
     action: str | None = None
     date_from: date | None = None  # local dates (Europe/Stockholm), inclusive
     date_to: date | None = None
-    timezone: str = "Europe/Stockholm"
+    timezone: str = LOCAL_TIMEZONE_NAME
 
     def query(self) -> Select[tuple[AuditEntry]]:
         query = select(AuditEntry)
@@ -622,14 +622,18 @@ EXPORT_HEADER = (
     _l("Föregående hash"),
     _l("Hash"),
     _l("Hashad post (JSON)"),
+    _l("Hashad post (UTF-8, hex)"),
 )
 
 
 def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]:
     """Rows for the CSV/XLSX export, oldest first, streamed in batches.
 
-    The last three columns let anyone re-check the chain outside riskreg: each row's hash is
-    SHA-256 over ``previous hash + "\\n" + the hashed post`` (UTF-8). A filtered export holds a
+    The hash columns let anyone re-check the chain outside riskreg: each row's hash is
+    SHA-256 over ``previous hash + "\\n" + the hashed post`` (UTF-8). The post is given twice:
+    as JSON to read, which a CSV export neutralises against formulas like every text (so it
+    may carry an added ``'``), and as hex of its UTF-8 bytes, exact and harmless in any
+    spreadsheet: re-check with the hex column. A filtered export holds a
     subset, so only consecutive rows chain.
     """
     zone = ZoneInfo(flt.timezone)
@@ -669,5 +673,6 @@ def _export_batch(
             changes,
             row.prev_hash,
             row.hash,
-            Verbatim(row.payload),
+            row.payload,
+            row.payload.encode("utf-8").hex(),
         )

@@ -419,7 +419,8 @@ def verify_trail(
         .order_by(c.id)
         .execution_options(yield_per=batch)
     )  # fmt: skip
-    for row in session.connection().execute(query):
+    entries = session.connection().execute(query)
+    for row in entries:
         (entry_id, at, actor_id, actor_name, ip, action, object_type, object_id, reason,
          payload, prev_hash, digest) = row  # fmt: skip
         report.checked += 1

@@ -15,6 +15,7 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from riskreg import parse_id, permissions
+from riskreg.audit.checkpoint import CheckpointSettings, newest_checkpoint
 from riskreg.audit.services import (
     ACTION_LABELS,
     EXPORT_HEADER,
@@ -125,6 +126,9 @@ def index() -> str:
         object_types=[(t, object_type_label(t)) for t in types],
         actions=[(key, str(label)) for key, label in ACTION_LABELS.items()],
         head=chain_head(db.session),
+        checkpoint=newest_checkpoint(
+            CheckpointSettings.from_config(current_app.config, current_app.instance_path)
+        ),
     )
 
 

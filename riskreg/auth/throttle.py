@@ -12,7 +12,7 @@ Two moving windows count *failed* logins:
   address; successful logins never count. Behind a proxy, set ``PROXY_FIX_X_FOR`` so the
   address is the client's (docs/deploy.md).
 
-Storage and switches are Flask-Limiter's: ``RATELIMIT_ENABLED``, ``RATELIMIT_STORAGE_URI``
+Settings keep Flask-Limiter's names: ``RATELIMIT_ENABLED``, ``RATELIMIT_STORAGE_URI``
 (``memory://`` by default, ``redis://…`` in production so that every gunicorn worker shares the
 counts) and ``RATELIMIT_KEY_PREFIX``. The counting uses `limits`, the library Flask-Limiter is
 built on, directly rather than through a route decorator, because (a) a successful login must

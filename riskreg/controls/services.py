@@ -1,7 +1,8 @@
 """The control workflow: plan a control, move it through its statuses, raise and close actions.
 
 Plain functions that flush and never commit. Permission checks happen in the views; the rules
-that hold whoever acts (segregation of duties, reasons for reopening) are enforced here too.
+that hold whoever acts (segregation of duties, reasons for reopening) are enforced here too,
+by calling the predicates in riskreg.permissions rather than restating them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from riskreg import permissions
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import (
     CONTROL_STATUS_TITLES,
@@ -217,8 +219,8 @@ def change_status(
     if to_status == ControlStatus.APPROVED:
         if control.is_controller(actor):
             raise NotAllowed("Den som har utfört granskningen kan inte godkänna den.")
-        if actor.role != Role.APPROVER:
-            raise NotAllowed("Bara en godkännare kan godkänna granskningen.")
+        if not permissions.can_approve_control(actor, control):
+            raise NotAllowed("Bara en godkännare för granskningens enhet kan godkänna den.")
         control.approved_by = actor
         control.approved_at = now
     elif current == ControlStatus.APPROVED:

@@ -62,6 +62,7 @@ from riskreg.db import now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token
+from riskreg.money import format_sek
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Risk
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
@@ -146,11 +147,8 @@ class ControlsUI:
         return [(s.value, _(t)) for s, t in ACTION_STATUS_TITLES.items()]
 
     def sek(self, ore: int) -> str:
-        """An amount in öre as Swedish kronor: 1 250,00 kr (thousands by a no-break space)."""
-        sign = "-" if ore < 0 else ""
-        kronor, rest = divmod(abs(ore), 100)
-        grouped = f"{kronor:,}".replace(",", "\u00a0")
-        return f"{sign}{grouped},{rest:02d}\u00a0kr"
+        """An amount in öre as Swedish kronor: 1 250,00 kr (riskreg.money)."""
+        return format_sek(ore)
 
     def overdue(self, obj: Control | Action) -> bool:
         return is_overdue(obj, _today())

@@ -36,6 +36,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from riskreg.money import format_sek
+
 from ._tagging import TaggedParagraph, Tagger, mark_split_parts, table_render_callback
 from .data import ExpectedSignature, SignerRole
 
@@ -173,9 +175,7 @@ def fmt_ore(ore: int | None) -> str:
     """Öre to kronor as Swedes write it: 1 234 567,89 kr (exact, no float)."""
     if ore is None:
         return "–"
-    sign = "−" if ore < 0 else ""
-    kronor, rest = divmod(abs(ore), 100)
-    return f"{sign}{fmt_int(kronor)},{rest:02d}\u00a0kr"
+    return format_sek(ore)
 
 
 def fmt_date(value: date | None) -> str:

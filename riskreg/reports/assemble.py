@@ -48,12 +48,12 @@ from riskreg.controls.models import (
 from riskreg.controls.models import Action as ActionRow
 from riskreg.controls.models import ActionStatus as ActionRowStatus
 from riskreg.controls.models import Control as ControlRow
+from riskreg.money import format_sek
 from riskreg.plans.models import SECTION_TITLES, Plan, Section
 from riskreg.plans.models import Risk as RiskRow
 from riskreg.reports import data
 from riskreg.risks.matrix import Matrix
 from riskreg.sampling import hygiene
-from riskreg.sampling._exact import format_sek
 from riskreg.sampling.checktypes import (
     SAMPLING_METHOD_TITLES,
     SELECTION_METHOD_TITLES,
@@ -186,12 +186,8 @@ def fmt_ore(ore: int) -> str:
 
 
 def _sek(ore: int | Fraction | float) -> str:
-    """Öre as kronor, rounded up to whole öre: 123456 -> "1 234,56 kr"."""
-    exact = Fraction(ore) if not isinstance(ore, float) else Fraction(Decimal(str(ore)))
-    whole = -((-exact.numerator) // exact.denominator)
-    sign = "-" if whole < 0 else ""
-    kronor, rest = divmod(abs(whole), 100)
-    return f"{sign}{kronor:,}".replace(",", "\u00a0") + f",{rest:02d} kr"
+    """Öre as kronor, rounded up to whole öre: 123456 -> "1 234,56 kr" (riskreg.money)."""
+    return format_sek(ore)
 
 
 def _count(value: int) -> str:

@@ -53,6 +53,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from riskreg.auth.models import Role, User
 from riskreg.controls.models import Control, ControlStatus
+from riskreg.db import LOCAL_TIMEZONE_NAME
 from riskreg.errors import NotAllowed, ServiceError, StaleObject
 from riskreg.plans.models import Plan, Risk
 from riskreg.reports import assemble, data
@@ -137,7 +138,7 @@ class SigningSettings:
             trust_roots_path=path("SIGNING_TRUST_ROOTS", keys / "ca.pem"),
             timestamp_url=str(config.get("TIMESTAMP_URL") or "") or None,
             reports_dir=path("REPORTS_DIR", instance / REPORTS_DIR),
-            timezone=ZoneInfo(str(config.get("BABEL_DEFAULT_TIMEZONE") or "Europe/Stockholm")),
+            timezone=ZoneInfo(str(config.get("BABEL_DEFAULT_TIMEZONE") or LOCAL_TIMEZONE_NAME)),
             keys_dir=path("SIGNING_KEYS_DIR", keys),
             pkcs11_module=str(config.get("SIGNING_PKCS11_MODULE") or "") or None,
             pkcs11_token=str(config.get("SIGNING_PKCS11_TOKEN") or "") or None,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from io import BytesIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as pyca_x509
@@ -44,6 +44,8 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+
+from riskreg.db import LOCAL_TIMEZONE
 
 __all__ = [
     "Certificate",
@@ -453,7 +455,7 @@ def _common_name(status: PdfSignatureStatus) -> str:
 def _local_time(moment: datetime) -> str:
     """Swedish local time for messages; /M is usually stored in UTC."""
     try:
-        return moment.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d %H:%M")
+        return moment.astimezone(LOCAL_TIMEZONE).strftime("%Y-%m-%d %H:%M")
     except ZoneInfoNotFoundError:  # no tz database on the host: say it is UTC
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -35,9 +35,15 @@ from riskreg.permissions import require, requires
 from riskreg.plans.models import Organisation, Plan
 from riskreg.reports import assemble, audit_labels, services  # noqa: F401  (audit_labels registers the trail labels)
 from riskreg.reports.forms import FollowupSignForm, SignForm, VerifyForm
-from riskreg.reports.models import REPORT_STATE_TITLES, Report, ReportKind, ReportState
+from riskreg.reports.models import (
+    REPORT_STATE_TITLES,
+    Report,
+    ReportKind,
+    ReportState,
+    SigningCertificate,
+)
 from riskreg.reports.services import ReportFileError, SigningSettings
-from riskreg.reports.signers import confirm_password
+from riskreg.reports.signers import active_certificate, confirm_password
 from riskreg.uploads import check_upload
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -150,7 +156,14 @@ def report_panel(control: Control) -> ReviewPanel:
 
 @bp.app_context_processor
 def _panel_helpers() -> dict[str, Any]:
-    return {"report_panel": report_panel}
+    return {"report_panel": report_panel, "signing_certificate": _own_certificate}
+
+
+def _own_certificate() -> SigningCertificate | None:
+    """The signed-in user's current signing certificate (the sign forms say when there is none)."""
+    if not current_user.is_authenticated:
+        return None
+    return active_certificate(db.session, current_user, now_utc())
 
 
 # ------------------------------------------------------------------ lists and downloads

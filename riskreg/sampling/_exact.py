@@ -14,6 +14,8 @@ import math
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
+from riskreg import money
+
 Exact = int | float | str | Decimal | Fraction
 """Anything we accept where an exact rational number is meant."""
 
@@ -103,12 +105,8 @@ def format_count(count: int) -> str:
 
 
 def format_sek(ore: int | Fraction) -> str:
-    """Format an amount in öre as ``1 234 567,89 kr`` (rounded up to whole öre)."""
-    whole_ore = ceil_fraction(Fraction(ore))
-    sign = "-" if whole_ore < 0 else ""
-    kronor, ore_part = divmod(abs(whole_ore), 100)
-    grouped = f"{kronor:,}".replace(",", " ")
-    return f"{sign}{grouped},{ore_part:02d} kr"
+    """Format an amount in öre as ``1 234 567,89 kr`` (rounded up to whole öre; riskreg.money)."""
+    return money.format_sek(ore)
 
 
 def ceil_to_places(value: Fraction, places: int) -> Decimal:

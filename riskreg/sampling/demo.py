@@ -24,6 +24,7 @@ from werkzeug.datastructures import FileStorage
 from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import CheckType, Control, ControlStatus
 from riskreg.controls.services import change_status, create_control, set_conclusion
+from riskreg.money import format_kronor, format_sek
 from riskreg.plans.models import Plan, Risk
 from riskreg.sampling import importing, services
 from riskreg.sampling.checktypes import attributes_for
@@ -165,8 +166,8 @@ def _csv(header: list[str], rows: list[list[str]]) -> io.BytesIO:
 
 
 def _sek(ore: int) -> str:
-    kronor, rest = divmod(ore, 100)
-    return f"{kronor:,}".replace(",", "\u00a0") + f",{rest:02d}"
+    """An amount column as the region's exports write it: 1 234,56 (riskreg.money)."""
+    return format_kronor(ore)
 
 
 # --- payments -----------------------------------------------------------------------------------
@@ -259,7 +260,7 @@ def _payments(
                 audited_amount_ore=book - wrong,
                 deviation_description=(
                     "Utbetalningen följer inte avtalets prislista för 2025; "
-                    f"{_sek(wrong)} kr för mycket har betalats ut."
+                    f"{format_sek(wrong)} för mycket har betalats ut."
                 ),
                 recovery_claim_ore=wrong,
             )
@@ -308,7 +309,7 @@ def _demo_evidence(item: SampleItem, actor: User, now: datetime, wrong: int) -> 
         f"Utbetalningsunderlag {key} (demo)",
         "Prislista enligt avtal 2025: besöksersättning 1 045 kr per besök.",
         "Utbetalt enligt prislista 2024: 1 020 kr per besök.",
-        f"Felaktigt utbetalt: {_sek(wrong)} kr.",
+        f"Felaktigt utbetalt: {format_sek(wrong)}.",
     )
     for row, text in enumerate(lines):
         canvas.drawString(72, 770 - 20 * row, text)

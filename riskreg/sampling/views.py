@@ -43,6 +43,7 @@ from riskreg.db import local_date, now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token
+from riskreg.money import format_kronor
 from riskreg.permissions import require, requires
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
@@ -532,17 +533,13 @@ def item(item_id: int) -> str | WResponse:
         form.overall.data = sample_item.result
         form.comment.data = sample_item.comment
         if mus and sample_item.audited_amount_ore is not None:
-            form.audited_amount.data = format_sek(sample_item.audited_amount_ore).removesuffix(
-                " kr"
-            )
+            form.audited_amount.data = format_kronor(sample_item.audited_amount_ore)
         for index, attribute in enumerate(attributes):
             getattr(form, f"attr_{index}").data = existing.get(attribute)
         if deviation is not None:
             form.deviation_description.data = deviation.description
             if payments and deviation.recovery_claim_ore is not None:
-                form.recovery_claim.data = format_sek(deviation.recovery_claim_ore).removesuffix(
-                    " kr"
-                )
+                form.recovery_claim.data = format_kronor(deviation.recovery_claim_ore)
     if request.method == "POST" and form.validate_on_submit():
         results = {
             attribute: getattr(form, f"attr_{index}").data or ""
@@ -569,8 +566,7 @@ def item(item_id: int) -> str | WResponse:
             _failed(exc)
         except StaleDataError:
             db.session.rollback()
-            flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."),
-                  "danger")
+            flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."), "danger")
         else:
             flash(_("Resultatet för post %(n)s är sparat.", n=sample_item.position), "success")
             if request.form.get("next") == "1":

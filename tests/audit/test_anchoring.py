@@ -530,3 +530,61 @@ def test_a_configured_timestamp_service_stamps_the_checkpoint_signature(
     unsigned = {attr["type"].native for attr in signer_info["unsigned_attrs"]}
     assert "signature_time_stamp_token" in unsigned
     assert verify(app).exit_code == 0
+
+
+def test_the_trail_page_shows_the_newest_checkpoint(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path
+) -> None:
+    from tests.conftest import login
+
+    client = app.test_client()
+    login(client, "admin", foundation["admin"])
+    before = client.get("/audit/").get_data(as_text=True)
+    assert "Ingen signerad kontrollpunkt finns ännu" in before
+    checkpoint(app)
+    head = last_id(app)
+    after = client.get("/audit/").get_data(as_text=True)
+    assert "Senaste signerade kontrollpunkt:" in after
+    assert f"(post {head})" in after
+
+
+def test_a_checkpoint_without_its_signature_is_a_finding_and_not_evidence(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path
+) -> None:
+    checkpoint(app)
+    [signature] = checkpoint_dir.glob("checkpoint-*.json.p7s")
+    signature.unlink()
+    result = verify(app)
+    assert result.exit_code == 1
+    assert "signaturfil saknas" in result.output
+    assert "0 kontrollpunkter" in result.output
+
+
+def test_checkpoint_if_older_than_writes_only_when_due(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path
+) -> None:
+    runner = app.test_cli_runner()
+    args = ["audit", "checkpoint", "--if-older-than-hours", "20"]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0 and "Kontrollpunkt skriven" in first.output
+    second = runner.invoke(args=args)
+    assert second.exit_code == 0 and "ny nog" in second.output
+    assert len(list(checkpoint_dir.glob("checkpoint-*.json"))) == 1
+
+
+def test_deleting_an_earlier_checkpoint_file_is_reported_by_the_next_one(
+    app: Flask, foundation: dict[str, str], checkpoint_dir: Path, make_unit: Any
+) -> None:
+    """Removing the checkpoint that would expose a truncation does not help: the checkpoint
+    written after it names it, under its signature."""
+    checkpoint(app)
+    make_unit("N1")
+    checkpoint(app)
+    first, second = sorted(checkpoint_dir.glob("checkpoint-*.json"))
+    assert json.loads(second.read_text(encoding="utf-8"))["previous"]["file"] == first.name
+    assert verify(app).exit_code == 0
+    first.unlink()
+    first.with_name(first.name + ".p7s").unlink()
+    result = verify(app)
+    assert result.exit_code == 1
+    assert f"kontrollpunkten {second.name} bygger på {first.name}, som saknas" in result.output

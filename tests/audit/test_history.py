@@ -177,7 +177,8 @@ def test_export_csv_and_xlsx_follow_the_filter_and_let_anyone_recheck_the_chain(
     previous = "0" * 64
     for row in rows:  # recomputed from the export alone
         assert row["Föregående hash"] == previous
-        assert chain_hash(previous, row["Hashad post (JSON)"]) == row["Hash"]
+        post = bytes.fromhex(row["Hashad post (UTF-8, hex)"]).decode("utf-8")
+        assert chain_hash(previous, post) == row["Hash"]
         previous = row["Hash"]
     users_only = client.get("/audit/export.csv?type=user").get_data(as_text=True)
     body = list(csv.DictReader(io.StringIO(users_only.lstrip("\ufeff")), delimiter=";"))
@@ -280,3 +281,22 @@ def test_feature_pages_show_their_objects_history_in_words(
     client = app.test_client()
     login(client, "granskare", demo["granskare"])
     assert 'data-testid="audit-history"' not in _page(client, f"/controls/{control.id}")
+
+
+def test_audit_csv_runs_no_formula_under_either_separator_and_still_rechecks(
+    app: Flask, make_unit, make_user  # type: ignore[no-untyped-def]
+) -> None:
+    make_unit("EK", name="Kostnad,=1+1;@SUM(1+1)")
+    make_user("revisor2", role="auditor")
+    client = app.test_client()
+    login(client, "revisor2")
+    body = client.get("/audit/export.csv").get_data(as_text=True).lstrip("\ufeff")
+    assert "Kostnad" in body
+    for separator in (";", ","):  # Swedish Excel reads ';', most others ','
+        for row in csv.reader(io.StringIO(body), delimiter=separator):
+            assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row), row
+    previous = "0" * 64
+    for row in csv.DictReader(io.StringIO(body), delimiter=";"):
+        post = bytes.fromhex(row["Hashad post (UTF-8, hex)"]).decode("utf-8")
+        assert chain_hash(previous, post) == row["Hash"]
+        previous = row["Hash"]

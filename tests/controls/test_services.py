@@ -182,3 +182,29 @@ def test_today_is_the_swedish_date_even_late_in_the_utc_evening(world) -> None: 
         now=late,
     )
     assert action.due_date == date(2026, 11, 23)
+
+
+def test_an_approver_of_another_unit_cannot_approve(world) -> None:  # type: ignore[no-untyped-def]
+    """The service holds the same unit-scope rule as permissions.can_approve_control."""
+    from riskreg.auth.models import Role
+    from riskreg.auth.services import create_user
+
+    users, units, control = world
+    outsider = create_user(
+        db.session,
+        username="godk_smitta",
+        email="godk_smitta@example.org",
+        full_name="Godkännare Smittskydd",
+        password="korrekt-häst-batteri-47",
+        role=Role.APPROVER,
+        units=[units["Smittskydd"]],
+    )
+    change_status(db.session, control, "in_progress", actor=users["granskare"], now=NOW)
+    set_conclusion(db.session, control, "Inga väsentliga fel.")
+    change_status(db.session, control, "ready_for_review", actor=users["granskare"], now=NOW)
+    with pytest.raises(NotAllowed, match="enhet"):
+        change_status(db.session, control, "approved", actor=outsider, now=NOW)
+    assert control.status == ControlStatus.READY_FOR_REVIEW
+    assert control.approved_by is None
+    change_status(db.session, control, "approved", actor=users["chef"], now=NOW)  # HSF covers CE
+    assert control.status == ControlStatus.APPROVED

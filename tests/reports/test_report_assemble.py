@@ -280,7 +280,7 @@ def test_review_report_data_from_the_objects() -> None:
     )
     assert report.risk.risk_value == 12 and report.section_title == "Förvaltningens kontrollområden"
     assert report.deviations[0].item_key == "P002"
-    assert report.deviations[0].description.endswith("Återkrav: 12,50 kr.")
+    assert report.deviations[0].description.endswith("Återkrav: 12,50\u00a0kr.")
     assert report.deviations[0].actions[0].status is data.ActionStatus.IN_PROGRESS
     assert report.sampling_plan.reasoning == "Förklaring."
     assert report.sampling_plan.seed == "42"

@@ -194,6 +194,7 @@ def test_a_wrong_password_refuses_to_sign_and_counts_towards_the_lockout(
     client = client_as(app, demo, "granskare")
     page = client.get(url).get_data(as_text=True)
     assert 'name="password"' in page and "mitt personliga signeringscertifikat" in page
+    assert "Du signerar med certifikatet UID=granskare,CN=Karin Åström" in page
     with app.app_context():
         before = throttled.remaining("granskare")
     wrong = client.post(
@@ -287,6 +288,16 @@ def test_keys_import_registers_a_certificate_from_the_regions_pki(
     # The same certificate cannot belong to a second person.
     twice = runner.invoke(args=["keys", "import", "chef", str(p12)])
     assert twice.exit_code == 1 and "redan registrerat för granskare" in twice.output
+
+
+def test_the_sign_form_tells_a_user_without_a_certificate_how_to_get_one(
+    app: Flask, demo: dict[str, str], archive: Path
+) -> None:
+    scenario = build(app)  # no certificates issued
+    page = client_as(app, demo, "granskare").get(f"/reports/controls/{scenario.control_id}")
+    text = re.sub(r"\s+", " ", page.get_data(as_text=True))
+    assert "Du har inget personligt signeringscertifikat och kan inte signera ännu" in text
+    assert "riskreg keys issue granskare" in text
 
 
 def test_keys_issue_refuses_an_unknown_user(app: Flask, scenario: Scenario) -> None:

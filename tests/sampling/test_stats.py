@@ -131,9 +131,9 @@ def test_mus_plan() -> None:
     assert plan.expected_taintings == Decimal("0.93")
     assert plan.allowed_deviations is None
     assert plan.explanation == (
-        "Med 95 % konfidens, tolerabel felsumma 500 000,00 kr och förväntad felsumma "
-        "100 000,00 kr i en population om 10 000 000,00 kr krävs 93 beloppsenheter (MUS); "
-        "urvalsintervall 107 526,88 kr."
+        "Med 95 % konfidens, tolerabel felsumma 500\u00a0000,00\u00a0kr och förväntad felsumma "
+        "100\u00a0000,00\u00a0kr i en population om 10\u00a0000\u00a0000,00\u00a0kr krävs 93 "
+        "beloppsenheter (MUS); urvalsintervall 107\u00a0526,88\u00a0kr."
     )
 
 

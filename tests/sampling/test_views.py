@@ -139,9 +139,9 @@ def test_mus_check_end_to_end_with_the_evaluation_numbers(app: Flask, world: Wor
             **_result_form("deviation"),
             "attr_1": "deviation",
             "version": str(version),
-            "audited_amount": format_sek(audited).removesuffix(" kr"),
+            "audited_amount": format_sek(audited).removesuffix("\u00a0kr"),
             "deviation_description": "Fel prislista.",
-            "recovery_claim": format_sek(book - audited).removesuffix(" kr"),
+            "recovery_claim": format_sek(book - audited).removesuffix("\u00a0kr"),
         },
     )
     assert response.status_code == 302
@@ -161,7 +161,7 @@ def test_mus_check_end_to_end_with_the_evaluation_numbers(app: Flask, world: Wor
     assert f'data-testid="basic-precision">{format_sek(Fraction(expected.basic_precision))}' in page
     verdict = "Inom tolerabel felsumma" if expected.within_tolerable else "Överstiger"
     assert verdict in page
-    assert expected.explanation.replace("\u00a0", " ") in page
+    assert expected.explanation in page
     assert "Avvikelsefrekvens i urvalet" in page
     assert "preliminär" not in page
     # the controller raises an action on the deviation

@@ -18,7 +18,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from riskreg.extensions import limiter
 from tests.conftest import csrf_token_from, make_app
 
 
@@ -27,8 +26,7 @@ def hardened_app(base: Flask, **overrides: Any) -> Iterator[Flask]:
     """A second app on `base`'s database with CSRF and rate limiting on (unless overridden).
 
     Each gets its own RATELIMIT_KEY_PREFIX, so counts never leak between tests or into other
-    users of a shared Redis. Flask-Limiter's extension object is one global whose `enabled`
-    flag follows the last app initialised; it is put back afterwards.
+    users of a shared Redis.
     """
     config: dict[str, Any] = {
         "WTF_CSRF_ENABLED": True,
@@ -37,7 +35,6 @@ def hardened_app(base: Flask, **overrides: Any) -> Iterator[Flask]:
         "RATELIMIT_KEY_PREFIX": f"riskreg-test-{uuid.uuid4().hex}",
     }
     config.update(overrides)
-    was_enabled = limiter.enabled
     hardened = make_app(
         base.config["SQLALCHEMY_DATABASE_URI"], base.instance_path, **config
     )
@@ -49,7 +46,6 @@ def hardened_app(base: Flask, **overrides: Any) -> Iterator[Flask]:
 
             db.session.remove()
             db.engine.dispose()
-        limiter.enabled = was_enabled
 
 
 def login_with_csrf(

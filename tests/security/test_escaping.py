@@ -172,7 +172,7 @@ def _offending(root: Path, pattern: re.Pattern[str], glob: str) -> list[str]:
 
 
 def test_templates_never_switch_escaping_off() -> None:
-    offending = _offending(PROJECT_ROOT / "templates", TEMPLATE_FORBIDDEN, "*.html")
+    offending = _offending(PROJECT_ROOT / "riskreg" / "templates", TEMPLATE_FORBIDDEN, "*.html")
     assert not offending, "\n".join(offending)
 
 
