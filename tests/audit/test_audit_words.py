@@ -131,3 +131,14 @@ def test_references_in_the_trail_are_shown_by_name_not_as_bare_ids(
         # Every object type in the trail can be named, so its rows show names, not numbers.
         unnamed = {e.object_type for e in entries if e.object_id.isdigit()} - set(NAMERS)
         assert not unnamed, sorted(unnamed)
+
+
+def test_the_audit_trail_reads_in_english_too(client: FlaskClient, demo: dict[str, str]) -> None:
+    login(client, "revisor", demo["revisor"])
+    client.post("/language", data={"locale": "en", "next": "/audit/"})
+    text = "\n".join(_trail_cells(client))
+    # The approver's approval: a status change, its values and the approver, all in English.
+    assert "Approved by: – → Göran Förvaltningschef" in text
+    assert "Status: Ready for approval → Approved" in text
+    assert "Klar för granskning" not in text and "Godkänd av" not in text
+    assert not SNAKE_CASE.findall(re.sub(r"\S+@\S+|\S+\.(p12|csv|xlsx|pdf)\b", "", text))
