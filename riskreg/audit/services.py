@@ -319,6 +319,12 @@ class HistoryEntry:
     changes: list[Change] = field(default_factory=list)
     #: The object's name (a risk's title, a user's name), when the trail can tell it.
     object_name: str | None = None
+    #: Who, by name (``actor_name`` is the login name the entry was written with).
+    actor_full_name: str | None = None
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor_full_name or self.actor_name
 
     @property
     def action_label(self) -> str:
@@ -441,6 +447,8 @@ def _in_words(session: Session, entries: list[HistoryEntry]) -> list[HistoryEntr
     """Put status values, people and objects in words: one query per referenced type."""
     wanted: dict[str, set[int]] = {}
     for entry in entries:
+        if entry.actor_id is not None:
+            wanted.setdefault("user", set()).add(entry.actor_id)
         if entry.object_id.isascii() and entry.object_id.isdigit():
             wanted.setdefault(entry.object_type, set()).add(int(entry.object_id))
         for change in entry.changes:
@@ -507,6 +515,7 @@ def _in_words(session: Session, entries: list[HistoryEntry]) -> list[HistoryEntr
                 reason=entry.reason,
                 changes=changes,
                 object_name=object_name,
+                actor_full_name=names.get("user", {}).get(entry.actor_id or 0),
             )
         )
     return result
