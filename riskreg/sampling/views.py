@@ -52,6 +52,9 @@ from riskreg.sampling import (
     services,
 )
 from riskreg.sampling import evidence as evidence_store
+from riskreg.sampling import (
+    worksheet as worksheet_service,
+)
 from riskreg.sampling._exact import format_sek
 from riskreg.sampling.checktypes import (
     SAMPLING_METHOD_TITLES,
@@ -71,12 +74,14 @@ from riskreg.sampling.forms import (
     HygieneImportForm,
     PlanForm,
     PopulationImportForm,
+    WorksheetForm,
     item_form_class,
 )
 from riskreg.sampling.models import (
     ITEM_RESULT_TITLES,
     Evidence,
     HygieneObservation,
+    ItemResult,
     SampleItem,
     SamplingMethod,
     SelectionMethod,
@@ -498,6 +503,104 @@ def rederivation(control_id: int) -> WResponse:
         as_attachment=True,
         download_name=package.download_name,
         max_age=0,
+    )
+
+
+#: At most this many rows in one worksheet POST (a sample is a few hundred items at most).
+WORKSHEET_MAX_ROWS = 2000
+
+
+def _worksheet_inputs(draw: Any, attributes: tuple[str, ...]) -> list[worksheet_service.RowInput]:
+    """The rows the page sent. "Alla attribut OK" for one row (its button) or for the checked
+    rows sets every attribute of those rows to OK; other rows keep what was chosen."""
+    form = request.form
+    all_ok: set[int] = set()
+    if "selected_ok" in form:
+        all_ok = {i for i in (parse_id(v) for v in form.getlist("select")) if i is not None}
+    row_ok = parse_id(form.get("row_ok"))
+    if row_ok is not None:
+        all_ok.add(row_ok)
+    inputs = []
+    for item in draw.items[:WORKSHEET_MAX_ROWS]:
+        if f"version-{item.id}" not in form:
+            continue
+        if item.id in all_ok:
+            values = tuple(ItemResult.OK.value for _a in attributes)
+        else:
+            values = tuple(
+                form.get(f"attr-{item.id}-{n}", "")[:20] for n in range(len(attributes))
+            )
+        inputs.append(
+            worksheet_service.RowInput(
+                item_id=item.id,
+                version=parse_version(form.get(f"version-{item.id}")),
+                values=values,
+            )
+        )
+    return inputs
+
+
+@bp.route("/controls/<int:control_id>/worksheet", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def worksheet(control_id: int) -> str | WResponse:
+    """The whole sample on one page, every attribute a compact choice, saved in one POST."""
+    control = _control(control_id)
+    current = services.current_draw(db.session, control)
+    attributes = attributes_for(control)
+    form = WorksheetForm()
+    submitted: dict[int, tuple[str, ...]] = {}
+    problems: list[worksheet_service.RowProblem] = []
+    if request.method == "POST":
+        _require_work(control)
+        if (redirected := _read_only(control)) is not None:
+            return redirected
+        if current is None:
+            abort(404)
+        if not form.validate_on_submit():
+            flash_errors(form)
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        inputs = _worksheet_inputs(current, attributes)
+        try:
+            saved = worksheet_service.save_rows(
+                db.session, current, inputs, actor=current_user, now=now_utc()
+            )
+            db.session.commit()
+        except worksheet_service.WorksheetRejected as exc:
+            db.session.rollback()
+            problems = exc.problems
+            conflicts = {p.item_id for p in problems if p.conflict}
+            submitted = {r.item_id: r.values for r in inputs if r.item_id not in conflicts}
+            flash(exc.message, "danger")
+        except ServiceError as exc:
+            _failed(exc)
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        except StaleDataError:
+            db.session.rollback()
+            flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."), "danger")
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        else:
+            flash(
+                _("%(n)s poster sparade.", n=len(saved)) if saved else _("Inget att spara."),
+                "success" if saved else "info",
+            )
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+    # A refused save shows the sheet again (200, as every form with errors) with the rows typed.
+    return render_template(
+        "sampling/worksheet.html",
+        control=control,
+        draw=current,
+        form=form,
+        attributes=attributes,
+        rows=worksheet_service.rows(current) if current is not None else [],
+        columns=worksheet_service.columns(current) if current is not None else [],
+        submitted=submitted,
+        problems={p.item_id: p for p in problems},
+        problem_list=problems,
+        result_choices=[(r.value, _(ITEM_RESULT_TITLES[r])) for r in ItemResult],
+        summary=services.summary(db.session, control),
+        mus=current is not None and services.is_mus_draw(current),
+        can_work=permissions.can_test_control(current_user, control),
+        **_titles(),
     )
 
 

@@ -33,6 +33,9 @@ EXPECTED: Matrix = {
     "sampling.items": (
         "GET", lambda i: f"/sampling/controls/{i['payments']}/items", PAYMENTS_VIEW
     ),
+    "sampling.worksheet": (
+        "GET", lambda i: f"/sampling/controls/{i['payments']}/worksheet", PAYMENTS_VIEW
+    ),
     "sampling.rederivation": (
         "GET", lambda i: f"/sampling/controls/{i['payments']}/rederive.zip", PAYMENTS_VIEW
     ),
