@@ -160,7 +160,7 @@ def test_a_conflict_in_the_browser_keeps_the_typed_rows(
         item = services.current_draw(db.session, control).items[1]
         services.record_result(
             db.session, item,
-            attribute_results={r: "not_assessable" for r in _attributes(control)},
+            attribute_results=dict.fromkeys(_attributes(control), "not_assessable"),
             overall="not_assessable",
             actor=db.session.scalar(select(User).where(User.username == "granskare")),
             now=now_utc(),
