@@ -268,3 +268,9 @@ class ConclusionForm(FlaskForm):
 class WorksheetForm(FlaskForm):
     """The worksheet's CSRF token; its rows (``version-ID``, ``attr-ID-N``, ``select``) are
     dynamic and read by ``riskreg.sampling.views.worksheet``."""
+
+
+class WorksheetUploadForm(FlaskForm):
+    file = FileField(
+        _l("Ifyllt arbetspapper (XLSX)"), validators=[FileRequired(_l("Välj en fil."))]
+    )

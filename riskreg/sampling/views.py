@@ -41,6 +41,7 @@ from riskreg.controls.models import (
 )
 from riskreg.db import local_date, now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
+from riskreg.exports import xlsx_response
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token
 from riskreg.money import format_kronor
@@ -75,6 +76,7 @@ from riskreg.sampling.forms import (
     PlanForm,
     PopulationImportForm,
     WorksheetForm,
+    WorksheetUploadForm,
     item_form_class,
 )
 from riskreg.sampling.models import (
@@ -87,6 +89,7 @@ from riskreg.sampling.models import (
     SelectionMethod,
 )
 from riskreg.sampling.selection import generate_seed
+from riskreg.tabular import TableError, open_table
 from riskreg.uploads import CheckedUpload, check_upload
 
 bp = Blueprint("sampling", __name__, url_prefix="/sampling")
@@ -585,23 +588,111 @@ def worksheet(control_id: int) -> str | WResponse:
             )
             return redirect(url_for("sampling.worksheet", control_id=control.id))
     # A refused save shows the sheet again (200, as every form with errors) with the rows typed.
+    return _render_worksheet(control, current, form=form, submitted=submitted, problems=problems)
+
+
+def _render_worksheet(
+    control: Control,
+    current: Any,
+    *,
+    form: WorksheetForm | None = None,
+    upload_form: WorksheetUploadForm | None = None,
+    submitted: dict[int, tuple[str, ...]] | None = None,
+    problems: list[worksheet_service.RowProblem] | None = None,
+    upload_errors: list[str] | None = None,
+) -> str:
+    problems = problems or []
     return render_template(
         "sampling/worksheet.html",
         control=control,
         draw=current,
-        form=form,
-        attributes=attributes,
+        form=form or WorksheetForm(formdata=None),
+        upload_form=upload_form or WorksheetUploadForm(formdata=None),
+        attributes=attributes_for(control),
         rows=worksheet_service.rows(current) if current is not None else [],
         columns=worksheet_service.columns(current) if current is not None else [],
-        submitted=submitted,
+        submitted=submitted or {},
         problems={p.item_id: p for p in problems},
         problem_list=problems,
+        upload_errors=upload_errors or [],
         result_choices=[(r.value, _(ITEM_RESULT_TITLES[r])) for r in ItemResult],
         summary=services.summary(db.session, control),
         mus=current is not None and services.is_mus_draw(current),
         can_work=permissions.can_test_control(current_user, control),
         **_titles(),
     )
+
+
+@bp.route("/controls/<int:control_id>/worksheet.xlsx")
+@requires(permissions.is_authenticated)
+def worksheet_xlsx(control_id: int) -> WResponse:
+    """The working paper: the drawn sample with the attribute columns to fill in."""
+    control = _control(control_id)
+    current = services.current_draw(db.session, control)
+    if current is None:
+        abort(404)
+    return xlsx_response(
+        worksheet_service.paper_header(current),
+        worksheet_service.paper_rows(current),
+        f"arbetspapper-{control.id}.xlsx",
+        sheet=_("Arbetspapper"),
+    )
+
+
+@bp.route("/controls/<int:control_id>/worksheet/upload", methods=["POST"])
+@requires(permissions.is_authenticated)
+def worksheet_upload(control_id: int) -> str | WResponse:
+    """The filled-in paper back: every row or none; items changed on the web since the
+    download are conflicts, never overwritten."""
+    control = _control(control_id)
+    _require_work(control)
+    if (redirected := _read_only(control)) is not None:
+        return redirected
+    current = services.current_draw(db.session, control)
+    if current is None:
+        abort(404)
+    form = WorksheetUploadForm()
+    errors: list[str] = []
+    if not form.validate_on_submit():
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+        return _render_worksheet(control, current, upload_form=form, upload_errors=errors)
+    lines: dict[int, int] = {}
+    try:
+        with check_upload(
+            form.file.data,
+            allowed={"xlsx"},
+            max_bytes=int(current_app.config["POPULATION_IMPORT_MAX_BYTES"]),
+        ) as upload, open_table(upload.stream, upload.filename) as table:
+            read = worksheet_service.read_paper(current, table)
+        lines = {row.item_id: line for line, row in read}
+        saved = worksheet_service.save_rows(
+            db.session, current, [row for _line, row in read], actor=current_user, now=now_utc()
+        )
+        db.session.commit()
+    except TableError as exc:
+        db.session.rollback()
+        errors = [str(exc)]
+    except worksheet_service.WorksheetRejected as exc:
+        db.session.rollback()
+        errors = [exc.message] + [
+            _("Rad %(line)s (post %(n)s, %(key)s): %(message)s",
+              line=lines[p.item_id], n=p.position, key=p.record_key, message=p.message)
+            for p in exc.problems
+        ]
+    except ServiceError as exc:
+        db.session.rollback()
+        errors = list(exc.messages)
+    except StaleDataError:
+        db.session.rollback()
+        errors = [_("Posten har ändrats av någon annan. Ladda om sidan och försök igen.")]
+    if errors:
+        # All or nothing: the page again (200) with one message per bad row.
+        return _render_worksheet(control, current, upload_form=form, upload_errors=errors)
+    flash(
+        _("%(n)s poster sparade.", n=len(saved)) if saved else _("Inget att spara."),
+        "success" if saved else "info",
+    )
+    return redirect(url_for("sampling.worksheet", control_id=control.id))
 
 
 def _next_unassessed(item: SampleItem) -> SampleItem | None:

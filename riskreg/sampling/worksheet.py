@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from flask import has_app_context
 from flask_babel import gettext
@@ -23,6 +24,7 @@ from riskreg.errors import ServiceError, StaleObject
 from riskreg.sampling import services
 from riskreg.sampling.checktypes import attributes_for
 from riskreg.sampling.models import ItemResult, SampleDraw, SampleItem
+from riskreg.tabular import Table, cell_is_blank
 
 RESULT_VALUES = tuple(r.value for r in ItemResult)
 
@@ -192,3 +194,113 @@ def _problem(item: SampleItem, message: str, *, conflict: bool = False) -> RowPr
         message=message,
         conflict=conflict,
     )
+
+
+# --- the XLSX working paper ---------------------------------------------------------------------
+
+#: The two columns that tie a row of the paper to its item and the version it was downloaded at.
+ID_HEADING = "Post-id (ändra inte)"
+VERSION_HEADING = "Version (ändra inte)"
+_TITLES = {
+    "ok": ItemResult.OK,
+    "avvikelse": ItemResult.DEVIATION,
+    "deviation": ItemResult.DEVIATION,
+    "ej bedömbar": ItemResult.NOT_ASSESSABLE,
+    "not assessable": ItemResult.NOT_ASSESSABLE,
+    "not_assessable": ItemResult.NOT_ASSESSABLE,
+}
+RESULT_TEXT = {
+    ItemResult.OK.value: "OK",
+    ItemResult.DEVIATION.value: "Avvikelse",
+    ItemResult.NOT_ASSESSABLE.value: "Ej bedömbar",
+}
+
+
+def paper_header(draw: SampleDraw) -> list[str]:
+    return [
+        "#",
+        *(label for _key, label, _kind in columns(draw)),
+        *attributes_for(draw.control),
+        ID_HEADING,
+        VERSION_HEADING,
+    ]
+
+
+def paper_rows(draw: SampleDraw) -> list[list[object]]:
+    """One row per item: the population's values, the attributes as recorded (blank to fill
+    in with OK, Avvikelse or Ej bedömbar), then the item's id and version."""
+    lines: list[list[object]] = []
+    for row in rows(draw):
+        item = row.item
+        cells: list[object] = [item.position]
+        for key, _label, kind in columns(draw):
+            if kind == "amount":
+                amount = item.population_item.amount_ore
+                cells.append(None if amount is None else Decimal(amount) / 100)
+            elif key in row.data:
+                cells.append(row.data[key])
+            else:
+                cells.append(item.population_item.record_key)
+        cells += [RESULT_TEXT.get(v, "") for v in row.values]
+        cells += [item.id, item.version]
+        lines.append(cells)
+    return lines
+
+
+def read_paper(draw: SampleDraw, table: Table) -> list[tuple[int, RowInput]]:
+    """The filled-in paper as worksheet rows, each with its line in the file. Every unreadable
+    row is reported (one message each); then nothing is read."""
+    attributes = attributes_for(draw.control)
+    missing = [h for h in (ID_HEADING, VERSION_HEADING, *attributes) if h not in table.header]
+    if missing:
+        raise ServiceError(
+            _("Filen är inte arbetspapperet för det här urvalet: kolumnen ”%(c)s” saknas.",
+              c=missing[0])
+        )
+    known = {item.id for item in draw.items}
+    problems: list[str] = []
+    read: list[tuple[int, RowInput]] = []
+    seen: set[int] = set()
+    for row in table:
+        if row.problem:
+            problems.append(_("Rad %(n)s: %(m)s", n=row.line, m=row.problem))
+            continue
+        item_id = _whole_number(row.values.get(ID_HEADING))
+        if item_id is None and all(cell_is_blank(v) for v in row.values.values()):
+            continue
+        if item_id is None or item_id not in known or item_id in seen:
+            problems.append(
+                _("Rad %(n)s: posten hör inte till urvalet (eller finns två gånger).", n=row.line)
+            )
+            continue
+        seen.add(item_id)
+        values = []
+        for attribute in attributes:
+            cell = row.values.get(attribute)
+            text = "" if cell_is_blank(cell) else str(cell).strip().lower()
+            value = "" if not text else _TITLES.get(text)
+            if value is None:
+                problems.append(
+                    _("Rad %(n)s: ”%(v)s” under ”%(a)s” är inte OK, Avvikelse eller Ej bedömbar.",
+                      n=row.line, v=str(cell)[:40], a=attribute)
+                )
+                break
+            values.append(str(value))
+        else:
+            version = _whole_number(row.values.get(VERSION_HEADING))
+            read.append((row.line, RowInput(item_id, version if version else -1, tuple(values))))
+    if problems:
+        raise ServiceError(problems[0], messages=problems)
+    return read
+
+
+def _whole_number(cell: object) -> int | None:
+    if isinstance(cell, bool):
+        return None
+    if isinstance(cell, int):
+        return cell
+    if isinstance(cell, float | Decimal) and cell == int(cell):
+        return int(cell)
+    if isinstance(cell, str) and cell.strip().isascii() and cell.strip().isdigit():
+        return int(cell.strip()[:12])
+    return None

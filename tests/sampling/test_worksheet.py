@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import openpyxl
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -198,3 +199,87 @@ def test_only_the_assigned_controller_while_in_progress(app: Flask, world: World
     assert _items(app, ids)[0] == (None, [])
     with app.app_context():
         assert db.session.scalars(select(SampleDraw)).one().id
+
+
+# --- the XLSX working paper ----------------------------------------------------------------------
+
+
+def _paper(client: FlaskClient, control_id: int) -> openpyxl.Workbook:
+    response = client.get(f"/sampling/controls/{control_id}/worksheet.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    return openpyxl.load_workbook(io.BytesIO(response.data))
+
+
+def _upload(client: FlaskClient, control_id: int, book: openpyxl.Workbook) -> str:
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    response = client.post(
+        f"/sampling/controls/{control_id}/worksheet/upload",
+        data={"file": (data, "arbetspapper.xlsx")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_working_paper_round_trip(app: Flask, world: World) -> None:
+    control_id, ids = _sample(app, world)
+    client = _client(app)
+    book = _paper(client, control_id)
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["#", "Remiss-id", "Avsändare"]
+    assert "Registrerad i tid" in header and header[-2:] == [
+        "Post-id (ändra inte)", "Version (ändra inte)"]
+    first = header.index("Registrerad i tid")
+    assert sheet.max_row == len(ids) + 1
+    for row in (2, 3, 4):
+        for col in range(first, first + ATTRIBUTES):
+            sheet.cell(row, col + 1, "ok" if row == 2 else "OK")
+    sheet.cell(4, first + 3, "Ej bedömbar")
+    page = _upload(client, control_id, book)
+    assert "3 poster sparade." in page
+    results = _items(app, ids)
+    assert [r for r, _ in results[:3]] == ["ok", "ok", "not_assessable"]
+    assert [r for r, _ in results[3:]] == [None] * (len(ids) - 3)
+
+
+def test_working_paper_is_all_or_nothing_with_a_message_per_bad_row(
+    app: Flask, world: World
+) -> None:
+    control_id, ids = _sample(app, world)
+    client = _client(app)
+    book = _paper(client, control_id)
+    sheet = book.active
+    first = [c.value for c in sheet[1]].index("Registrerad i tid") + 1
+    for row in (2, 3, 4, 5):
+        for col in range(first, first + ATTRIBUTES):
+            sheet.cell(row, col, "OK")
+    sheet.cell(3, first, "kanske")
+    sheet.cell(5, first, "ja")
+    page = _upload(client, control_id, book)
+    assert "Rad 3:" in page and "Rad 5:" in page and "”kanske”" in page
+    assert [r for r, _ in _items(app, ids)] == [None] * len(ids)
+
+
+def test_working_paper_reports_items_changed_on_the_web_as_conflicts(
+    app: Flask, world: World
+) -> None:
+    control_id, ids = _sample(app, world)
+    client = _client(app)
+    book = _paper(client, control_id)
+    # Row 2 of the sheet is recorded on the web after the download.
+    assert client.post(f"/sampling/controls/{control_id}/worksheet",
+                       data=_form(app, ids) | {"row_ok": str(ids[1])}).status_code == 302
+    sheet = book.active
+    first = [c.value for c in sheet[1]].index("Registrerad i tid") + 1
+    for row in (2, 3):
+        for col in range(first, first + ATTRIBUTES):
+            sheet.cell(row, col, "Ej bedömbar")
+    page = _upload(client, control_id, book)
+    assert "Inget sparades" in page
+    assert "Rad 3 (post 2" in page and "ändrats av någon annan" in page
+    assert [r for r, _ in _items(app, ids)][:2] == [None, "ok"]
