@@ -631,11 +631,13 @@ def worksheet_xlsx(control_id: int) -> WResponse:
     current = services.current_draw(db.session, control)
     if current is None:
         abort(404)
+    header = worksheet_service.paper_header(current)
     return xlsx_response(
-        worksheet_service.paper_header(current),
+        header,
         worksheet_service.paper_rows(current),
         f"arbetspapper-{control.id}.xlsx",
         sheet=_("Arbetspapper"),
+        hidden=(len(header) - 1, len(header)),  # the item's id and version
     )
 
 

@@ -236,6 +236,10 @@ def test_working_paper_round_trip(app: Flask, world: World) -> None:
         "Post-id (ändra inte)", "Version (ändra inte)"]
     first = header.index("Registrerad i tid")
     assert sheet.max_row == len(ids) + 1
+    last = openpyxl.utils.get_column_letter(len(header))
+    before = openpyxl.utils.get_column_letter(len(header) - 1)
+    assert sheet.column_dimensions[last].hidden and sheet.column_dimensions[before].hidden
+    assert not sheet.column_dimensions[openpyxl.utils.get_column_letter(first + 1)].hidden
     for row in (2, 3, 4):
         for col in range(first, first + ATTRIBUTES):
             sheet.cell(row, col + 1, "ok" if row == 2 else "OK")
