@@ -181,3 +181,44 @@ def _attributes(control: Control) -> tuple[str, ...]:
     from riskreg.sampling.checktypes import attributes_for
 
     return attributes_for(control)
+
+
+def test_working_paper_download_and_upload(
+    app: Flask, live_server: str, page: Page, demo: dict[str, str]
+) -> None:
+    import openpyxl
+
+    control_id = _sample(app)
+    _login(page, live_server, demo["granskare"])
+    page.goto(f"{live_server}/sampling/controls/{control_id}/worksheet")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Arbetspapper (XLSX)").click()
+    assert download.value.suggested_filename == f"arbetspapper-{control_id}.xlsx"
+    with open(download.value.path(), "rb") as downloaded:
+        book = openpyxl.load_workbook(io.BytesIO(downloaded.read()))
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    first = header.index("Registrerad i tid") + 1
+    for row in range(2, sheet.max_row + 1):
+        for col in range(first, first + 6):
+            sheet.cell(row, col, "OK")
+    sheet.cell(2, first + 1, "Avvikelse")  # a new deviation: refused, nothing saved
+    data = io.BytesIO()
+    book.save(data)
+    upload = {"name": "arbetspapper.xlsx", "buffer": data.getvalue(),
+              "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    page.get_by_label("Ifyllt arbetspapper (XLSX)").set_input_files(upload)
+    page.get_by_role("button", name="Läs in arbetspapperet").click()
+    expect(page.get_by_test_id("form-errors")).to_contain_text("Rad 2 (post 1")
+    assert [r for r, _, _ in _results(app, control_id)] == [None] * ITEMS
+
+    sheet.cell(2, first + 1, "OK")
+    data = io.BytesIO()
+    book.save(data)
+    page.get_by_label("Ifyllt arbetspapper (XLSX)").set_input_files(
+        upload | {"buffer": data.getvalue()})
+    page.get_by_role("button", name="Läs in arbetspapperet").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"{ITEMS} poster sparade.")
+    expect(page.get_by_test_id("worksheet-progress")).to_have_text(
+        f"{ITEMS} av {ITEMS} bedömda"
+    )
