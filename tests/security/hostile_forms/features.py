@@ -289,6 +289,33 @@ def item_values(index: int) -> Callable[[Flask], dict[str, FormValue]]:
     return values
 
 
+def worksheet_url(app: Flask) -> str:
+    with app.app_context():
+        return f"/sampling/controls/{_reopened(PASSCARDS).id}/worksheet"
+
+
+def worksheet_values(app: Flask) -> dict[str, FormValue]:
+    """The first item of the reopened passcards sample: its version and every attribute
+    OK, sent with "Spara" (the attacked fields are that row's)."""
+    from riskreg.sampling.checktypes import attributes_for
+    from riskreg.sampling.models import SampleItem
+
+    with app.app_context():
+        control = _reopened(PASSCARDS)
+        item = db.session.get(SampleItem, _first_item_id(control))
+        assert item is not None
+        result: dict[str, FormValue] = {f"version-{item.id}": str(item.version), "save": "1"}
+        for number in range(len(attributes_for(control))):
+            result[f"attr-{item.id}-{number}"] = "ok"
+        WORKSHEET_ATTACK[:] = [f"version-{item.id}", f"attr-{item.id}-0", f"attr-{item.id}-1"]
+        return result
+
+
+#: The worksheet's field names carry the item's id, known only once the demo is loaded:
+#: worksheet_values() fills this before the properties draw a field from it.
+WORKSHEET_ATTACK: list[str] = []
+
+
 def extend_url(app: Flask) -> str:
     with app.app_context():
         return f"/sampling/controls/{_reopened(PASSCARDS).id}/extend"
@@ -525,6 +552,13 @@ FORMS = [
         valid=item_values(PAYMENTS),
         attack=("overall", "audited_amount", "deviation_description", "recovery_claim"),
         login="granskare",
+    ),
+    HostileForm(
+        name="worksheet",
+        url=worksheet_url,
+        valid=worksheet_values,
+        attack=WORKSHEET_ATTACK,
+        login="granskare2",
     ),
     HostileForm(
         name="sample draw again",
