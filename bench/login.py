@@ -92,13 +92,25 @@ def main() -> None:
         current = passwords.hash_password(PASSWORD)
         old = [old_hasher.hash(PASSWORD) for _ in range(rounds)]
         db.session.add(
-            User(username="anna", email="anna@example.se", full_name="Anna", password_hash=current,
-                 role=Role.ADMIN.value, locale="sv")
+            User(
+                username="anna",
+                email="anna@example.se",
+                full_name="Anna",
+                password_hash=current,
+                role=Role.ADMIN.value,
+                locale="sv",
+            )
         )
         for i in range(rounds):
             db.session.add(
-                User(username=f"gammal{i}", email=f"gammal{i}@example.se", full_name="Gammal",
-                     password_hash=old[i], role=Role.ADMIN.value, locale="sv")
+                User(
+                    username=f"gammal{i}",
+                    email=f"gammal{i}@example.se",
+                    full_name="Gammal",
+                    password_hash=old[i],
+                    role=Role.ADMIN.value,
+                    locale="sv",
+                )
             )
         db.session.commit()
 
@@ -131,13 +143,21 @@ def main() -> None:
     with app.app_context():
         for i in range(rounds):
             db.session.add(
-                User(username=f"anna{i}", email=f"anna{i}@example.se", full_name="Anna",
-                     password_hash=current, role=Role.ADMIN.value, locale="sv")
+                User(
+                    username=f"anna{i}",
+                    email=f"anna{i}@example.se",
+                    full_name="Anna",
+                    password_hash=current,
+                    role=Role.ADMIN.value,
+                    locale="sv",
+                )
             )
         db.session.commit()
 
-    print(f"riskreg login benchmark — {platform.python_version()}, {os.cpu_count()} cores, "
-          f"{'PostgreSQL' if args.database_url else 'SQLite'}, throttle {args.storage_uri}")
+    print(
+        f"riskreg login benchmark — {platform.python_version()}, {os.cpu_count()} cores, "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}, throttle {args.storage_uri}"
+    )
     print(f"hasher: {_describe(passwords._hasher)}; load average before: {_load()}")
     results = {}
     for name, action in steps:
@@ -146,13 +166,16 @@ def main() -> None:
     print("\n| step | median wall ms | × baseline | median CPU ms | × baseline |")
     print("|---|---:|---:|---:|---:|")
     for name, (wall, cpu) in results.items():
-        print(f"| {name} | {wall * 1000:.1f} | {wall / base_wall:.1f} | {cpu * 1000:.1f} | "
-              f"{cpu / base_cpu:.1f} |")
+        print(
+            f"| {name} | {wall * 1000:.1f} | {wall / base_wall:.1f} | {cpu * 1000:.1f} | "
+            f"{cpu / base_cpu:.1f} |"
+        )
     print(f"\nrounds: {rounds}; load average after: {_load()}")
 
     with app.app_context():
         rehashed = sum(
-            1 for u in db.session.scalars(db.select(User).where(User.username.like("gammal%")))
+            1
+            for u in db.session.scalars(db.select(User).where(User.username.like("gammal%")))
             if u.password_hash not in old and not passwords.needs_rehash(u.password_hash)
         )
     print(f"old-parameter hashes rehashed by their first login: {rehashed}/{rounds}")
@@ -167,8 +190,10 @@ def main() -> None:
 
 
 def _describe(hasher: Any) -> str:
-    return (f"argon2{hasher.type.name.lower()} m={hasher.memory_cost // 1024} MiB "
-            f"t={hasher.time_cost} p={hasher.parallelism}")
+    return (
+        f"argon2{hasher.type.name.lower()} m={hasher.memory_cost // 1024} MiB "
+        f"t={hasher.time_cost} p={hasher.parallelism}"
+    )
 
 
 def _load() -> str:

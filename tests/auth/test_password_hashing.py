@@ -99,7 +99,9 @@ def test_wrong_password_does_not_rehash(app: Flask, make_user) -> None:  # type:
 
 
 def test_unknown_user_costs_one_verification_like_a_real_one(
-    app: Flask, make_user, counting: _CountingHasher  # type: ignore[no-untyped-def]
+    app: Flask,
+    make_user,
+    counting: _CountingHasher,  # type: ignore[no-untyped-def]
 ) -> None:
     make_user("anna", "controller")
     login(app.test_client(), "ingen-sådan", "fel lösenord 1")  # makes the dummy hash once
