@@ -327,16 +327,22 @@ def _load_demo_and_print() -> None:
 
 
 def _print_logins(logins: Path) -> None:
+    from riskreg.admin.forms import ROLE_LABELS
+    from riskreg.demo import USERS
+
     if not logins.exists():
         click.echo("Demoinloggningar saknas; sätt lösenord med `riskreg users set-password admin`.")
         return
     pairs = [line.split(" ", 1) for line in logins.read_text(encoding="utf-8").splitlines() if line]
     passwords = dict(pairs)
+    roles = {username: (str(ROLE_LABELS[role]), name) for username, name, role, _ in USERS}
     if "admin" in passwords:
         click.secho(f"Administratör: användarnamn admin, lösenord {passwords['admin']}", bold=True)
-    others = ", ".join(f"{u} / {p}" for u, p in passwords.items() if u != "admin")
-    if others:
-        click.echo(f"Övriga demoanvändare: {others}")
+    if passwords:
+        click.echo("Demoinloggningar (användarnamn / lösenord: roll, namn):")
+    for username, password in passwords.items():
+        role, name = roles.get(username, ("?", ""))
+        click.echo(f"  {username} / {password}: {role}, {name}")
     click.echo(f"(Lösenorden står i {logins}; de gäller tills någon byter dem.)")
 
 

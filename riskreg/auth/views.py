@@ -41,6 +41,8 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             flash(_("Fel användarnamn eller lösenord."), "danger")
         else:
             limits.succeeded(username)
+            # authenticate may have rehashed a hash made with old parameters.
+            db.session.commit()
             # A fresh session on login: nothing an attacker planted before survives it.
             session.clear()
             # Permanent: the signed cookie expires PERMANENT_SESSION_LIFETIME after its last use.

@@ -33,3 +33,14 @@ def index() -> str:
         counts=heat_map_counts(risks),
         matrix=load_matrix(db.session()),
     )
+
+
+#: When the accessibility statement was last reviewed and how (DIGG's model asks for both).
+ACCESSIBILITY_REVIEWED = "2026-12-03"
+
+
+@bp.route("/tillganglighet")
+@requires(permissions.PUBLIC)
+def accessibility() -> str:
+    """The accessibility statement (tillgänglighetsredogörelse) after DIGG's model, public."""
+    return render_template("dashboard/accessibility.html", reviewed=ACCESSIBILITY_REVIEWED)

@@ -33,7 +33,7 @@ from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Organisation, Plan
-from riskreg.reports import assemble, services
+from riskreg.reports import assemble, audit_labels, services  # noqa: F401  (audit_labels registers the trail labels)
 from riskreg.reports.forms import FollowupSignForm, SignForm, VerifyForm
 from riskreg.reports.models import (
     REPORT_STATE_TITLES,

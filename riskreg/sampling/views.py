@@ -41,6 +41,7 @@ from riskreg.controls.models import (
 )
 from riskreg.db import local_date, now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
+from riskreg.exports import xlsx_response
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token
 from riskreg.money import format_kronor
@@ -52,6 +53,9 @@ from riskreg.sampling import (
     services,
 )
 from riskreg.sampling import evidence as evidence_store
+from riskreg.sampling import (
+    worksheet as worksheet_service,
+)
 from riskreg.sampling._exact import format_sek
 from riskreg.sampling.checktypes import (
     SAMPLING_METHOD_TITLES,
@@ -71,17 +75,21 @@ from riskreg.sampling.forms import (
     HygieneImportForm,
     PlanForm,
     PopulationImportForm,
+    WorksheetForm,
+    WorksheetUploadForm,
     item_form_class,
 )
 from riskreg.sampling.models import (
     ITEM_RESULT_TITLES,
     Evidence,
     HygieneObservation,
+    ItemResult,
     SampleItem,
     SamplingMethod,
     SelectionMethod,
 )
 from riskreg.sampling.selection import generate_seed
+from riskreg.tabular import TableError, open_table
 from riskreg.uploads import CheckedUpload, check_upload
 
 bp = Blueprint("sampling", __name__, url_prefix="/sampling")
@@ -499,6 +507,194 @@ def rederivation(control_id: int) -> WResponse:
         download_name=package.download_name,
         max_age=0,
     )
+
+
+#: At most this many rows in one worksheet POST (a sample is a few hundred items at most).
+WORKSHEET_MAX_ROWS = 2000
+
+
+def _worksheet_inputs(draw: Any, attributes: tuple[str, ...]) -> list[worksheet_service.RowInput]:
+    """The rows the page sent. "Alla attribut OK" for one row (its button) or for the checked
+    rows sets every attribute of those rows to OK; other rows keep what was chosen."""
+    form = request.form
+    all_ok: set[int] = set()
+    if "selected_ok" in form:
+        all_ok = {i for i in (parse_id(v) for v in form.getlist("select")) if i is not None}
+    row_ok = parse_id(form.get("row_ok"))
+    if row_ok is not None:
+        all_ok.add(row_ok)
+    inputs = []
+    for item in draw.items[:WORKSHEET_MAX_ROWS]:
+        if f"version-{item.id}" not in form:
+            continue
+        if item.id in all_ok:
+            values = tuple(ItemResult.OK.value for _a in attributes)
+        else:
+            values = tuple(
+                form.get(f"attr-{item.id}-{n}", "")[:20] for n in range(len(attributes))
+            )
+        inputs.append(
+            worksheet_service.RowInput(
+                item_id=item.id,
+                version=parse_version(form.get(f"version-{item.id}")),
+                values=values,
+            )
+        )
+    return inputs
+
+
+@bp.route("/controls/<int:control_id>/worksheet", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def worksheet(control_id: int) -> str | WResponse:
+    """The whole sample on one page, every attribute a compact choice, saved in one POST."""
+    control = _control(control_id)
+    current = services.current_draw(db.session(), control)
+    attributes = attributes_for(control)
+    form = WorksheetForm()
+    submitted: dict[int, tuple[str, ...]] = {}
+    problems: list[worksheet_service.RowProblem] = []
+    if request.method == "POST":
+        _require_work(control)
+        if (redirected := _read_only(control)) is not None:
+            return redirected
+        if current is None:
+            abort(404)
+        if not form.validate_on_submit():
+            flash_errors(form)
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        inputs = _worksheet_inputs(current, attributes)
+        try:
+            saved = worksheet_service.save_rows(
+                db.session(), current, inputs, actor=current_user, now=now_utc()
+            )
+            db.session.commit()
+        except worksheet_service.WorksheetRejected as exc:
+            db.session.rollback()
+            problems = exc.problems
+            conflicts = {p.item_id for p in problems if p.conflict}
+            submitted = {r.item_id: r.values for r in inputs if r.item_id not in conflicts}
+            flash(exc.message, "danger")
+        except ServiceError as exc:
+            _failed(exc)
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        except StaleDataError:
+            db.session.rollback()
+            flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."), "danger")
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        else:
+            flash(
+                _("%(n)s poster sparade.", n=len(saved)) if saved else _("Inget att spara."),
+                "success" if saved else "info",
+            )
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+    # A refused save shows the sheet again (200, as every form with errors) with the rows typed.
+    return _render_worksheet(control, current, form=form, submitted=submitted, problems=problems)
+
+
+def _render_worksheet(
+    control: Control,
+    current: Any,
+    *,
+    form: WorksheetForm | None = None,
+    upload_form: WorksheetUploadForm | None = None,
+    submitted: dict[int, tuple[str, ...]] | None = None,
+    problems: list[worksheet_service.RowProblem] | None = None,
+    upload_errors: list[str] | None = None,
+) -> str:
+    problems = problems or []
+    return render_template(
+        "sampling/worksheet.html",
+        control=control,
+        draw=current,
+        form=form or WorksheetForm(formdata=None),
+        upload_form=upload_form or WorksheetUploadForm(formdata=None),
+        attributes=attributes_for(control),
+        rows=worksheet_service.rows(current) if current is not None else [],
+        columns=worksheet_service.columns(current) if current is not None else [],
+        submitted=submitted or {},
+        problems={p.item_id: p for p in problems},
+        problem_list=problems,
+        upload_errors=upload_errors or [],
+        result_choices=[(r.value, _(ITEM_RESULT_TITLES[r])) for r in ItemResult],
+        summary=services.summary(db.session(), control),
+        mus=current is not None and services.is_mus_draw(current),
+        can_work=permissions.can_test_control(current_user, control),
+        **_titles(),
+    )
+
+
+@bp.route("/controls/<int:control_id>/worksheet.xlsx")
+@requires(permissions.is_authenticated)
+def worksheet_xlsx(control_id: int) -> WResponse:
+    """The working paper: the drawn sample with the attribute columns to fill in."""
+    control = _control(control_id)
+    current = services.current_draw(db.session(), control)
+    if current is None:
+        abort(404)
+    header = worksheet_service.paper_header(current)
+    return xlsx_response(
+        header,
+        worksheet_service.paper_rows(current),
+        f"arbetspapper-{control.id}.xlsx",
+        sheet=_("Arbetspapper"),
+        hidden=(len(header) - 1, len(header)),  # the item's id and version
+    )
+
+
+@bp.route("/controls/<int:control_id>/worksheet/upload", methods=["POST"])
+@requires(permissions.is_authenticated)
+def worksheet_upload(control_id: int) -> str | WResponse:
+    """The filled-in paper back: every row or none; items changed on the web since the
+    download are conflicts, never overwritten."""
+    control = _control(control_id)
+    _require_work(control)
+    if (redirected := _read_only(control)) is not None:
+        return redirected
+    current = services.current_draw(db.session(), control)
+    if current is None:
+        abort(404)
+    form = WorksheetUploadForm()
+    errors: list[str] = []
+    if not form.validate_on_submit():
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+        return _render_worksheet(control, current, upload_form=form, upload_errors=errors)
+    lines: dict[int, int] = {}
+    try:
+        with check_upload(
+            form.file.data,
+            allowed={"xlsx"},
+            max_bytes=int(current_app.config["POPULATION_IMPORT_MAX_BYTES"]),
+        ) as upload, open_table(upload.stream, upload.filename) as table:
+            read = worksheet_service.read_paper(current, table)
+        lines = {row.item_id: line for line, row in read}
+        saved = worksheet_service.save_rows(
+            db.session(), current, [row for _line, row in read], actor=current_user, now=now_utc()
+        )
+        db.session.commit()
+    except TableError as exc:
+        db.session.rollback()
+        errors = [str(exc)]
+    except worksheet_service.WorksheetRejected as exc:
+        db.session.rollback()
+        errors = [exc.message] + [
+            _("Rad %(line)s (post %(n)s, %(key)s): %(message)s",
+              line=lines[p.item_id], n=p.position, key=p.record_key, message=p.message)
+            for p in exc.problems
+        ]
+    except ServiceError as exc:
+        db.session.rollback()
+        errors = list(exc.messages)
+    except StaleDataError:
+        db.session.rollback()
+        errors = [_("Posten har ändrats av någon annan. Ladda om sidan och försök igen.")]
+    if errors:
+        # All or nothing: the page again (200) with one message per bad row.
+        return _render_worksheet(control, current, upload_form=form, upload_errors=errors)
+    flash(
+        _("%(n)s poster sparade.", n=len(saved)) if saved else _("Inget att spara."),
+        "success" if saved else "info",
+    )
+    return redirect(url_for("sampling.worksheet", control_id=control.id))
 
 
 def _next_unassessed(item: SampleItem) -> SampleItem | None:

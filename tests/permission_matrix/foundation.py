@@ -17,6 +17,7 @@ EXPECTED: Matrix = {
     "auth.language": ("POST", lambda i: "/language", PUBLIC),
     "auth.change_password": ("GET", lambda i: "/account/password", ALL),
     "dashboard.index": ("GET", lambda i: "/", ALL),
+    "dashboard.accessibility": ("GET", lambda i: "/tillganglighet", PUBLIC),
     "plans.index": ("GET", lambda i: "/plans/", ALL),
     "plans.show": ("GET", lambda i: f"/plans/{i['plan']}", ALL),
     "plans.new": ("GET", lambda i: "/plans/new", ADMIN),
