@@ -38,6 +38,7 @@ def main() -> None:
     from riskreg.audit.trail import GENESIS_HASH, canonical, chain_hash
     from riskreg.audit.verify import verify_trail
     from riskreg.auth.models import Unit
+    from riskreg.db import table_of
     from riskreg.extensions import db
 
     folder = Path(tempfile.mkdtemp(prefix="riskreg-bench-"))
@@ -52,7 +53,7 @@ def main() -> None:
         db.create_all()
         names = {}
         db.session.execute(
-            insert(Unit.__table__),
+            insert(table_of(Unit)),
             [
                 {"id": i, "code": f"U{i}", "name": f"Enhet {i}", "created_at": start, "version": 1}
                 for i in range(1, args.rows + 1)
@@ -87,17 +88,17 @@ def main() -> None:
                           "prev_hash": prev, "hash": digest})  # fmt: skip
             prev = digest
             if len(batch) == 10_000:
-                db.session.execute(insert(AuditEntry.__table__), batch)
+                db.session.execute(insert(table_of(AuditEntry)), batch)
                 batch = []
         if batch:
-            db.session.execute(insert(AuditEntry.__table__), batch)
+            db.session.execute(insert(table_of(AuditEntry)), batch)
         for row, name in names.items():
-            db.session.execute(Unit.__table__.update().where(Unit.id == row).values(name=name))
+            db.session.execute(table_of(Unit).update().where(Unit.id == row).values(name=name))
         db.session.commit()
         head = Checkpoint(folder / "head.json", args.entries, prev, datetime.now(UTC), "valid")
 
         began = time.perf_counter()
-        report = verify_trail(db.session, [head])
+        report = verify_trail(db.session(), [head])
         seconds = time.perf_counter() - began
         assert report.ok, report.findings[:5]
         assert report.checked == args.entries

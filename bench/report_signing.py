@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,9 @@ def main() -> None:
     with app.app_context():
         db.create_all()
         now = now_utc()
-        load_demo(db.session, now=now)
+        load_demo(db.session(), now=now)
         scenario = build_approved_control(
-            db.session, now=now, items=args.items, population=max(2000, args.items * 5)
+            db.session(), now=now, items=args.items, population=max(2000, args.items * 5)
         )
         db.session.commit()
         settings = services.SigningSettings.from_config(app.config, app.instance_path)
@@ -94,10 +95,10 @@ def main() -> None:
 
         def end_to_end() -> None:
             report = services.sign_review(
-                db.session, control(), actor=controller, now=now_utc(), settings=settings
+                db.session(), control(), actor=controller, now=now_utc(), settings=settings
             )
             services.cosign_report(
-                db.session,
+                db.session(),
                 report,
                 actor=approver,
                 now=now_utc() + timedelta(seconds=1),
@@ -110,7 +111,7 @@ def main() -> None:
 
         def assembled() -> Any:
             return assemble.review_report(
-                services.load_review_inputs(db.session, control()),
+                services.load_review_inputs(db.session(), control()),
                 reference="GR-BENCH",
                 organisation="Region Västmanland",
                 controller=services._signer(controller),
@@ -145,12 +146,12 @@ def main() -> None:
         for _round in range(args.rounds):
             seconds, data = _timed(assembled)
             times["assemble"].append(seconds)
-            seconds, pdf = _timed(lambda data=data: build_review_report(data))
+            seconds, pdf = _timed(partial(build_review_report, data))
             times["baseline"].append(seconds)
             times["render"].append(seconds)
-            seconds, certified = _timed(lambda pdf=pdf: sign(pdf, True))
+            seconds, certified = _timed(partial(sign, pdf, True))
             times["certify"].append(seconds)
-            seconds, final = _timed(lambda certified=certified: sign(certified, False))
+            seconds, final = _timed(partial(sign, certified, False))
             times["cosign"].append(seconds)
             db.session.expire_all()
             seconds, _ = _timed(end_to_end)

@@ -70,7 +70,7 @@ def _load_demo_and_print() -> None:
 
     with acting(actor_name="demo"):
         try:
-            result = load_demo(db.session, now=now_utc())
+            result = load_demo(db.session(), now=now_utc())
         except ServiceError as exc:
             db.session.rollback()
             fail(exc.message, exc.messages)
@@ -88,16 +88,22 @@ def _load_demo_and_print() -> None:
 
 
 def _print_logins(logins: Path) -> None:
+    from riskreg.admin.forms import ROLE_LABELS
+    from riskreg.demo import USERS
+
     if not logins.exists():
         click.echo("Demoinloggningar saknas; sätt lösenord med `riskreg users set-password admin`.")
         return
     pairs = [line.split(" ", 1) for line in logins.read_text(encoding="utf-8").splitlines() if line]
     passwords = dict(pairs)
+    roles = {username: (str(ROLE_LABELS[role]), name) for username, name, role, _ in USERS}
     if "admin" in passwords:
         click.secho(f"Administratör: användarnamn admin, lösenord {passwords['admin']}", bold=True)
-    others = ", ".join(f"{u} / {p}" for u, p in passwords.items() if u != "admin")
-    if others:
-        click.echo(f"Övriga demoanvändare: {others}")
+    if passwords:
+        click.echo("Demoinloggningar (användarnamn / lösenord: roll, namn):")
+    for username, password in passwords.items():
+        role, name = roles.get(username, ("?", ""))
+        click.echo(f"  {username} / {password}: {role}, {name}")
     click.echo(f"(Lösenorden står i {logins}; de gäller tills någon byter dem.)")
 
 
@@ -115,4 +121,6 @@ def start_command(host: str, port: int) -> None:
     # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    # Flask hints current_app as the Flask it stands for; it is a werkzeug LocalProxy.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_simple(host, port, app, threaded=True)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from riskreg.auth.models import User
 
 
-def fail(message: str, details: list[str] | None = None) -> None:
+def fail(message: str, details: list[str] | None = None) -> NoReturn:
     click.echo(f"Fel: {message}", err=True)
     for line in details or []:
         click.echo(f"  {line}", err=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, registry
 
 # Named constraints make Alembic autogenerate deterministic on SQLite and PostgreSQL alike.
@@ -75,3 +75,12 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime},
     )
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core ``Table`` a mapped class is declared on, for Core inserts and updates.
+
+    Declarative types ``__table__`` as a ``FromClause`` (a class may map a join or a select);
+    every riskreg model maps exactly one table, so this only tells the type checker so.
+    """
+    return cast(Table, model.__table__)

@@ -159,8 +159,11 @@ def xlsx_bytes(
     *,
     sheet: str = "Export",
     widths: Sequence[float] | None = None,
+    hidden: Sequence[int] = (),
 ) -> bytes:
     """An XLSX workbook written in openpyxl's streaming (write-only) mode.
+
+    ``hidden``: 1-based numbers of columns to hide (e.g. ids a re-import needs).
 
     Text is always a string cell (never a formula); formula-like text carries the quote-prefix
     flag. Raises ValueError beyond Excel's row limit (filter, or export CSV instead).
@@ -172,6 +175,11 @@ def xlsx_bytes(
 
         for index, width in enumerate(widths, start=1):
             worksheet.column_dimensions[get_column_letter(index)].width = width
+    if hidden:
+        from openpyxl.utils import get_column_letter
+
+        for index in hidden:
+            worksheet.column_dimensions[get_column_letter(index)].hidden = True
     bold = Font(bold=True)
     heading = []
     for title in header:

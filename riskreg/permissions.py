@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeGuard, TypeVar, cast
 
 from flask import abort
 from flask_login import current_user
@@ -25,21 +25,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 READ_ALL_ROLES = frozenset({Role.ADMIN, Role.CONTROLLER, Role.AUDITOR})
 
 
-def _role(user: Any) -> Role | None:
+class Anonymous(Protocol):
+    """Who ``current_user`` is before signing in: Flask-Login's ``AnonymousUserMixin``."""
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+
+#: Whom a predicate asks about: a signed-in :class:`User` or the anonymous visitor (templates
+#: and ``@requires`` pass ``current_user``; commands pass the ``--as`` user).
+Viewer: TypeAlias = User | Anonymous
+
+
+def _role(user: Viewer | None) -> Role | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return Role(user.role)
+    # Signed in means a User: Flask-Login's user loader returns nothing else.
+    return Role(cast(User, user).role)
 
 
-def is_admin(user: Any) -> bool:
+def _has_role(user: Viewer, role: Role) -> TypeGuard[User]:
+    """``user`` is signed in with ``role`` (and is therefore a :class:`User`)."""
+    return _role(user) == role
+
+
+def is_admin(user: Viewer) -> bool:
     return _role(user) == Role.ADMIN
 
 
-def is_authenticated(user: Any) -> bool:
+def is_authenticated(user: Viewer) -> TypeGuard[User]:
     return _role(user) is not None
 
 
-def reads_everything(user: Any) -> bool:
+def reads_everything(user: Viewer) -> bool:
     """Admins, controllers and auditors read the whole register; others see their units."""
     return _role(user) in READ_ALL_ROLES
 
@@ -47,39 +65,39 @@ def reads_everything(user: Any) -> bool:
 # --- administration -------------------------------------------------------------------------
 
 
-def can_manage_users(user: Any) -> bool:
+def can_manage_users(user: Viewer) -> bool:
     return is_admin(user)
 
 
-def can_manage_units(user: Any) -> bool:
+def can_manage_units(user: Viewer) -> bool:
     return is_admin(user)
 
 
-def can_manage_matrix(user: Any) -> bool:
+def can_manage_matrix(user: Viewer) -> bool:
     return is_admin(user)
 
 
 # --- plans and risks ------------------------------------------------------------------------
 
 
-def can_view_plans(user: Any) -> bool:
+def can_view_plans(user: Viewer) -> bool:
     return is_authenticated(user)
 
 
-def can_view_plan(user: Any, plan: Plan) -> bool:
+def can_view_plan(user: Viewer, plan: Plan) -> bool:
     return is_authenticated(user)
 
 
-def can_manage_plans(user: Any) -> bool:
+def can_manage_plans(user: Viewer) -> bool:
     """Create, import, adopt plans and edit their rows: the internal control coordinator."""
     return is_admin(user)
 
 
-def can_export_plan(user: Any) -> bool:
+def can_export_plan(user: Viewer) -> bool:
     return reads_everything(user)
 
 
-def can_view_risk(user: Any, risk: Risk) -> bool:
+def can_view_risk(user: Viewer, risk: Risk) -> bool:
     if reads_everything(user):
         return True
     if not is_authenticated(user):
@@ -87,7 +105,7 @@ def can_view_risk(user: Any, risk: Risk) -> bool:
     return risk.responsible_unit_id in user.scoped_unit_ids()
 
 
-def can_edit_risk(user: Any, risk: Risk | None = None) -> bool:
+def can_edit_risk(user: Viewer, risk: Risk | None = None) -> bool:
     return is_admin(user)
 
 
@@ -100,51 +118,51 @@ def visible_unit_ids(user: User) -> set[int] | None:
 
 # --- controls (granskningar), deviations and actions -----------------------------------------
 
-def _in_scope(user: Any, unit_id: int) -> bool:
+def _in_scope(user: Viewer, unit_id: int) -> bool:
     return is_authenticated(user) and unit_id in user.scoped_unit_ids()
 
 
-def can_create_control(user: Any) -> bool:
+def can_create_control(user: Viewer) -> bool:
     """Controllers plan the checks of the plan; the coordinator may too."""
     return _role(user) in (Role.ADMIN, Role.CONTROLLER)
 
 
-def can_view_control(user: Any, control: Control) -> bool:
+def can_view_control(user: Viewer, control: Control) -> bool:
     if reads_everything(user) and _role(user) != Role.CONTROLLER:
         return True
-    if _role(user) == Role.CONTROLLER:
+    if _has_role(user, Role.CONTROLLER):
         # Controllers read the plan, but work material only of the controls assigned to them.
         return control.is_controller(user)
     return _in_scope(user, control.responsible_unit_id)
 
 
-def can_work_on_control(user: Any, control: Control) -> bool:
+def can_work_on_control(user: Viewer, control: Control) -> bool:
     """Import, draw, record results, conclude: the assigned controllers (and the coordinator)."""
     if _role(user) == Role.ADMIN:
         return True
-    return _role(user) == Role.CONTROLLER and control.is_controller(user)
+    return _has_role(user, Role.CONTROLLER) and control.is_controller(user)
 
 
-def can_download_rederivation(user: Any, control: Control) -> bool:
+def can_download_rederivation(user: Viewer, control: Control) -> bool:
     """The re-derivation package of a sample: whoever may read the sample (auditors above all)."""
     return can_view_control(user, control)
-def can_test_control(user: Any, control: Control) -> bool:
+def can_test_control(user: Viewer, control: Control) -> bool:
     """Import, plan, draw, record results: those who work on it, and only while it is in
     progress. Before the start the deviation definition is not locked yet (ISA 530); once
     submitted or approved, the control's sample pages are read-only."""
     return can_work_on_control(user, control) and control.status == ControlStatus.IN_PROGRESS
 
 
-def can_approve_control(user: Any, control: Control) -> bool:
+def can_approve_control(user: Viewer, control: Control) -> bool:
     """Approvers of the unit approve; never their own work (segregation of duties)."""
     return (
-        _role(user) == Role.APPROVER
+        _has_role(user, Role.APPROVER)
         and _in_scope(user, control.responsible_unit_id)
         and not control.is_controller(user)
     )
 
 
-def can_reopen_control(user: Any, control: Control) -> bool:
+def can_reopen_control(user: Viewer, control: Control) -> bool:
     """An approved control is reopened (with a reason) only by the approver who approved it,
     or by an administrator; never by its controllers alone (the co-signed report would lose
     its approval behind the approver's back)."""
@@ -155,11 +173,11 @@ def can_reopen_control(user: Any, control: Control) -> bool:
     return can_approve_control(user, control)
 
 
-def can_view_action(user: Any, action: Action) -> bool:
+def can_view_action(user: Viewer, action: Action) -> bool:
     return can_view_control(user, action.control) or _in_scope(user, action.owner_unit_id)
 
 
-def can_answer_action(user: Any, action: Action) -> bool:
+def can_answer_action(user: Viewer, action: Action) -> bool:
     """The owner unit answers what it has done."""
     if _role(user) == Role.ADMIN:
         return True
@@ -167,41 +185,41 @@ def can_answer_action(user: Any, action: Action) -> bool:
     return _role(user) in answering_roles and _in_scope(user, action.owner_unit_id)
 
 
-def can_verify_action(user: Any, action: Action) -> bool:
+def can_verify_action(user: Viewer, action: Action) -> bool:
     return can_work_on_control(user, action.control)
 
 
 # --- reports, reminders, audit trail ----------------------------------------------------------
 
-def can_view_reports(user: Any) -> bool:
+def can_view_reports(user: Viewer) -> bool:
     return is_authenticated(user)
 
 
-def can_download_report(user: Any, control: Control) -> bool:
+def can_download_report(user: Viewer, control: Control) -> bool:
     return can_view_control(user, control)
 
 
-def can_verify_reports(user: Any) -> bool:
+def can_verify_reports(user: Viewer) -> bool:
     """Anyone signed in may check a PDF; verification reveals nothing stored."""
     return is_authenticated(user)
 
 
-def can_sign_review(user: Any, control: Control) -> bool:
+def can_sign_review(user: Viewer, control: Control) -> bool:
     """The certifying signature of a review report: an assigned controller of the control."""
-    return _role(user) == Role.CONTROLLER and control.is_controller(user)
+    return _has_role(user, Role.CONTROLLER) and control.is_controller(user)
 
 
-def can_cosign_review(user: Any, control: Control) -> bool:
+def can_cosign_review(user: Viewer, control: Control) -> bool:
     """The co-signature: an approver who may approve the control (never one of its controllers)."""
     return can_approve_control(user, control)
 
 
-def can_view_followup(user: Any) -> bool:
+def can_view_followup(user: Viewer) -> bool:
     """The yearly follow-up of a plan: the register's readers and the approvers who present it."""
     return reads_everything(user) or _role(user) == Role.APPROVER
 
 
-def followup_scope(user: Any) -> Callable[[Control], bool] | None:
+def followup_scope(user: Viewer) -> Callable[[Control], bool] | None:
     """Which controls the follow-up report (page, preview PDF, XLSX) shows this user.
 
     One rule: the report holds what the user sees everywhere else. Roles that see every
@@ -214,28 +232,28 @@ def followup_scope(user: Any) -> Callable[[Control], bool] | None:
     return lambda control: can_view_control(user, control)
 
 
-def can_sign_followup(user: Any) -> bool:
+def can_sign_followup(user: Viewer) -> bool:
     """The coordinator (administrator) certifies the follow-up."""
     return is_admin(user)
 
 
-def can_cosign_followup(user: Any) -> bool:
+def can_cosign_followup(user: Viewer) -> bool:
     return _role(user) == Role.APPROVER
 
 
-def can_manage_reminders(user: Any) -> bool:
+def can_manage_reminders(user: Viewer) -> bool:
     return is_admin(user)
 
 
-def can_view_reminder_log(user: Any) -> bool:
+def can_view_reminder_log(user: Viewer) -> bool:
     return _role(user) in (Role.ADMIN, Role.AUDITOR)
 
 
-def can_view_audit_trail(user: Any) -> bool:
+def can_view_audit_trail(user: Viewer) -> bool:
     return _role(user) in (Role.ADMIN, Role.AUDITOR)
 
 
-def can_export_all_reports(user: Any) -> bool:
+def can_export_all_reports(user: Viewer) -> bool:
     """Copy every signed report out of riskreg (archiving): readers of the whole register."""
     return reads_everything(user)
 
@@ -244,7 +262,7 @@ def can_export_all_reports(user: Any) -> bool:
 
 #: `riskreg` commands that act on the register on behalf of a named user (`--as USERNAME`): the
 #: user must be active and pass the same predicate as on the web; the audit trail names them.
-CLI_ON_BEHALF_OF: dict[str, Callable[[Any], bool]] = {
+CLI_ON_BEHALF_OF: dict[str, Callable[[User], bool]] = {
     "users create": can_manage_users,
     "users set-password": can_manage_users,
     "plan import": can_manage_plans,
@@ -277,7 +295,7 @@ CLI_OPERATOR: dict[str, str] = {
 PUBLIC = "public"
 
 
-def requires(check: Callable[[Any], bool] | str) -> Callable[[F], F]:
+def requires(check: Callable[[Viewer], bool] | str) -> Callable[[F], F]:
     """Declare and enforce the coarse permission of a route.
 
     Anonymous users are sent to the login page; signed-in users without the permission get 403.
@@ -288,6 +306,8 @@ def requires(check: Callable[[Any], bool] | str) -> Callable[[F], F]:
         if check == PUBLIC:
             view.permission = PUBLIC  # type: ignore[attr-defined]
             return view
+        if isinstance(check, str):
+            raise ValueError(f"unknown permission {check!r}: give a predicate or PUBLIC")
 
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -295,7 +315,7 @@ def requires(check: Callable[[Any], bool] | str) -> Callable[[F], F]:
 
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if not check(current_user):  # type: ignore[operator]
+            if not check(current_user):
                 abort(403)
             return view(*args, **kwargs)
 

@@ -167,7 +167,7 @@ def storage_check(clean: bool, min_age: float) -> None:
 
     settings = SigningSettings.from_config(current_app.config, current_app.instance_path)
     report = check_storage(
-        db.session,
+        db.session(),
         reports_dir=settings.reports_dir,
         evidence_dir=evidence_dir(current_app.instance_path),
         now=now_utc(),

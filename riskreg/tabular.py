@@ -154,7 +154,7 @@ _BINARY_MAGIC: Final = (
 _SUPPORTED_HINT: Final = "Tillåtna format är Excel-arbetsbok (.xlsx) och CSV."
 
 
-def cell_is_blank(value: Cell) -> bool:
+def cell_is_blank(value: Cell | None) -> bool:
     """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
     return isinstance(value, str) and not value.strip()
 
@@ -262,7 +262,7 @@ def _spool(stream: IO[bytes], limits: TableLimits) -> IO[bytes]:
     except BaseException:
         spool.close()
         raise
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 def _too_large(limits: TableLimits) -> str:
@@ -493,7 +493,7 @@ class TableReader:
     def close(self) -> None:
         """Release the workbook/text wrapper; close the stream only if we opened it."""
         if self._rows is not None and hasattr(self._rows, "close"):
-            self._rows.close()  # type: ignore[union-attr]
+            self._rows.close()
         if self._text is not None:
             self._text.close()  # closes only the non-closing view, see _BorrowedRaw
             self._text = None

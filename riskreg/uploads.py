@@ -224,7 +224,7 @@ def _read_bounded(source: IO[bytes], max_bytes: int) -> tuple[IO[bytes], int, st
     except BaseException:
         spool.close()
         raise
-    return spool, size, sha.hexdigest()  # type: ignore[return-value]
+    return spool, size, sha.hexdigest()
 
 
 def _sniff(stream: IO[bytes], head: bytes, filename: str) -> tuple[str, str]:

@@ -14,6 +14,10 @@ def test_demo_loads_real_plan_and_every_role_and_is_safe_twice(app: Flask) -> No
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert "Administratör: användarnamn admin, lösenord" in first.output
+    # Each login is printed with its role, so a newcomer knows whom to log in as.
+    assert ": Granskare, Karin Åström" in first.output
+    assert ": Revisor, Rebecka Revisor" in first.output
+    assert ": Godkännare, Göran Förvaltningschef" in first.output
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0 and "inget ändrat" in second.output
     with app.app_context():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TypedDict
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -25,6 +27,16 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 NONE = 0  # the "none" choice of optional select fields
 
 
+class _UnitFields(TypedDict):
+    """The unit form's values as create_unit and update_unit take them."""
+
+    code: str
+    name: str
+    parent: Unit | None
+    email: str | None
+    manager: User | None
+
+
 def _expected_version(form: UnitForm | UserForm) -> int:
     """The version the form was loaded with; anything else than digits counts as stale."""
     return parse_version(form.version.data)
@@ -46,7 +58,7 @@ def _history(object_type: str, obj: Unit | User | None) -> dict[str, object]:
     """The audit history for the page's object, for those who may read the trail."""
     if obj is None or not permissions.can_view_audit_trail(current_user):
         return {"history": None}
-    return {"history": history_for(db.session, object_type, obj.id)}
+    return {"history": history_for(db.session(), object_type, obj.id)}
 
 
 @bp.route("/units")
@@ -69,7 +81,7 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
         form.version.data = str(unit.version)
     current = None
     if form.validate_on_submit():
-        fields = {
+        fields: _UnitFields = {
             "code": form.code.data or "",
             "name": form.name.data or "",
             "parent": db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None,
@@ -78,10 +90,10 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
         }
         with saving(form) as attempt:
             if unit is None:
-                auth_services.create_unit(db.session, **fields)
+                auth_services.create_unit(db.session(), **fields)
             else:
                 auth_services.update_unit(
-                    db.session, unit, **fields, expected_version=_expected_version(form)
+                    db.session(), unit, **fields, expected_version=_expected_version(form)
                 )
         if attempt.saved:
             flash(_("Enheten är sparad."), "success")
@@ -125,7 +137,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
                 if not form.password.data:
                     raise ServiceError(_("Ange ett lösenord för den nya användaren."))
                 auth_services.create_user(
-                    db.session,
+                    db.session(),
                     username=form.username.data or "",
                     email=form.email.data or "",
                     full_name=form.full_name.data or "",
@@ -136,7 +148,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
                 )
             else:
                 auth_services.update_user(
-                    db.session,
+                    db.session(),
                     user,
                     email=form.email.data or "",
                     full_name=form.full_name.data or "",
@@ -170,7 +182,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
 @bp.route("/matrix", methods=["GET", "POST"])
 @requires(permissions.can_manage_matrix)
 def matrix() -> str | Response:
-    current = load_matrix(db.session)
+    current = load_matrix(db.session())
     form = MatrixForm()
     conflict = None
     if request.method == "GET":
@@ -182,7 +194,7 @@ def matrix() -> str | Response:
     if form.validate_on_submit():
         with saving(form) as attempt:
             save_matrix(
-                db.session, _matrix_from_form(form), expected_version=form.version.data or ""
+                db.session(), _matrix_from_form(form), expected_version=form.version.data or ""
             )
         if attempt.saved:
             flash(_("Riskmatrisen är sparad."), "success")

@@ -58,7 +58,7 @@ def audit_verify(no_reconcile: bool) -> None:
         db.session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
-    report = verify_trail(db.session, checkpoints, reconcile=not no_reconcile)
+    report = verify_trail(db.session(), checkpoints, reconcile=not no_reconcile)
     problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
     problems += chain_problems(checkpoints)
     notes = [
@@ -133,7 +133,7 @@ def _checkpoint(settings, *, email: bool, prefix: str = "Fel") -> bool:  # type:
 
     try:
         json_path, sig_path, document = write_checkpoint(
-            db.session, settings, now=now_utc(), organisation=_organisation()
+            db.session(), settings, now=now_utc(), organisation=_organisation()
         )
     except ServiceError as exc:
         click.echo(f"{prefix}: ingen kontrollpunkt skrevs: {exc.message}", err=prefix == "Fel")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -41,6 +42,7 @@ __all__ = [
     "history_for",
     "object_type_label",
     "register_labels",
+    "register_names",
     "trail_page",
 ]
 
@@ -80,6 +82,7 @@ FIELD_LABELS: dict[str, dict[str, Any]] = {
         "email": _l("E-post"),
         "reason": _l("Skäl"),
         "title": _l("Rubrik"),
+        "rows_digest": _l("Kontrollsumma för raderna"),
     },
     "user": {
         "username": _l("Användarnamn"),
@@ -93,25 +96,41 @@ FIELD_LABELS: dict[str, dict[str, Any]] = {
         "failed_logins": _l("Misslyckade inloggningar"),
     },
     "unit": {
-        "parent_id": _l("Överordnad enhet (id)"),
-        "manager_id": _l("Chef (användar-id)"),
+        "parent_id": _l("Överordnad enhet"),
+        "manager_id": _l("Chef"),
         "email": _l("Funktionsbrevlåda"),
     },
     "plan": {
-        "organisation_id": _l("Organisation (id)"),
+        "organisation_id": _l("Organisation"),
         "year": _l("År"),
         "status": _l("Status"),
         "decision_date": _l("Beslutsdatum"),
         "decision_body": _l("Beslutande organ"),
         "decision_paragraph": _l("Paragraf"),
         "diary_number": _l("Diarienummer"),
-        "adopted_by_id": _l("Fastställd av (id)"),
+        "adopted_by_id": _l("Fastställd av"),
         "adopted_at": _l("Fastställd"),
         "rows": _l("Rader"),
         "source": _l("Källa"),
     },
+    "risk_assessment": {
+        "risk_id": _l("Risk"),
+        "changed_by_id": _l("Ändrad av"),
+        "changed_at": _l("Ändrad"),
+        "old_probability": _l("Tidigare sannolikhet (S)"),
+        "old_consequence": _l("Tidigare konsekvens (K)"),
+        "new_probability": _l("Sannolikhet (S)"),
+        "new_consequence": _l("Konsekvens (K)"),
+    },
+    "plan_amendment": {
+        "plan_id": _l("Internkontrollplan"),
+        "risk_id": _l("Risk"),
+        "changed_by_id": _l("Ändrad av"),
+        "changed_at": _l("Ändrad"),
+        "summary": _l("Ändring"),
+    },
     "risk": {
-        "plan_id": _l("Plan (id)"),
+        "plan_id": _l("Plan"),
         "position": _l("Ordning"),
         "section": _l("Avsnitt"),
         "title": _l("Risk"),
@@ -121,7 +140,7 @@ FIELD_LABELS: dict[str, dict[str, Any]] = {
         "probability": _l("Sannolikhet (S)"),
         "consequence": _l("Konsekvens (K)"),
         "deadline": _l("Granskning klar"),
-        "responsible_unit_id": _l("Ansvarig enhet (id)"),
+        "responsible_unit_id": _l("Ansvarig enhet"),
     },
 }
 
@@ -135,6 +154,96 @@ OBJECT_PAGES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Words for coded values: object type -> field -> stored value -> label (lazy or N_ text).
+VALUE_LABELS: dict[str, dict[str, Mapping[Any, Any]]] = {}
+
+VALUE_LABELS["user"] = {
+    "role": {
+        "admin": _l("Administratör (IK-samordnare)"),
+        "controller": _l("Granskare"),
+        "unit_member": _l("Ansvarig enhet"),
+        "approver": _l("Godkännare"),
+        "auditor": _l("Revisor"),
+    }
+}
+VALUE_LABELS["plan"] = {"status": {"draft": _l("Utkast"), "adopted": _l("Fastställd")}}
+
+#: Fields that hold another object's id: object type -> field -> the referenced object type.
+#: Fields not listed here follow the naming convention in :func:`_reference_type`.
+REFERENCES: dict[str, dict[str, str]] = {"unit": {"parent_id": "unit"}}
+
+#: Fields whose values need their own wording: object type -> field -> f(value) -> text.
+FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {}
+
+#: How to name objects of a type: object type -> f(session, ids) -> {id: name}.
+NAMERS: dict[str, Callable[[Session, set[int]], dict[int, str]]] = {}
+
+
+def register_names(object_type: str, namer: Callable[[Session, set[int]], dict[int, str]]) -> None:
+    """Let the trail show an object by name instead of its id, e.g. a user by full name."""
+    NAMERS[object_type] = namer
+
+
+def _foundation_namers() -> None:
+    def users(session: Session, ids: set[int]) -> dict[int, str]:
+        from riskreg.auth.models import User
+
+        rows = session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
+        return {row[0]: row[1] for row in rows}
+
+    def units(session: Session, ids: set[int]) -> dict[int, str]:
+        from riskreg.auth.models import Unit
+
+        rows = session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))
+        return {row[0]: row[1] for row in rows}
+
+    def plans(session: Session, ids: set[int]) -> dict[int, str]:
+        from riskreg.plans.models import Plan
+
+        return {
+            plan.id: f"{plan.organisation.name} {plan.year}"
+            for plan in session.scalars(select(Plan).where(Plan.id.in_(ids)))
+        }
+
+    def risks(session: Session, ids: set[int]) -> dict[int, str]:
+        from riskreg.risks.models import Risk
+
+        rows = session.execute(select(Risk.id, Risk.title).where(Risk.id.in_(ids)))
+        return {row[0]: row[1] for row in rows}
+
+    def assessments(session: Session, ids: set[int]) -> dict[int, str]:
+        from riskreg.risks.models import Risk, RiskAssessment
+
+        rows = session.execute(
+            select(RiskAssessment.id, Risk.title)
+            .join(Risk, Risk.id == RiskAssessment.risk_id)
+            .where(RiskAssessment.id.in_(ids))
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def organisations(session: Session, ids: set[int]) -> dict[int, str]:
+        from riskreg.plans.models import Organisation
+
+        rows = session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+        )
+        return {row[0]: row[1] for row in rows}
+
+    NAMERS.update(
+        {
+            "user": users,
+            "unit": units,
+            "plan": plans,
+            "risk": risks,
+            "organisation": organisations,
+            "risk_assessment": assessments,
+        }
+    )
+
+
+_foundation_namers()
+
+
 def register_labels(
     object_type: str,
     fields: Mapping[str, Any] | None = None,
@@ -142,6 +251,9 @@ def register_labels(
     label: Any = None,
     actions: Mapping[str, Any] | None = None,
     page: tuple[str, str] | None = None,
+    values: Mapping[str, Mapping[Any, Any]] | None = None,
+    references: Mapping[str, str] | None = None,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
 ) -> None:
     """Let a feature name its object type, fields and record() actions (use lazy_gettext),
     and say which endpoint shows one object, e.g.::
@@ -157,6 +269,12 @@ def register_labels(
         ACTION_LABELS.update(actions)
     if page:
         OBJECT_PAGES[object_type] = page
+    if values:
+        VALUE_LABELS.setdefault(object_type, {}).update(values)
+    if references:
+        REFERENCES.setdefault(object_type, {}).update(references)
+    if formats:
+        FORMATS.setdefault(object_type, {}).update(formats)
 
 
 def object_type_label(object_type: str) -> str:
@@ -174,14 +292,17 @@ class Change:
     label: str
     old: Any
     new: Any
+    #: The values in words (status names, people by name), when the trail knows them.
+    old_words: str | None = None
+    new_words: str | None = None
 
     @property
     def old_text(self) -> str:
-        return _display(self.old)
+        return self.old_words if self.old_words is not None else _display(self.old)
 
     @property
     def new_text(self) -> str:
-        return _display(self.new)
+        return self.new_words if self.new_words is not None else _display(self.new)
 
 
 @dataclass(frozen=True)
@@ -196,6 +317,14 @@ class HistoryEntry:
     object_id: str
     reason: str | None
     changes: list[Change] = field(default_factory=list)
+    #: The object's name (a risk's title, a user's name), when the trail can tell it.
+    object_name: str | None = None
+    #: Who, by name (``actor_name`` is the login name the entry was written with).
+    actor_full_name: str | None = None
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor_full_name or self.actor_name
 
     @property
     def action_label(self) -> str:
@@ -220,9 +349,9 @@ def _display(value: Any) -> str:
             "%Y-%m-%d %H:%M"
         )
     if value is True:
-        return "ja"
+        return gettext("ja")
     if value is False:
-        return "nej"
+        return gettext("nej")
     if isinstance(value, list):
         return ", ".join(_display(v) for v in value) or "–"
     if isinstance(value, dict):
@@ -259,6 +388,139 @@ def _entry(row: AuditEntry) -> HistoryEntry:
     )
 
 
+def _reference_type(object_type: str, name: str) -> str | None:
+    """The object type a field points to: registered, or by the column naming convention."""
+    registered = REFERENCES.get(object_type, {}).get(name)
+    if registered:
+        return registered
+    if name.endswith("_by_id") or name in {"actor_id", "manager_id", "user_id"}:
+        return "user"
+    if name.endswith("unit_id"):
+        return "unit"
+    if name.endswith("_id"):
+        return name.removesuffix("_id")
+    if name.endswith("_ids"):
+        return name.removesuffix("_ids").removeprefix("superseded_")
+    return None
+
+
+def _as_ids(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    ids = []
+    for item in values:
+        if isinstance(item, bool):
+            return []
+        if isinstance(item, int):
+            ids.append(item)
+        elif isinstance(item, str) and item.isascii() and item.isdigit():
+            ids.append(int(item))
+        elif item is not None:
+            return []
+    return ids
+
+
+def _value_words(labels: Mapping[Any, Any], value: Any) -> str | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    words = []
+    for item in values:
+        label = labels.get(item)
+        if label is None:
+            return None
+        words.append(gettext(label) if isinstance(label, str) else str(label))
+    return ", ".join(words) or "–"
+
+
+def _dict_words(object_type: str, value: dict[str, Any]) -> str:
+    """A structured detail (draw parameters, a digest) as "label: value" pairs."""
+    if "sha256" in value:  # a digest of rows: the hash is what a reader compares
+        return str(value["sha256"])
+    parts = []
+    for key, item in value.items():
+        text = _dict_words(object_type, item) if isinstance(item, dict) else _display(item)
+        parts.append(f"{_field_label(object_type, key)}: {text}")
+    return "; ".join(parts) or "–"
+
+
+def _in_words(session: Session, entries: list[HistoryEntry]) -> list[HistoryEntry]:
+    """Put status values, people and objects in words: one query per referenced type."""
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        if entry.actor_id is not None:
+            wanted.setdefault("user", set()).add(entry.actor_id)
+        if entry.object_id.isascii() and entry.object_id.isdigit():
+            wanted.setdefault(entry.object_type, set()).add(int(entry.object_id))
+        for change in entry.changes:
+            kind = _reference_type(entry.object_type, change.field)
+            if kind in NAMERS:
+                for value in (change.old, change.new):
+                    wanted.setdefault(kind, set()).update(_as_ids(value))
+    names: dict[str, dict[int, str]] = {
+        kind: NAMERS[kind](session, ids) for kind, ids in wanted.items() if kind in NAMERS and ids
+    }
+
+    def words(object_type: str, name: str, value: Any) -> str | None:
+        formatter = FORMATS.get(object_type, {}).get(name)
+        if formatter is not None and value is not None:
+            return formatter(value)
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        if isinstance(value, dict):
+            return _dict_words(object_type, value)
+        labels = VALUE_LABELS.get(object_type, {}).get(name)
+        if labels is not None:
+            return _value_words(labels, value)
+        kind = _reference_type(object_type, name)
+        if kind not in names or value is None:
+            return None
+        ids = _as_ids(value)
+        if not ids:
+            return None
+        known = names[kind]
+        label = object_type_label(kind)
+        return ", ".join(known.get(i) or gettext("%(type)s (borttagen)", type=label) for i in ids)
+
+    result = []
+    for entry in entries:
+        changes = [
+            Change(
+                c.field,
+                c.label,
+                c.old,
+                c.new,
+                words(entry.object_type, c.field, c.old),
+                words(entry.object_type, c.field, c.new),
+            )
+            for c in entry.changes
+        ]
+        object_name = (
+            names.get(entry.object_type, {}).get(int(entry.object_id))
+            if entry.object_id.isascii() and entry.object_id.isdigit()
+            else None
+        )
+        result.append(
+            HistoryEntry(
+                id=entry.id,
+                at=entry.at,
+                actor_id=entry.actor_id,
+                actor_name=entry.actor_name,
+                ip=entry.ip,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                reason=entry.reason,
+                changes=changes,
+                object_name=object_name,
+                actor_full_name=names.get("user", {}).get(entry.actor_id or 0),
+            )
+        )
+    return result
+
+
 def history_for(
     session: Session,
     object_type: str,
@@ -285,7 +547,7 @@ def history_for(
         .order_by(AuditEntry.id.desc())
         .limit(limit)
     )
-    return [_entry(row) for row in session.scalars(query)]
+    return _in_words(session, [_entry(row) for row in session.scalars(query)])
 
 
 # --- the trail page and its export ------------------------------------------------------------
@@ -301,7 +563,7 @@ class TrailFilter:
     date_to: date | None = None
     timezone: str = LOCAL_TIMEZONE_NAME
 
-    def query(self) -> Select[tuple[AuditEntry]]:
+    def query(self) -> Select[AuditEntry]:
         query = select(AuditEntry)
         if self.object_type:
             query = query.where(AuditEntry.object_type == self.object_type)
@@ -329,7 +591,7 @@ def trail_page(
         query = query.where(AuditEntry.id < before_id)
     rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(size + 1)).all()
     more = len(rows) > size
-    entries = [_entry(row) for row in rows[:size]]
+    entries = _in_words(session, [_entry(row) for row in rows[:size]])
     return entries, (entries[-1].id if more and entries else None)
 
 
@@ -385,8 +647,22 @@ def export_rows(session: Session, flt: TrailFilter) -> Iterator[tuple[Any, ...]]
     """
     zone = ZoneInfo(flt.timezone)
     query = flt.query().order_by(AuditEntry.id).execution_options(yield_per=1000)
+    batch: list[AuditEntry] = []
     for row in session.scalars(query):
-        entry = _entry(row)
+        batch.append(row)
+        if len(batch) == 500:
+            yield from _export_batch(session, batch, zone)
+            batch = []
+    yield from _export_batch(session, batch, zone)
+
+
+def _export_batch(
+    session: Session, rows: list[AuditEntry], zone: ZoneInfo
+) -> Iterator[tuple[Any, ...]]:
+    if not rows:
+        return
+    entries = _in_words(session, [_entry(row) for row in rows])
+    for row, entry in zip(rows, entries, strict=True):
         changes = "; ".join(
             f"{c.label}: {c.old_text} → {c.new_text}"
             if c.old is not None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.audit import context
 from riskreg.audit.models import AuditEntry
-from riskreg.db import now_utc
+from riskreg.db import now_utc, table_of
 
 GENESIS_HASH = "0" * 64
 REDACTED = "[dold]"
@@ -88,7 +88,7 @@ def _collection_changes(obj: Any, action: str) -> dict[str, list[Any]]:
 
 def _object_changes(obj: Any, action: str) -> dict[str, list[Any]]:
     state = inspect(obj)
-    redact = getattr(obj, "__audit_redact__", frozenset())
+    redact: frozenset[str] = getattr(obj, "__audit_redact__", frozenset())
     changes: dict[str, list[Any]] = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
@@ -152,7 +152,7 @@ def _write(session: Session, entries: list[dict[str, Any]]) -> None:
         digest = chain_hash(prev, payload)
         number += 1
         conn.execute(
-            insert(AuditEntry.__table__).values(
+            insert(table_of(AuditEntry)).values(
                 id=number,
                 at=datetime.fromisoformat(entry["at"]),
                 actor_id=entry["actor_id"],

@@ -185,11 +185,13 @@ def _audited_tables() -> dict[str, _Table]:
         for collection in getattr(cls, "__audit_collections__", ()):
             relation = mapper.relationships[collection]
             target = relation.mapper.class_.__tablename__
-            if relation.secondary is None or target not in MEMBER_KEYS:
+            # With a secondary table the relation always has its secondary pairs.
+            secondary_pairs = relation.secondary_synchronize_pairs
+            if relation.secondary is None or secondary_pairs is None or target not in MEMBER_KEYS:
                 continue
             # synchronize pairs are (parent column, association column)
             own_col = relation.synchronize_pairs[0][1]
-            other_col = relation.secondary_synchronize_pairs[0][1]
+            other_col = secondary_pairs[0][1]
             collections[collection] = (target, select(own_col, other_col))
         tables[name] = _Table(name, mapper, keys, types, pk, frozenset(skipped), collections)
     return tables

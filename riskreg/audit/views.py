@@ -57,7 +57,7 @@ def audit_history(
     """
     if not permissions.can_view_audit_trail(current_user):
         return None
-    return history_for(db.session, object_type, object_id, related=related)
+    return history_for(db.session(), object_type, object_id, related=related)
 
 
 def object_url(entry: HistoryEntry) -> str | None:
@@ -66,7 +66,8 @@ def object_url(entry: HistoryEntry) -> str | None:
         return None
     endpoint, argument = page
     try:
-        return url_for(endpoint, **{argument: int(entry.object_id)})
+        values: dict[str, Any] = {argument: int(entry.object_id)}
+        return url_for(endpoint, **values)
     except BuildError:
         return None
 
@@ -97,7 +98,8 @@ def _filter_from_args(errors: list[str]) -> TrailFilter:
     )
 
 
-def _filter_args() -> dict[str, str]:
+def _filter_args() -> dict[str, Any]:
+    """The current filter as query arguments (strings; Any so url_for takes them as values)."""
     return {
         key: value
         for key in ("type", "object", "user", "action", "from", "to")
@@ -112,12 +114,12 @@ def index() -> str:
     flt = _filter_from_args(errors)
     before = request.args.get("before", "")
     entries, next_before = trail_page(
-        db.session,
+        db.session(),
         flt,
         before_id=parse_id(before),
         size=PAGE_SIZE,
     )
-    types = known_object_types(db.session)
+    types = known_object_types(db.session())
     return render_template(
         "audit/index.html",
         entries=entries,
@@ -126,7 +128,7 @@ def index() -> str:
         args=_filter_args(),
         object_types=[(t, object_type_label(t)) for t in types],
         actions=[(key, str(label)) for key, label in ACTION_LABELS.items()],
-        head=chain_head(db.session),
+        head=chain_head(db.session()),
         checkpoint=newest_checkpoint(
             CheckpointSettings.from_config(current_app.config, current_app.instance_path)
         ),
@@ -145,7 +147,7 @@ def export(fmt: str) -> Response:
     header = [str(title) for title in EXPORT_HEADER]
     name = "granskningsspar"
     if fmt == "csv":
-        return csv_response(header, export_rows(db.session, flt), f"{name}.csv")
+        return csv_response(header, export_rows(db.session(), flt), f"{name}.csv")
     if fmt == "xlsx":
         count = db.session.scalar(select(func.count()).select_from(flt.query().subquery()))
         if (count or 0) > XLSX_MAX_ROWS:
@@ -159,7 +161,7 @@ def export(fmt: str) -> Response:
             return redirect(url_for("audit.index", **_filter_args()))
         return xlsx_response(
             header,
-            export_rows(db.session, flt),
+            export_rows(db.session(), flt),
             f"{name}.xlsx",
             sheet=_("Granskningsspår"),
             widths=(8, 19, 18, 8, 15, 14, 18, 10, 30, 60, 20, 20, 40),

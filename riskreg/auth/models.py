@@ -91,7 +91,7 @@ class User(UserMixin, Base):
     __mapper_args__ = {"version_id_col": version}
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     def get_id(self) -> str:

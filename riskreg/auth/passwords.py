@@ -7,6 +7,14 @@ words, so it works offline): the estimated number of guesses must reach 10^10, z
 zxcvbn's lists are English; the words Swedish staff actually build passwords from (seasons,
 "välkommen", "lösenord", the region's own names, recent years) are added as context words, as
 are the user's own username, name and e-mail address.
+
+Hash parameters: argon2id, m = 19 MiB (19,456 KiB), t = 2, p = 1 — OWASP's Password Storage
+Cheat Sheet recommendation for argon2id. argon2-cffi's default (RFC 9106's second recommended
+option, m = 64 MiB, t = 3, p = 4) cost 0.7–0.9 s of wall clock a login on the shared 2-core
+machine (bench/login.py; its four lanes fight for two cores, and every concurrent login holds
+64 MiB); these parameters cost about a fifth of that and still make each guess fill 19 MiB of
+memory. Stored hashes made with other parameters are rehashed on the next successful login
+(``needs_rehash``; ``riskreg.auth.services.authenticate``). Details in docs/security.md.
 """
 
 from __future__ import annotations
@@ -15,11 +23,26 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
-_hasher = PasswordHasher()
+#: The documented parameters (docs/security.md); tests swap ``_hasher`` for a cheap one.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_COST_KIB = 19 * 1024
+ARGON2_PARALLELISM = 1
+
+
+def production_hasher() -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=ARGON2_TIME_COST,
+        memory_cost=ARGON2_MEMORY_COST_KIB,
+        parallelism=ARGON2_PARALLELISM,
+        type=Type.ID,
+    )
+
+
+_hasher = production_hasher()
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
@@ -79,16 +102,20 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-_DUMMY_HASH: str | None = None
+#: The dummy hash, per hasher: made with the parameters in use, so verifying it costs what
+#: verifying a real (current) hash costs.
+_DUMMY_HASHES: dict[tuple[int, int, int, Type], str] = {}
 
 
 def burn_verification_time(password: str) -> None:
     """Spend what a real verification costs, so an unknown username answers as slowly as a
     known one and response times do not reveal which usernames exist."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = _hasher.hash("riskreg-dummy-password-for-timing")
-    verify_password(_DUMMY_HASH, password)
+    hasher = _hasher
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.type)
+    dummy = _DUMMY_HASHES.get(key)
+    if dummy is None:
+        dummy = _DUMMY_HASHES[key] = hasher.hash("riskreg-dummy-password-for-timing")
+    verify_password(dummy, password)
 
 
 def strength_problems(password: str, context: Iterable[str] = ()) -> list[str]:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from riskreg.audit.trail import record
 from riskreg.auth.models import Role, Unit, User
 from riskreg.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     burn_verification_time,
     hash_password,
+    needs_rehash,
     strength_problems,
     verify_password,
 )
@@ -89,7 +91,30 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         return None
     if not verify_password(user.password_hash, password):
         return None
+    if needs_rehash(user.password_hash):
+        _rehash(session, user, password)
     return user
+
+
+def _rehash(session: Session, user: User, password: str) -> None:
+    """Store the password again with the current hash parameters (docs/security.md).
+
+    A plain UPDATE, like the logout's epoch: the hash is no field of any form, so it must not
+    bump the row version (an administrator editing the user would see a false conflict), and
+    it changes only the hash this login verified, so a password set meanwhile is kept. The
+    trail gets a "password_rehash" entry without the hash. The caller commits.
+    """
+    old = user.password_hash
+    new = hash_password(password)
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == old)
+        .values(password_hash=new)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        session.expire(user, ["password_hash"])
+        record(session, "password_rehash", "user", user.id)
 
 
 def units_by_codes(session: Session, codes: Iterable[str]) -> list[Unit]:

@@ -30,7 +30,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
@@ -68,7 +68,8 @@ class LoginThrottle:
 
     def _limiter(self) -> MovingWindowRateLimiter:
         if self._strategy is None:
-            storage: Storage = storage_from_string(self.storage_uri)
+            # memory:// and redis:// name synchronous storages (the async ones are async+...).
+            storage = cast(Storage, storage_from_string(self.storage_uri))
             self._strategy = MovingWindowRateLimiter(storage)
         return self._strategy
 
@@ -145,4 +146,4 @@ def init_app(app: Flask) -> None:
 
 
 def throttle() -> LoginThrottle:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return current_app.extensions[EXTENSION_KEY]

@@ -35,13 +35,15 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             # Refused before the password is looked at: right or wrong, the answer is the same.
             page = render_template("auth/login.html", form=form, refusal=_refusal_text(refusal))
             return page, 429, {"Retry-After": str(refusal.retry_after)}
-        user = authenticate(db.session, username, form.password.data or "")
+        user = authenticate(db.session(), username, form.password.data or "")
         if user is None:
             if limits.failed(username, request.remote_addr):
                 _record_lockout(username)
             flash(_("Fel användarnamn eller lösenord."), "danger")
         else:
             limits.succeeded(username)
+            # authenticate may have rehashed a hash made with old parameters.
+            db.session.commit()
             # A fresh session on login: nothing an attacker planted before survives it.
             session.clear()
             # Permanent: the signed cookie expires PERMANENT_SESSION_LIFETIME after its last use.
@@ -67,11 +69,11 @@ def _refusal_text(refusal: Refusal) -> str:
 
 def _record_lockout(username: str) -> None:
     """Put the lockout of a real account in its audit history (made-up names leave no trace)."""
-    user = find_user(db.session, username)
+    user = find_user(db.session(), username)
     if user is None:
         return
     record(
-        db.session,
+        db.session(),
         "lockout",
         "user",
         user.id,
@@ -93,7 +95,7 @@ def logout() -> Response:
     db.session.execute(
         update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
     )
-    record(db.session, "logout", "user", user_id)
+    record(db.session(), "logout", "user", user_id)
     db.session.commit()
     logout_user()
     session.clear()
@@ -122,7 +124,7 @@ def change_password() -> str | Response:
             form.current_password.errors.append(_("Fel lösenord."))
         else:
             try:
-                set_password(db.session, current_user, form.new_password.data or "")
+                set_password(db.session(), current_user, form.new_password.data or "")
             except ServiceError as exc:
                 db.session.rollback()
                 form.new_password.errors.extend(exc.messages)

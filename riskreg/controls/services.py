@@ -27,7 +27,7 @@ from riskreg.controls.models import (
     ControlStatus,
     Deviation,
 )
-from riskreg.db import local_date
+from riskreg.db import local_date, table_of
 from riskreg.errors import AlreadyDone, NotAllowed, ServiceError, StaleObject
 from riskreg.i18n import N_
 from riskreg.i18n import gettext_now as _
@@ -303,7 +303,7 @@ def lock_control(session: Session, control: Control) -> Control:
     if session.get_bind().dialect.name == "sqlite":
         # No row locks: a no-op write takes the database's write lock instead. The driver opens
         # the transaction at this first write, so what is read next is what is committed now.
-        table = Control.__table__
+        table = table_of(Control)
         session.execute(update(table).where(table.c.id == control.id).values(id=table.c.id))
     else:
         session.execute(select(Control.id).where(Control.id == control.id).with_for_update())
@@ -501,7 +501,7 @@ class ControlFilter:
     risk_id: int | None = None
 
 
-def control_query(flt: ControlFilter) -> Select[tuple[Control]]:
+def control_query(flt: ControlFilter) -> Select[Control]:
     """Controls matching the filter, soonest deadline first. Callers keep only those the user
     may see (permissions.can_view_control), so the rule lives in one place."""
     query = (
@@ -533,7 +533,7 @@ class ActionFilter:
     control_id: int | None = None
 
 
-def action_query(flt: ActionFilter, *, today: date) -> Select[tuple[Action]]:
+def action_query(flt: ActionFilter, *, today: date) -> Select[Action]:
     """Actions matching the filter, soonest due date first. Callers keep only those the user
     may see (permissions.can_view_action)."""
     query = select(Action).options(

@@ -220,7 +220,7 @@ def index() -> str:
 def new() -> str | Response:
     risk_id = _int_arg("risk")
     if risk_id is None:
-        plan = db.session.get(Plan, _int_arg("plan") or 0) or latest_plan(db.session)
+        plan = db.session.get(Plan, _int_arg("plan") or 0) or latest_plan(db.session())
         risks = (
             db.session.scalars(
                 risk_query(RiskFilter(plan_id=plan.id), permissions.visible_unit_ids(current_user))
@@ -246,7 +246,7 @@ def new() -> str | Response:
     if form.validate_on_submit():
         try:
             control = create_control(
-                db.session,
+                db.session(),
                 risk,
                 title=form.title.data or "",
                 check_type=form.check_type.data or "",
@@ -315,7 +315,7 @@ def edit(control_id: int) -> str | Response:
     if form.validate_on_submit():
         with saving(form) as attempt:
             update_control(
-                db.session,
+                db.session(),
                 control,
                 title=form.title.data or "",
                 controllers=_users(form.controllers.data),
@@ -345,7 +345,7 @@ def conclusion(control_id: int) -> str | Response:
         return _render_show(control, conclusion_form=form)
     try:
         set_conclusion(
-            db.session,
+            db.session(),
             control,
             form.conclusion.data or "",
             expected_version=_version(form.version.data),
@@ -382,7 +382,7 @@ def _transition(
         return back
     try:
         change_status(
-            db.session,
+            db.session(),
             control,
             to_status,
             actor=current_user,
@@ -477,11 +477,11 @@ def new_action(control_id: int) -> str | Response:
     if form.validate_on_submit():
         try:
             action = raise_action(
-                db.session,
+                db.session(),
                 control,
                 description=form.description.data or "",
                 owner_unit=db.get_or_404(Unit, form.owner_unit_id.data),
-                due_date=form.due_date.data,  # type: ignore[arg-type]
+                due_date=form.due_date.data,
                 actor=current_user,
                 now=now_utc(),
                 form_token=form.token.data or None,
@@ -544,7 +544,7 @@ def _render_action(
         or AnswerForm(formdata=None, data={"answer": action.answer, **version}),
         verify_form=verify_form or VerifyForm(formdata=None, data=version),
         due_form=due_form or DueDateForm(formdata=None, data=version),
-        due_changes=due_date_history(db.session, action),
+        due_changes=due_date_history(db.session(), action),
         conflict=conflict,
     )
 
@@ -564,7 +564,7 @@ def answer(action_id: int) -> str | Response:
     if form.validate_on_submit():
         with saving(form) as attempt:
             answer_action(
-                db.session,
+                db.session(),
                 action,
                 answer=form.answer.data or "",
                 actor=current_user,
@@ -592,7 +592,7 @@ def verify(action_id: int) -> str | Response:
             return _render_action(action, verify_form=form)
         with saving(form) as attempt:
             verify_action(
-                db.session,
+                db.session(),
                 action,
                 accepted=bool(form.accept.data),
                 note=form.note.data or "",
@@ -621,9 +621,9 @@ def due_date(action_id: int) -> str | Response:
     if form.validate_on_submit():
         with saving(form) as attempt:
             change_action_due_date(
-                db.session,
+                db.session(),
                 action,
-                due_date=form.due_date.data,  # type: ignore[arg-type]
+                due_date=form.due_date.data,
                 reason=form.reason.data or "",
                 now=now_utc(),
                 expected_version=_version(form.version.data),

@@ -19,7 +19,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.route("/")
 @requires(permissions.is_authenticated)
 def index() -> str:
-    plan = latest_plan(db.session)
+    plan = latest_plan(db.session())
     risks = (
         db.session.scalars(
             risk_query(
@@ -35,7 +35,7 @@ def index() -> str:
         plan=plan,
         risks=risks,
         counts=heat_map_counts(risks),
-        matrix=load_matrix(db.session),
+        matrix=load_matrix(db.session()),
     )
 
 
@@ -64,3 +64,14 @@ def my_work() -> str:
         href=item_href,
         soon_days=work.DUE_SOON_DAYS,
     )
+
+
+#: When the accessibility statement was last reviewed and how (DIGG's model asks for both).
+ACCESSIBILITY_REVIEWED = "2026-12-03"
+
+
+@bp.route("/tillganglighet")
+@requires(permissions.PUBLIC)
+def accessibility() -> str:
+    """The accessibility statement (tillgänglighetsredogörelse) after DIGG's model, public."""
+    return render_template("dashboard/accessibility.html", reviewed=ACCESSIBILITY_REVIEWED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import IO
+from typing import IO, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from riskreg.auth.models import Unit, User
 from riskreg.errors import ServiceError
 from riskreg.i18n import gettext_now as _
 from riskreg.plans.models import Plan
-from riskreg.plans.plan_file import PlanRow, parse_plan
+from riskreg.plans.plan_file import PlanRow, Section, parse_plan
 from riskreg.plans.services import ImportedRow, import_plan_rows
 from riskreg.tabular import TableError, open_table
 
@@ -81,7 +81,8 @@ def plan_export_rows(plan: Plan) -> list[PlanRow]:
     return [
         PlanRow(
             line=index + 2,
-            section=risk.section,
+            # Risks are only created from validated PlanRows, so the column holds a Section.
+            section=cast(Section, risk.section),
             title=risk.title,
             review_area=risk.review_area,
             regulation=risk.regulation,

@@ -383,7 +383,7 @@ def risk_query(
     flt: RiskFilter,
     visible_units: set[int] | None,
     level_cells: list[tuple[int, int]] | None = None,
-) -> Select[tuple[Risk]]:
+) -> Select[Risk]:
     query = (
         select(Risk)
         .join(Risk.plan)

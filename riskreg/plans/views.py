@@ -68,8 +68,8 @@ def new() -> str | WResponse:
     form = NewPlanForm()
     if form.validate_on_submit():
         try:
-            org = get_or_create_organisation(db.session, form.organisation.data or "")
-            plan = get_or_create_plan(db.session, org, form.year.data or 0)
+            org = get_or_create_organisation(db.session(), form.organisation.data or "")
+            plan = get_or_create_plan(db.session(), org, form.year.data or 0)
         except ServiceError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
@@ -89,11 +89,11 @@ def adopt(plan_id: int) -> str | WResponse:
     if form.validate_on_submit():
         try:
             adopt_plan(
-                db.session,
+                db.session(),
                 plan,
                 actor=current_user,
                 now=now_utc(),
-                decision_date=form.decision_date.data,  # type: ignore[arg-type]
+                decision_date=form.decision_date.data,
                 decision_body=form.decision_body.data or "",
                 decision_paragraph=form.decision_paragraph.data or "",
                 diary_number=form.diary_number.data or "",
@@ -127,7 +127,7 @@ def import_file() -> str | WResponse:
             )
             with upload:
                 plan = import_plan_file(
-                    db.session,
+                    db.session(),
                     upload.stream,
                     upload.filename,
                     organisation=form.organisation.data or "",

@@ -59,7 +59,7 @@ def reminders_send(dry_run: bool, now_text: str | None) -> None:
     with acting(actor_name="reminders"):
         try:
             report = run_reminders(
-                db.session,
+                db.session(),
                 now=now,
                 mail=MailSettings.from_config(current_app.config),
                 dry_run=dry_run,

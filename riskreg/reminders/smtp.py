@@ -22,6 +22,7 @@ import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any, Literal
 
@@ -172,7 +173,9 @@ def _sender_problem(message: EmailMessage) -> str | None:
     which some servers accept. Such a message is refused here instead.
     """
     header = "Sender" if "Sender" in message else "From"
-    addresses = getattr(message[header], "addresses", ()) if header in message else ()
+    addresses: tuple[Address, ...] = (
+        getattr(message[header], "addresses", ()) if header in message else ()
+    )
     if len(addresses) != 1 or not addresses[0].addr_spec or "@" not in addresses[0].addr_spec:
         return f"the message needs exactly one {header} address"
     return None

@@ -38,7 +38,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import object_session
 
@@ -92,8 +92,10 @@ CONTROLLER_FIELD = "Granskare"
 COSIGNER_FIELD = "Godkannare"
 
 #: The sampling package's titles (Swedish source strings of its N_() catalogue entries).
-METHOD_TITLES: Mapping[StrEnum, str] = SAMPLING_METHOD_TITLES
-SELECTION_TITLES: Mapping[StrEnum, str] = SELECTION_METHOD_TITLES
+_E = TypeVar("_E", bound=StrEnum)
+
+METHOD_TITLES: Mapping[SamplingMethod, str] = SAMPLING_METHOD_TITLES
+SELECTION_TITLES: Mapping[SelectionMethod, str] = SELECTION_METHOD_TITLES
 HYGIENE_STEP_TITLES = (
     "Handdesinfektion före",
     "Handdesinfektion efter",
@@ -559,7 +561,7 @@ def _attribute_names(inputs: ReviewInputs) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _enum_title(titles: Mapping[StrEnum, str], value: str) -> str:
+def _enum_title(titles: Mapping[_E, str], value: str) -> str:
     for key, title in titles.items():
         if key.value == value:
             return str(title)

@@ -145,7 +145,7 @@ def keys_issue(username: str, key_type: str, in_file: bool) -> None:
     token = None if in_file else settings.pkcs11_token_config()
     try:
         row = issue_certificate(
-            db.session,
+            db.session(),
             user,
             keys_dir=settings.personal_keys_dir,
             passphrase=_require_passphrase(settings),
@@ -193,7 +193,7 @@ def keys_import(username: str, file: Path, hsm: bool) -> None:
         secret = click.prompt("Lösenfras för PKCS#12-filen", hide_input=True, default="")
     try:
         row = import_certificate(
-            db.session,
+            db.session(),
             user,
             file.read_bytes(),
             secret.encode("utf-8") if secret else None,
@@ -247,7 +247,7 @@ def reports_export(directory: Path, as_user: str | None) -> None:
 
     cli_actor("reports export", as_user)
     try:
-        exported = export_reports(db.session, _settings(), directory)
+        exported = export_reports(db.session(), _settings(), directory)
     except ServiceError as exc:
         _fail(exc.message)
     written = sum(1 for e in exported if e.written)
@@ -280,7 +280,7 @@ def reports_verify(file: Path) -> None:
     try:
         with _quiet_pyhanko():
             outcome = verify_upload(
-                db.session, file.read_bytes(), now=now_utc(), settings=_settings()
+                db.session(), file.read_bytes(), now=now_utc(), settings=_settings()
             )
     except ServiceError as exc:
         _fail(exc.message)

@@ -412,7 +412,7 @@ def _generate_in_token(token: Pkcs11Token, label: str, algorithm: Any) -> Any:
     """Generate a key pair inside the token; return its public key (pyca)."""
     import pkcs11
     from pkcs11 import Attribute, KeyType
-    from pkcs11.util.ec import decode_ec_public_key, encode_named_curve_parameters
+    from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
     from riskreg.reports.keys import KeyAlgorithm
 
@@ -428,7 +428,7 @@ def _generate_in_token(token: Pkcs11Token, label: str, algorithm: Any) -> Any:
                     local=True,
                 )
                 public, _private = params.generate_keypair(store=True, label=label, id=key_id)
-                der = decode_ec_public_key(public)  # SubjectPublicKeyInfo
+                der = encode_ec_public_key(public)  # SubjectPublicKeyInfo
                 return serialization.load_der_public_key(der)
             public, _private = session.generate_keypair(
                 KeyType.RSA, 3072, store=True, label=label, id=key_id

@@ -93,7 +93,7 @@ class _FixedTimePdfSigner(signers.PdfSigner):
         self._signing_time = signing_time
 
     def init_signing_session(
-        self, pdf_out: IncrementalPdfFileWriter, existing_fields_only: bool = False
+        self, pdf_out: BasePdfFileWriter, existing_fields_only: bool = False
     ) -> PdfSigningSession:
         session = super().init_signing_session(pdf_out, existing_fields_only)
         session.system_time = self._signing_time
@@ -139,7 +139,7 @@ def sign_pdf(
         if pkcs12_path is None or passphrase is None:
             raise ValueError("give either signer or pkcs12_path and passphrase")
         signer = load_pkcs12_signer(pkcs12_path, passphrase)
-    _check_certificate_period(signer, signed_at)
+    signing_cert = _check_certificate_period(signer, signed_at)
     writer = _open_writer(pdf)
     existing = _existing_field_names(writer.prev)
     _check_document_state(writer.prev, field_name, certify, existing)
@@ -158,8 +158,8 @@ def sign_pdf(
         "role": signer_role,
         "when": signed_at.strftime("%Y-%m-%d %H:%M"),
         "kind": _CERTIFYING if certify else _APPROVING,
-        "subject": _common_name(signer.signing_cert.subject),
-        "issuer": _common_name(signer.signing_cert.issuer),
+        "subject": _common_name(signing_cert.subject),
+        "issuer": _common_name(signing_cert.issuer),
     }
     try:
         output = pdf_signer.sign_pdf(writer, appearance_text_params=text_params)
@@ -210,8 +210,11 @@ def _common_name(name: Any) -> str:
     return str(name.native.get("common_name") or name.human_friendly)
 
 
-def _check_certificate_period(signer: signers.Signer, signed_at: datetime) -> None:
-    """A signing time outside the certificate's validity would be a claim nobody can believe."""
+def _check_certificate_period(signer: signers.Signer, signed_at: datetime) -> Any:
+    """A signing time outside the certificate's validity would be a claim nobody can believe.
+
+    Returns the signer's certificate (asn1crypto, untyped), known from here on to be there.
+    """
     cert = signer.signing_cert
     if cert is None:
         raise SigningError("the signer has no certificate")
@@ -220,6 +223,7 @@ def _check_certificate_period(signer: signers.Signer, signed_at: datetime) -> No
             f"signed_at {signed_at.isoformat()} is outside the signing certificate's validity "
             f"({cert.not_valid_before.isoformat()} – {cert.not_valid_after.isoformat()})"
         )
+    return cert
 
 
 def _check_document_state(
@@ -266,7 +270,13 @@ def _is_certified(reader: PdfFileReader) -> bool:
 
 def _field_spec(field_name: str, box: Box) -> SigFieldSpec:
     page, x1, y1, x2, y2 = box
-    return SigFieldSpec(sig_field_name=field_name, on_page=page, box=(x1, y1, x2, y2))
+    # pyhanko hints the box as ints, but writes it into the PDF as numbers, so any point
+    # value works (the report's boxes are floats): its hint is narrower than what it takes.
+    return SigFieldSpec(
+        sig_field_name=field_name,
+        on_page=page,
+        box=(x1, y1, x2, y2),  # type: ignore[arg-type]
+    )
 
 
 def _reserve_fields(

@@ -30,8 +30,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from io import BytesIO
+from typing import TypeAlias, cast
 from zoneinfo import ZoneInfoNotFoundError
 
 from asn1crypto import x509 as asn1_x509
@@ -56,7 +57,7 @@ __all__ = [
     "verify_pdf",
 ]
 
-Certificate = pyca_x509.Certificate | asn1_x509.Certificate
+Certificate: TypeAlias = pyca_x509.Certificate | asn1_x509.Certificate
 
 
 class Verdict(StrEnum):
@@ -425,7 +426,8 @@ def _with_messages(report: SignatureReport, status: PdfSignatureStatus) -> Signa
         messages.append("Den kryptografiska signaturen går inte att verifiera.")
     if report.intact and report.valid and not report.trusted:
         problem = status.trust_problem_indic
-        detail = f" ({problem.name})" if problem is not None else ""
+        # pyhanko types the subindication as its base class; every concrete one is an Enum.
+        detail = f" ({cast(Enum, problem).name})" if problem is not None else ""
         messages.append(
             f"Certifikatet ({_common_name(status)}) kedjar inte till någon betrodd "
             f"utfärdare i riskreg{detail}."

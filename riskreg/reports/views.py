@@ -33,7 +33,7 @@ from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Organisation, Plan
-from riskreg.reports import assemble, services
+from riskreg.reports import assemble, audit_labels, services  # noqa: F401  (audit_labels registers the trail labels)
 from riskreg.reports.forms import FollowupSignForm, SignForm, VerifyForm
 from riskreg.reports.models import (
     REPORT_STATE_TITLES,
@@ -150,8 +150,8 @@ def report_panel(control: Control) -> ReviewPanel:
     return ReviewPanel(
         control=control,
         approved=approved,
-        current=services.current_review_report(db.session, control),
-        reports=services.review_reports(db.session, control),
+        current=services.current_review_report(db.session(), control),
+        reports=services.review_reports(db.session(), control),
     )
 
 
@@ -164,7 +164,7 @@ def _own_certificate() -> SigningCertificate | None:
     """The signed-in user's current signing certificate (the sign forms say when there is none)."""
     if not current_user.is_authenticated:
         return None
-    return active_certificate(db.session, current_user, now_utc())
+    return active_certificate(db.session(), current_user, now_utc())
 
 
 # ------------------------------------------------------------------ lists and downloads
@@ -185,7 +185,7 @@ def index() -> str:
         for plan in db.session.scalars(
             select(Plan).join(Plan.organisation).order_by(Plan.year.desc(), Organisation.name)
         ):
-            reports = services.followup_reports(db.session, plan)
+            reports = services.followup_reports(db.session(), plan)
             plans.append((plan, reports[0] if reports else None))
     return render_template("reports/index.html", panels=panels, plans=plans)
 
@@ -230,7 +230,7 @@ def preview(control_id: int) -> Response:
     if control.status != ControlStatus.APPROVED:
         abort(404)
     pdf = services.preview_review(
-        db.session, control, viewer=current_user, now=now_utc(), settings=_settings()
+        db.session(), control, viewer=current_user, now=now_utc(), settings=_settings()
     )
     return _file_response(pdf, PDF, f"granskningsrapport-{control.id}-utkast.pdf", inline=True)
 
@@ -254,10 +254,10 @@ def sign(control_id: int) -> WResponse:
         return redirect(back)
     # Concurrent "Signera" on one control (a double click) run one after the other; the
     # second sees the first's report and is refused instead of signing a second one.
-    lock_control(db.session, control)
+    lock_control(db.session(), control)
     try:
         report = services.sign_review(
-            db.session, control, actor=current_user, now=now_utc(), settings=_settings()
+            db.session(), control, actor=current_user, now=now_utc(), settings=_settings()
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -300,7 +300,7 @@ def cosign(report_id: int) -> WResponse:
         return redirect(back)
     try:
         services.cosign_report(
-            db.session, report, actor=current_user, now=now_utc(), settings=_settings()
+            db.session(), report, actor=current_user, now=now_utc(), settings=_settings()
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -333,7 +333,7 @@ def _followup_form() -> FollowupSignForm:
 
 def _followup_preview_data(plan: Plan) -> Any:
     return services.followup_data(
-        db.session,
+        db.session(),
         plan,
         coordinator=assemble.Signer("–", ""),
         approver=assemble.Signer("–", ""),
@@ -356,10 +356,10 @@ def followup(plan_id: int) -> str:
         "reports/followup.html",
         plan=plan,
         data=data,
-        reports=services.followup_reports(db.session, plan),
+        reports=services.followup_reports(db.session(), plan),
         form=_followup_form(),
         cosign_form=SignForm(),
-        matrix=load_matrix(db.session),
+        matrix=load_matrix(db.session()),
         counts=heat_map_counts(plan.risks),
     )
 
@@ -369,7 +369,7 @@ def followup(plan_id: int) -> str:
 def followup_preview(plan_id: int) -> Response:
     plan = db.get_or_404(Plan, plan_id)
     pdf = services.preview_followup(
-        db.session,
+        db.session(),
         plan,
         now=now_utc(),
         settings=_settings(),
@@ -407,7 +407,7 @@ def followup_sign(plan_id: int) -> WResponse:
         abort(404)
     try:
         report = services.sign_followup(
-            db.session,
+            db.session(),
             plan,
             actor=current_user,
             cosigner=cosigner,
@@ -449,7 +449,7 @@ def verify() -> str:
             with check_upload(form.file.data, allowed={"pdf"}, max_bytes=limit) as upload:
                 content = upload.stream.read()
             outcome = services.verify_upload(
-                db.session, content, now=now_utc(), settings=_settings()
+                db.session(), content, now=now_utc(), settings=_settings()
             )
         except ServiceError as exc:
             form.file.errors.append(exc.message)

@@ -57,7 +57,7 @@ def _filter_from_args() -> RiskFilter:
 @requires(permissions.is_authenticated)
 def index() -> str:
     flt = _filter_from_args()
-    matrix = load_matrix(db.session)
+    matrix = load_matrix(db.session())
     level_cells = matrix.cells_of_level(flt.level) if flt.level else None
     risks = db.session.scalars(
         risk_query(flt, permissions.visible_unit_ids(current_user), level_cells)
@@ -78,13 +78,13 @@ def index() -> str:
 def heatmap() -> str:
     flt = _filter_from_args()
     if flt.plan_id is None and flt.year is None:
-        plan = latest_plan(db.session)
+        plan = latest_plan(db.session())
         flt.plan_id = plan.id if plan else None
     risks = db.session.scalars(risk_query(flt, permissions.visible_unit_ids(current_user))).all()
     return render_template(
         "risks/heatmap.html",
         counts=heat_map_counts(risks),
-        matrix=load_matrix(db.session),
+        matrix=load_matrix(db.session()),
         flt=flt,
         total=len(risks),
         plans=db.session.scalars(select(Plan).order_by(Plan.year.desc())).all(),
@@ -97,7 +97,7 @@ def show(risk_id: int) -> str:
     risk = db.get_or_404(Risk, risk_id)
     require(permissions.can_view_risk(current_user, risk), hide=True)
     return render_template(
-        "risks/show.html", risk=risk, matrix=load_matrix(db.session), delete_form=DeleteForm()
+        "risks/show.html", risk=risk, matrix=load_matrix(db.session()), delete_form=DeleteForm()
     )
 
 
@@ -114,10 +114,10 @@ def _data(form: RiskForm) -> RiskData:
         review_area=(form.review_area.data or "").strip(),
         regulation=(form.regulation.data or "").strip(),
         method=(form.method.data or "").strip(),
-        probability=form.probability.data,  # type: ignore[arg-type]
-        consequence=form.consequence.data,  # type: ignore[arg-type]
+        probability=form.probability.data,
+        consequence=form.consequence.data,
         deadline=form.deadline.data,
-        responsible_unit_id=form.responsible_unit_id.data,  # type: ignore[arg-type]
+        responsible_unit_id=form.responsible_unit_id.data,
     )
 
 
@@ -132,7 +132,7 @@ def new() -> str | Response:
     if form.validate_on_submit():
         with saving(form) as attempt:
             risk = create_risk(
-                db.session,
+                db.session(),
                 plan,
                 _data(form),
                 actor=current_user,
@@ -159,7 +159,7 @@ def edit(risk_id: int) -> str | Response:
         expected = parse_version(form.version.data)
         with saving(form) as attempt:
             update_risk(
-                db.session,
+                db.session(),
                 risk,
                 _data(form),
                 actor=current_user,
@@ -186,7 +186,7 @@ def delete(risk_id: int) -> Response:
         flash(_("Formuläret kunde inte tas emot."), "danger")
         return redirect(url_for("risks.show", risk_id=risk_id))
     try:
-        delete_risk(db.session, risk, actor=current_user, now=now_utc(), reason=form.reason.data)
+        delete_risk(db.session(), risk, actor=current_user, now=now_utc(), reason=form.reason.data)
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
@@ -202,7 +202,7 @@ def matrix_css() -> Response:
     """Cell colours as classes: the Content-Security-Policy forbids inline styles."""
     from riskreg.risks.matrix import text_colour
 
-    matrix = load_matrix(db.session)
+    matrix = load_matrix(db.session())
     lines = [
         f".cell-{p}-{k}{{background-color:{colour};color:{text_colour(colour)}}}"
         for (p, k), (_pos, colour) in sorted(matrix.cells.items())

@@ -26,11 +26,11 @@ def sample_verify(control_id: int) -> None:
     if control is None:
         click.echo(f"Fel: ingen granskning med id {control_id}.", err=True)
         sys.exit(1)
-    draw = current_draw(db.session, control)
+    draw = current_draw(db.session(), control)
     if draw is None or draw.status != "drawn":
         click.echo(f"Fel: granskningen ”{control.title}” har inget draget urval.", err=True)
         sys.exit(1)
-    result = verify_draw(db.session, draw)
+    result = verify_draw(db.session(), draw)
     db.session.rollback()
     if not result.ok:
         click.echo(f"Urvalet stämmer INTE (dragning {draw.id}): {result.message}", err=True)

@@ -263,3 +263,14 @@ class ConclusionForm(FlaskForm):
         validators=[DataRequired(_l("Skriv en slutsats.")), Length(max=20000)],
     )
     version = HiddenField(validators=VERSION)
+
+
+class WorksheetForm(FlaskForm):
+    """The worksheet's CSRF token; its rows (``version-ID``, ``attr-ID-N``, ``select``) are
+    dynamic and read by ``riskreg.sampling.views.worksheet``."""
+
+
+class WorksheetUploadForm(FlaskForm):
+    file = FileField(
+        _l("Ifyllt arbetspapper (XLSX)"), validators=[FileRequired(_l("Välj en fil."))]
+    )

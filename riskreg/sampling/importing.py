@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ from riskreg.controls.services import (
     require_open_for_testing,
     require_unchanged,
 )
+from riskreg.db import table_of
 from riskreg.errors import ServiceError
 from riskreg.i18n import N_
 from riskreg.i18n import gettext_now as _
@@ -171,7 +172,9 @@ class _Errors:
 def _open(stream: IO[bytes], filename: str) -> tuple[HashingReader, Any]:
     reader = HashingReader(stream)
     try:
-        table = open_table(reader, filename)
+        # A RawIOBase has every binary-file method open_table uses; typeshed keeps the io
+        # class tree and typing.IO apart, so the checker is told.
+        table = open_table(cast(IO[bytes], reader), filename)
     except TableError as exc:
         raise ServiceError(_("Filen kunde inte läsas: %(exc)s", exc=exc)) from exc
     return reader, table
@@ -531,7 +534,7 @@ def _flush_batch(
         batch.rows = [r for r in batch.rows if r["record_key"] not in clash_keys]
     if errors:
         return  # nothing will be kept; only keep checking for duplicates
-    session.execute(insert(PopulationItem.__table__), batch.rows)
+    session.execute(insert(table_of(PopulationItem)), batch.rows)
 
 
 def _supersede_stale_plans(
@@ -642,13 +645,13 @@ def import_observations(
                 )
                 if len(batch) >= batch_size:
                     if not errors:
-                        session.execute(insert(HygieneObservation.__table__), batch)
+                        session.execute(insert(table_of(HygieneObservation)), batch)
                     batch = []
         except TableError as exc:
             errors.add(exc.line, exc.message)
     errors.raise_if_any()
     if batch:
-        session.execute(insert(HygieneObservation.__table__), batch)
+        session.execute(insert(table_of(HygieneObservation)), batch)
     if count == 0:
         raise ServiceError(_("Filen innehåller inga observationer. Inget har sparats."))
     record(
@@ -662,7 +665,7 @@ def import_observations(
             "observations": count,
             # the control's observations as they now stand, for `riskreg audit verify`
             DIGEST_KEY: rows_digest_change(
-                session, HygieneObservation.__table__, {"control_id": control.id}
+                session, table_of(HygieneObservation), {"control_id": control.id}
             ),
         },
     )

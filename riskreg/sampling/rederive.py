@@ -260,4 +260,4 @@ def build_package(session: Session, draw: SampleDraw, *, now: datetime) -> Packa
         return Package(small, package_name(draw))
     # A large package is a real temporary file; the response closes it once it is sent.
     spooled.seek(0)
-    return Package(spooled, package_name(draw))  # type: ignore[arg-type]
+    return Package(spooled, package_name(draw))

@@ -592,9 +592,10 @@ def draw_sample(
 def _checked_strata(
     session: Session, population: Population, plan: SamplePlan, sizes: dict[str, int]
 ) -> dict[str, int]:
-    counts = stratum_counts(session, population)
-    if not counts or None in counts:
+    all_counts = stratum_counts(session, population)
+    if not all_counts or None in all_counts:
         raise ServiceError(_("Populationen saknar skikt; välj ett annat urval."))
+    counts = {name: count for name, count in all_counts.items() if name is not None}
     unknown = sorted(set(sizes) - set(counts))
     if unknown:
         raise ServiceError(_("Okända skikt: %(value)s", value=", ".join(unknown)))

@@ -44,6 +44,7 @@ from riskreg.controls.models import (
 )
 from riskreg.db import local_date, now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
+from riskreg.exports import xlsx_response
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token
 from riskreg.money import format_kronor
@@ -55,6 +56,9 @@ from riskreg.sampling import (
     services,
 )
 from riskreg.sampling import evidence as evidence_store
+from riskreg.sampling import (
+    worksheet as worksheet_service,
+)
 from riskreg.sampling._exact import format_sek
 from riskreg.sampling.checktypes import (
     SAMPLING_METHOD_TITLES,
@@ -74,17 +78,21 @@ from riskreg.sampling.forms import (
     HygieneImportForm,
     PlanForm,
     PopulationImportForm,
+    WorksheetForm,
+    WorksheetUploadForm,
     item_form_class,
 )
 from riskreg.sampling.models import (
     ITEM_RESULT_TITLES,
     Evidence,
     HygieneObservation,
+    ItemResult,
     SampleItem,
     SamplingMethod,
     SelectionMethod,
 )
 from riskreg.sampling.selection import generate_seed
+from riskreg.tabular import TableError, open_table
 from riskreg.uploads import CheckedUpload, check_upload
 from riskreg.web import parse_id, parse_version
 
@@ -188,7 +196,7 @@ def percent_filter(value: Decimal | None) -> str:
 @bp.app_template_global("sampling_summary")
 def sampling_summary(control: Control) -> services.Summary:
     """For templates/sampling/_control_panel.html, which the control page includes."""
-    return services.summary(db.session, control)
+    return services.summary(db.session(), control)
 
 
 @bp.app_context_processor
@@ -219,7 +227,7 @@ def index() -> str:
         for c in db.session.scalars(select(Control).order_by(Control.deadline, Control.id))
         if permissions.can_view_control(current_user, c)
     ]
-    summaries = [services.summary(db.session, c) for c in controls]
+    summaries = [services.summary(db.session(), c) for c in controls]
     return render_template("sampling/index.html", summaries=summaries, **_titles())
 
 
@@ -232,7 +240,7 @@ def control(control_id: int) -> str:
         control=control,
         spec=spec_for(control),
         attributes=attributes_for(control),
-        audit_related=services.trail_objects(db.session, control),
+        audit_related=services.trail_objects(db.session(), control),
     )
 
 
@@ -255,7 +263,7 @@ def population(control_id: int) -> str | WResponse:
         try:
             with _checked_table(form.file.data) as upload:
                 imported = importing.import_population(
-                    db.session,
+                    db.session(),
                     control,
                     upload.stream,
                     upload.filename,
@@ -276,7 +284,7 @@ def population(control_id: int) -> str | WResponse:
                 _("Populationen är importerad: %(n)s poster.", n=imported.row_count), "success"
             )
             return redirect(url_for("sampling.control", control_id=control.id))
-    current = importing.current_population(db.session, control)
+    current = importing.current_population(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current.id if current else 0)
     return render_template(
@@ -286,7 +294,7 @@ def population(control_id: int) -> str | WResponse:
         form=form,
         errors=errors,
         current=current,
-        drawn=importing.has_current_draw(db.session, control),
+        drawn=importing.has_current_draw(db.session(), control),
     )
 
 
@@ -310,8 +318,8 @@ def plan(control_id: int) -> str | WResponse:
         # Fields the page does not show are not read either: an error on one would be invisible.
         for name in MUS_FIELDS:
             delattr(form, name)
-    population = importing.current_population(db.session, control)
-    book_value = importing.positive_total(db.session, population) if population else None
+    population = importing.current_population(db.session(), control)
+    book_value = importing.positive_total(db.session(), population) if population else None
     if population is not None:
         # Planning uses the imported population: its size (and book value) are shown, not typed.
         form.population_size.render_kw = {"readonly": True}
@@ -330,7 +338,7 @@ def plan(control_id: int) -> str | WResponse:
     if form.validate_on_submit():
         try:
             made = services.plan_sample(
-                db.session,
+                db.session(),
                 control,
                 method=form.method.data,
                 actor=current_user,
@@ -352,7 +360,7 @@ def plan(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalsplanen är sparad: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.plan", control_id=control.id))
-    current_plan = services.current_plan(db.session, control)
+    current_plan = services.current_plan(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current_plan.id if current_plan else 0)
     return render_template(
@@ -363,7 +371,7 @@ def plan(control_id: int) -> str | WResponse:
         population=population,
         book_value=book_value,
         mus=mus,
-        drawn=services.current_draw(db.session, control) is not None,
+        drawn=services.current_draw(db.session(), control) is not None,
         **_titles(),
     )
 
@@ -380,7 +388,7 @@ def draw(control_id: int) -> str | WResponse:
         return locked
     spec = spec_for(control)
     form = DrawForm()
-    plan = services.current_plan(db.session, control)
+    plan = services.current_plan(db.session(), control)
     allowed = [
         m
         for m in spec.selection_methods
@@ -389,9 +397,9 @@ def draw(control_id: int) -> str | WResponse:
     form.selection_method.choices = choices(
         (m.value, _(SELECTION_METHOD_TITLES[m])) for m in allowed
     )
-    population = importing.current_population(db.session, control)
+    population = importing.current_population(db.session(), control)
     strata = (
-        {k: v for k, v in services.stratum_counts(db.session, population).items() if k}
+        {k: v for k, v in services.stratum_counts(db.session(), population).items() if k}
         if population
         else {}
     )
@@ -403,7 +411,7 @@ def draw(control_id: int) -> str | WResponse:
             sizes[name] = -1 if parsed is None else parsed
         try:
             made = services.draw_sample(
-                db.session,
+                db.session(),
                 control,
                 selection_method=form.selection_method.data,
                 seed=generate_seed(),
@@ -419,7 +427,7 @@ def draw(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalet är draget: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.items", control_id=control.id))
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current.id if current else 0)
     extend_form = ExtendForm(formdata=None)
@@ -443,7 +451,7 @@ def extend(control_id: int) -> WResponse:
     control = _control(control_id)
     _require_work(control)
     form = ExtendForm()
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     if not form.validate_on_submit():
         flash_errors(form)
     elif current is None:
@@ -451,7 +459,7 @@ def extend(control_id: int) -> WResponse:
     else:
         try:
             services.extend_sample(
-                db.session,
+                db.session(),
                 current,
                 additional=form.additional.data or 0,
                 reason=form.reason.data or "",
@@ -475,12 +483,12 @@ def extend(control_id: int) -> WResponse:
 @requires(permissions.is_authenticated)
 def items(control_id: int) -> str:
     control = _control(control_id)
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     return render_template(
         "sampling/items.html",
         control=control,
         draw=current,
-        summary=services.summary(db.session, control),
+        summary=services.summary(db.session(), control),
         mus=current is not None and services.is_mus_draw(current),
         **_titles(),
     )
@@ -492,10 +500,10 @@ def rederivation(control_id: int) -> WResponse:
     """The zip with which anyone can re-derive the current sample without riskreg."""
     control = db.get_or_404(Control, control_id)
     require(permissions.can_download_rederivation(current_user, control), hide=True)
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     if current is None or current.status != "drawn":
         abort(404)
-    package = rederive.build_package(db.session, current, now=now_utc())
+    package = rederive.build_package(db.session(), current, now=now_utc())
     return send_file(
         package.file,
         mimetype="application/zip",
@@ -505,10 +513,198 @@ def rederivation(control_id: int) -> WResponse:
     )
 
 
+#: At most this many rows in one worksheet POST (a sample is a few hundred items at most).
+WORKSHEET_MAX_ROWS = 2000
+
+
+def _worksheet_inputs(draw: Any, attributes: tuple[str, ...]) -> list[worksheet_service.RowInput]:
+    """The rows the page sent. "Alla attribut OK" for one row (its button) or for the checked
+    rows sets every attribute of those rows to OK; other rows keep what was chosen."""
+    form = request.form
+    all_ok: set[int] = set()
+    if "selected_ok" in form:
+        all_ok = {i for i in (parse_id(v) for v in form.getlist("select")) if i is not None}
+    row_ok = parse_id(form.get("row_ok"))
+    if row_ok is not None:
+        all_ok.add(row_ok)
+    inputs = []
+    for item in draw.items[:WORKSHEET_MAX_ROWS]:
+        if f"version-{item.id}" not in form:
+            continue
+        if item.id in all_ok:
+            values = tuple(ItemResult.OK.value for _a in attributes)
+        else:
+            values = tuple(
+                form.get(f"attr-{item.id}-{n}", "")[:20] for n in range(len(attributes))
+            )
+        inputs.append(
+            worksheet_service.RowInput(
+                item_id=item.id,
+                version=parse_version(form.get(f"version-{item.id}")),
+                values=values,
+            )
+        )
+    return inputs
+
+
+@bp.route("/controls/<int:control_id>/worksheet", methods=["GET", "POST"])
+@requires(permissions.is_authenticated)
+def worksheet(control_id: int) -> str | WResponse:
+    """The whole sample on one page, every attribute a compact choice, saved in one POST."""
+    control = _control(control_id)
+    current = services.current_draw(db.session(), control)
+    attributes = attributes_for(control)
+    form = WorksheetForm()
+    submitted: dict[int, tuple[str, ...]] = {}
+    problems: list[worksheet_service.RowProblem] = []
+    if request.method == "POST":
+        _require_work(control)
+        if (redirected := _read_only(control)) is not None:
+            return redirected
+        if current is None:
+            abort(404)
+        if not form.validate_on_submit():
+            flash_errors(form)
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        inputs = _worksheet_inputs(current, attributes)
+        try:
+            saved = worksheet_service.save_rows(
+                db.session(), current, inputs, actor=current_user, now=now_utc()
+            )
+            db.session.commit()
+        except worksheet_service.WorksheetRejected as exc:
+            db.session.rollback()
+            problems = exc.problems
+            conflicts = {p.item_id for p in problems if p.conflict}
+            submitted = {r.item_id: r.values for r in inputs if r.item_id not in conflicts}
+            flash(exc.message, "danger")
+        except ServiceError as exc:
+            _failed(exc)
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        except StaleDataError:
+            db.session.rollback()
+            flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."), "danger")
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+        else:
+            flash(
+                _("%(n)s poster sparade.", n=len(saved)) if saved else _("Inget att spara."),
+                "success" if saved else "info",
+            )
+            return redirect(url_for("sampling.worksheet", control_id=control.id))
+    # A refused save shows the sheet again (200, as every form with errors) with the rows typed.
+    return _render_worksheet(control, current, form=form, submitted=submitted, problems=problems)
+
+
+def _render_worksheet(
+    control: Control,
+    current: Any,
+    *,
+    form: WorksheetForm | None = None,
+    upload_form: WorksheetUploadForm | None = None,
+    submitted: dict[int, tuple[str, ...]] | None = None,
+    problems: list[worksheet_service.RowProblem] | None = None,
+    upload_errors: list[str] | None = None,
+) -> str:
+    problems = problems or []
+    return render_template(
+        "sampling/worksheet.html",
+        control=control,
+        draw=current,
+        form=form or WorksheetForm(formdata=None),
+        upload_form=upload_form or WorksheetUploadForm(formdata=None),
+        attributes=attributes_for(control),
+        rows=worksheet_service.rows(current) if current is not None else [],
+        columns=worksheet_service.columns(current) if current is not None else [],
+        submitted=submitted or {},
+        problems={p.item_id: p for p in problems},
+        problem_list=problems,
+        upload_errors=upload_errors or [],
+        result_choices=[(r.value, _(ITEM_RESULT_TITLES[r])) for r in ItemResult],
+        summary=services.summary(db.session(), control),
+        mus=current is not None and services.is_mus_draw(current),
+        can_work=permissions.can_test_control(current_user, control),
+        **_titles(),
+    )
+
+
+@bp.route("/controls/<int:control_id>/worksheet.xlsx")
+@requires(permissions.is_authenticated)
+def worksheet_xlsx(control_id: int) -> WResponse:
+    """The working paper: the drawn sample with the attribute columns to fill in."""
+    control = _control(control_id)
+    current = services.current_draw(db.session(), control)
+    if current is None:
+        abort(404)
+    header = worksheet_service.paper_header(current)
+    return xlsx_response(
+        header,
+        worksheet_service.paper_rows(current),
+        f"arbetspapper-{control.id}.xlsx",
+        sheet=_("Arbetspapper"),
+        hidden=(len(header) - 1, len(header)),  # the item's id and version
+    )
+
+
+@bp.route("/controls/<int:control_id>/worksheet/upload", methods=["POST"])
+@requires(permissions.is_authenticated)
+def worksheet_upload(control_id: int) -> str | WResponse:
+    """The filled-in paper back: every row or none; items changed on the web since the
+    download are conflicts, never overwritten."""
+    control = _control(control_id)
+    _require_work(control)
+    if (redirected := _read_only(control)) is not None:
+        return redirected
+    current = services.current_draw(db.session(), control)
+    if current is None:
+        abort(404)
+    form = WorksheetUploadForm()
+    errors: list[str] = []
+    if not form.validate_on_submit():
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+        return _render_worksheet(control, current, upload_form=form, upload_errors=errors)
+    lines: dict[int, int] = {}
+    try:
+        with check_upload(
+            form.file.data,
+            allowed={"xlsx"},
+            max_bytes=int(current_app.config["POPULATION_IMPORT_MAX_BYTES"]),
+        ) as upload, open_table(upload.stream, upload.filename) as table:
+            read = worksheet_service.read_paper(current, table)
+        lines = {row.item_id: line for line, row in read}
+        saved = worksheet_service.save_rows(
+            db.session(), current, [row for _line, row in read], actor=current_user, now=now_utc()
+        )
+        db.session.commit()
+    except TableError as exc:
+        db.session.rollback()
+        errors = [str(exc)]
+    except worksheet_service.WorksheetRejected as exc:
+        db.session.rollback()
+        errors = [exc.message] + [
+            _("Rad %(line)s (post %(n)s, %(key)s): %(message)s",
+              line=lines[p.item_id], n=p.position, key=p.record_key, message=p.message)
+            for p in exc.problems
+        ]
+    except ServiceError as exc:
+        db.session.rollback()
+        errors = list(exc.messages)
+    except StaleDataError:
+        db.session.rollback()
+        errors = [_("Posten har ändrats av någon annan. Ladda om sidan och försök igen.")]
+    if errors:
+        # All or nothing: the page again (200) with one message per bad row.
+        return _render_worksheet(control, current, upload_form=form, upload_errors=errors)
+    flash(
+        _("%(n)s poster sparade.", n=len(saved)) if saved else _("Inget att spara."),
+        "success" if saved else "info",
+    )
+    return redirect(url_for("sampling.worksheet", control_id=control.id))
+
+
 def _next_unassessed(item: SampleItem) -> SampleItem | None:
     later = [i for i in item.draw.items if not i.result and i.position > item.position]
     earlier = [i for i in item.draw.items if not i.result and i.position < item.position]
-    return (later or earlier or [None])[0]
+    return next(iter(later or earlier), None)
 
 
 @bp.route("/items/<int:item_id>", methods=["GET", "POST"])
@@ -519,7 +715,7 @@ def item(item_id: int) -> str | WResponse:
     attributes = attributes_for(control)
     form_class = item_form_class(attributes)
     existing = {r.attribute: r.result for r in sample_item.attribute_results}
-    deviation = services.item_deviation(db.session, sample_item)
+    deviation = services.item_deviation(db.session(), sample_item)
     mus = services.is_mus_draw(sample_item.draw)
     payments = control.check_type == CheckType.PAYMENTS
     if request.method == "POST":
@@ -553,7 +749,7 @@ def item(item_id: int) -> str | WResponse:
         version = parse_version(form.version.data)
         try:
             services.record_result(
-                db.session,
+                db.session(),
                 sample_item,
                 attribute_results=results,
                 overall=form.overall.data or "",
@@ -679,7 +875,7 @@ def item_action(item_id: int) -> WResponse:
         if unit is None:
             raise ServiceError(_("Välj ansvarig enhet."))
         services.raise_item_action(
-            db.session,
+            db.session(),
             sample_item,
             description=form.description.data or "",
             owner_unit=unit,
@@ -725,7 +921,7 @@ def hygiene(control_id: int) -> str | WResponse:
     if form.validate_on_submit():
         try:
             services.add_observation(
-                db.session,
+                db.session(),
                 control,
                 unit_name=form.unit_name.data or "",
                 profession=form.profession.data or "",
@@ -769,7 +965,7 @@ def hygiene(control_id: int) -> str | WResponse:
         steps=[getattr(form, f"step{i}") for i in range(1, 9)],
         recent=recent,
         units=units,
-        count=services.hygiene_count(db.session, control),
+        count=services.hygiene_count(db.session(), control),
     )
 
 
@@ -786,7 +982,7 @@ def hygiene_import(control_id: int) -> str | WResponse:
         try:
             with _checked_table(form.file.data) as upload:
                 added = importing.import_observations(
-                    db.session,
+                    db.session(),
                     control,
                     upload.stream,
                     upload.filename,
@@ -818,7 +1014,7 @@ def evaluate(control_id: int) -> str | WResponse:
         if form.validate_on_submit():
             try:
                 services.write_conclusion(
-                    db.session,
+                    db.session(),
                     control,
                     form.conclusion.data or "",
                     expected_version=parse_version(form.version.data),
@@ -838,13 +1034,13 @@ def evaluate(control_id: int) -> str | WResponse:
     else:
         form.conclusion.data = control.conclusion
         form.version.data = str(control.version)
-    current = services.current_draw(db.session, control)
+    current = services.current_draw(db.session(), control)
     return render_template(
         "sampling/evaluate.html",
         control=control,
         form=form,
-        evaluation=services.evaluate(db.session, control),
-        plan=current.plan if current else services.current_plan(db.session, control),
+        evaluation=services.evaluate(db.session(), control),
+        plan=current.plan if current else services.current_plan(db.session(), control),
         draw=current,
         can_work=permissions.can_work_on_control(current_user, control),
         conflict=conflict,

@@ -19,6 +19,7 @@ EXPECTED: Matrix = {
     "auth.change_password": ("GET", lambda i: "/account/password", ALL),
     "dashboard.index": ("GET", lambda i: "/", ALL),
     "dashboard.my_work": ("GET", lambda i: "/reminders/my-work", ALL),
+    "dashboard.accessibility": ("GET", lambda i: "/tillganglighet", PUBLIC),
     "plans.index": ("GET", lambda i: "/plans/", ALL),
     "plans.show": ("GET", lambda i: f"/plans/{i['plan']}", ALL),
     "plans.new": ("GET", lambda i: "/plans/new", ADMIN),

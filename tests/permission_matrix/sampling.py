@@ -33,6 +33,15 @@ EXPECTED: Matrix = {
     "sampling.items": (
         "GET", lambda i: f"/sampling/controls/{i['payments']}/items", PAYMENTS_VIEW
     ),
+    "sampling.worksheet": (
+        "GET", lambda i: f"/sampling/controls/{i['payments']}/worksheet", PAYMENTS_VIEW
+    ),
+    "sampling.worksheet_xlsx": (
+        "GET", lambda i: f"/sampling/controls/{i['payments']}/worksheet.xlsx", PAYMENTS_VIEW
+    ),
+    "sampling.worksheet_upload": (
+        "POST", lambda i: f"/sampling/controls/{i['payments']}/worksheet/upload", PAYMENTS_WORK
+    ),
     "sampling.rederivation": (
         "GET", lambda i: f"/sampling/controls/{i['payments']}/rederive.zip", PAYMENTS_VIEW
     ),

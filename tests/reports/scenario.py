@@ -265,7 +265,7 @@ def settings_for(app: Flask) -> SigningSettings:
     assert settings.passphrase is not None
     with app.app_context():
         issue_missing_certificates(
-            db.session,
+            db.session(),
             db.session.scalars(select(User)).all(),
             keys_dir=settings.personal_keys_dir,
             passphrase=settings.passphrase,
@@ -287,18 +287,18 @@ def sign_both(app: Flask, scenario: Scenario, *, now: datetime | None = None) ->
     moment = now or now_utc()
     settings = settings_for(app)
     with app.app_context():
-        control = approved_control(db.session, scenario)
+        control = approved_control(db.session(), scenario)
         report = sign_review(
-            db.session,
+            db.session(),
             control,
-            actor=_user(db.session, scenario.controller),
+            actor=_user(db.session(), scenario.controller),
             now=moment,
             settings=settings,
         )
         cosign_report(
-            db.session,
+            db.session(),
             report,
-            actor=_user(db.session, scenario.approver),
+            actor=_user(db.session(), scenario.approver),
             now=moment + timedelta(minutes=1),
             settings=settings,
         )

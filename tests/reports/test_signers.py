@@ -17,6 +17,8 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask
 from flask.testing import FlaskClient
@@ -346,6 +348,25 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOFTHSM2_CONF", str(conf))
         yield str(SOFTHSM_MODULE)
+
+
+def test_an_ec_key_generated_in_softhsm_gets_a_p256_certificate(
+    app: Flask, scenario: Scenario, softhsm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "SIGNING_PKCS11_MODULE", softhsm)
+    monkeypatch.setitem(app.config, "SIGNING_PKCS11_TOKEN", TOKEN_LABEL)
+    monkeypatch.setitem(app.config, "SIGNING_PKCS11_PIN", TOKEN_PIN)
+    issued = app.test_cli_runner().invoke(
+        args=["keys", "issue", "granskare", "--key-type", "ec-p256"]
+    )
+    assert issued.exit_code == 0, issued.output
+    assert "nyckel i HSM (PKCS#11)" in issued.output
+    with app.app_context():
+        row = active_certificate(db.session(), user(db.session(), "granskare"))
+        assert row is not None and row.storage == "pkcs11"
+        public = x509.load_pem_x509_certificate(row.certificate_pem.encode()).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert public.curve.name == "secp256r1"
 
 
 def test_a_key_held_in_softhsm_signs_end_to_end(

@@ -10,6 +10,7 @@ import multiprocessing
 import resource
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -316,18 +317,27 @@ def _payment_file(rows: int) -> bytes:
 def _peak_growth_in_child(work) -> int:  # type: ignore[no-untyped-def]
     """Run ``work`` in a forked child; return how far its peak RSS rose above its start (bytes).
 
-    A child has its own peak-RSS counter, starting at the RSS it was forked with, so the
-    figure is the import's own high-water mark and not the test session's history.
+    A forked child inherits the parent's high-water mark, which earlier tests may have pushed
+    above anything this work needs (the figure was then 0). So the child resets its own peak
+    first (writing 5 to /proc/self/clear_refs) and reads VmHWM from /proc/self/status: the
+    figure is the work's own high-water mark and not the test session's history.
     """
     parent, child = multiprocessing.get_context("fork").Pipe()
+
+    def peak_kib() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def run() -> None:
         db.engine.dispose(close=False)  # the child opens its own connections
         gc.collect()
-        start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        Path("/proc/self/clear_refs").write_text("5")
+        start = peak_kib()
         try:
             work()
-            child.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start)
+            child.send(peak_kib() - start)
         except BaseException as exc:  # report, never hang the parent
             child.send(repr(exc))
 

@@ -73,6 +73,7 @@ NOT_HERE = {
     "sampling.population": "a file upload: test_hostile_imports.py",
     "sampling.hygiene_import": "a file upload: test_hostile_imports.py",
     "sampling.evidence_upload": "a file upload: test_hostile_imports.py",
+    "sampling.worksheet_upload": "a file upload: test_hostile_imports.py",
     "reports.verify": "a file upload: test_hostile_imports.py",
 }
 

@@ -179,10 +179,10 @@ def feature_files(names: list[str]) -> st.SearchStrategy[tuple[bytes, str]]:
 
 
 def _population_url(app: Flask) -> str:
-    from tests.security.hostile_forms.features import REFERRALS, control_id
+    from tests.security.hostile_forms.features import REFERRALS, _control, started
 
     with app.app_context():
-        return f"/sampling/controls/{control_id(REFERRALS)}/population"
+        return f"/sampling/controls/{started(_control(REFERRALS)).id}/population"
 
 
 def _hygiene_import_url(app: Flask) -> str:
@@ -192,12 +192,19 @@ def _hygiene_import_url(app: Flask) -> str:
         return f"/sampling/controls/{control_id(HYGIENE)}/hygiene/import"
 
 
+def _worksheet_upload_url(app: Flask) -> str:
+    from tests.security.hostile_forms.features import worksheet_url
+
+    return worksheet_url(app) + "/upload"
+
+
 FEATURE_IMPORTS = {
     # name: (url, login, extra form fields, file names)
     "population": (_population_url, "granskare2",
                    {"source": "Journalsystemet", "key_column": "Löpnummer"},
                    ["fil.csv", "fil.xlsx", "fil.txt", "fil"]),
     "hygiene import": (_hygiene_import_url, "granskare2", {}, ["fil.csv", "fil.xlsx", "fil"]),
+    "worksheet paper": (_worksheet_upload_url, "granskare2", {}, ["fil.xlsx", "fil.csv", "fil"]),
     "report verify": (lambda app: "/reports/verify", "admin", {},
                       ["rapport.pdf", "rapport.csv", "rapport"]),
 }

@@ -44,6 +44,20 @@ def control_id(index: int) -> int:
     return _control(index).id
 
 
+def started(control: Control) -> Control:
+    """The control in progress: sample work waits until the check has started (ISA 530)."""
+    from riskreg.controls.models import ControlStatus
+    from riskreg.controls.services import change_status
+
+    if control.status == ControlStatus.PLANNED:
+        change_status(
+            db.session, control, ControlStatus.IN_PROGRESS,
+            actor=control.controllers[0], now=now_utc(),
+        )
+        db.session.commit()
+    return control
+
+
 # --- controls -----------------------------------------------------------------------------------
 
 
@@ -187,7 +201,7 @@ def _payments_to_plan() -> Control:
 
 def mus_plan_url(app: Flask) -> str:
     with app.app_context():
-        return f"/sampling/controls/{_payments_to_plan().id}/plan"
+        return f"/sampling/controls/{started(_payments_to_plan()).id}/plan"
 
 
 MUS_PLAN_VALUES: dict[str, FormValue] = {
@@ -274,6 +288,33 @@ def item_values(index: int) -> Callable[[Flask], dict[str, FormValue]]:
             return result
 
     return values
+
+
+def worksheet_url(app: Flask) -> str:
+    with app.app_context():
+        return f"/sampling/controls/{_reopened(PASSCARDS).id}/worksheet"
+
+
+def worksheet_values(app: Flask) -> dict[str, FormValue]:
+    """The first item of the reopened passcards sample: its version and every attribute
+    OK, sent with "Spara" (the attacked fields are that row's)."""
+    from riskreg.sampling.checktypes import attributes_for
+    from riskreg.sampling.models import SampleItem
+
+    with app.app_context():
+        control = _reopened(PASSCARDS)
+        item = db.session.get(SampleItem, _first_item_id(control))
+        assert item is not None
+        result: dict[str, FormValue] = {f"version-{item.id}": str(item.version), "save": "1"}
+        for number in range(len(attributes_for(control))):
+            result[f"attr-{item.id}-{number}"] = "ok"
+        WORKSHEET_ATTACK[:] = [f"version-{item.id}", f"attr-{item.id}-0", f"attr-{item.id}-1"]
+        return result
+
+
+#: The worksheet's field names carry the item's id, known only once the demo is loaded:
+#: worksheet_values() fills this before the properties draw a field from it.
+WORKSHEET_ATTACK: list[str] = []
 
 
 def extend_url(app: Flask) -> str:
@@ -512,6 +553,13 @@ FORMS = [
         valid=item_values(PAYMENTS),
         attack=("overall", "audited_amount", "deviation_description", "recovery_claim"),
         login="granskare",
+    ),
+    HostileForm(
+        name="worksheet",
+        url=worksheet_url,
+        valid=worksheet_values,
+        attack=WORKSHEET_ATTACK,
+        login="granskare2",
     ),
     HostileForm(
         name="sample draw again",
