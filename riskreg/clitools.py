@@ -55,7 +55,7 @@ def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) ->
         refuse(f"Ange --as ANVÄNDARNAMN: vem ”riskreg {command}” utförs för.")
     from riskreg.auth.services import find_user
 
-    user = find_user(db.session, username)
+    user = find_user(db.session(), username)
     if user is None or not user.active:
         refuse(f"Det finns ingen aktiv användare som heter {username}.")
     if not allowed(user):

@@ -159,7 +159,7 @@ def edit_user(user_id: int | None = None) -> str | Response:
                     expected_version=_expected_version(form),
                 )
                 if form.password.data:
-                    auth_services.set_password(db.session, user, form.password.data)
+                    auth_services.set_password(db.session(), user, form.password.data)
         if attempt.saved:
             if user is not None and form.password.data:
                 # A new password from the administrator also lifts a login lockout.
@@ -200,7 +200,7 @@ def matrix() -> str | Response:
             flash(_("Riskmatrisen är sparad."), "success")
             return redirect(url_for("admin.matrix"))
         if attempt.stale:
-            conflict = current = load_matrix(db.session)
+            conflict = current = load_matrix(db.session())
             form.version.data = matrix_version(current)
     cells = {
         (p, k): form.cells[(p - 1) * MATRIX_SIZE + (k - 1)]

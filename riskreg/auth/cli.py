@@ -54,13 +54,13 @@ def users_create(
     with acting_for(actor):
         try:
             user = create_user(
-                db.session,
+                db.session(),
                 username=username,
                 email=email,
                 full_name=full_name,
                 password=password,
                 role=role,
-                units=units_by_codes(db.session, units),
+                units=units_by_codes(db.session(), units),
                 locale=locale,
             )
         except ServiceError as exc:
@@ -81,12 +81,12 @@ def users_set_password(username: str, password: str, as_user: str | None) -> Non
     from riskreg.extensions import db
 
     actor = cli_actor("users set-password", as_user)
-    user = find_user(db.session, username)
+    user = find_user(db.session(), username)
     if user is None:
         fail(f"Ingen användare heter {username}.")
     with acting_for(actor):
         try:
-            set_password(db.session, user, password)
+            set_password(db.session(), user, password)
         except ServiceError as exc:
             db.session.rollback()
             fail(exc.message, exc.messages[1:])

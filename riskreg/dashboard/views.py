@@ -45,7 +45,7 @@ def _dashboard_counts() -> list[work.UnitCounts]:
     if not current_user.is_authenticated:
         return []
     return work.unit_status_counts(
-        db.session, permissions.visible_unit_ids(current_user), today=local_date(now_utc())
+        db.session(), permissions.visible_unit_ids(current_user), today=local_date(now_utc())
     )
 
 
@@ -55,7 +55,7 @@ def _dashboard_counts() -> list[work.UnitCounts]:
 def my_work() -> str:
     include_done = request.args.get("done") == "1"
     today = local_date(now_utc())
-    items = work.my_work(db.session, current_user, today=today, include_done=include_done)
+    items = work.my_work(db.session(), current_user, today=today, include_done=include_done)
     return render_template(
         "dashboard/my_work.html",
         items=items,

@@ -47,7 +47,7 @@ def plan_import(
     with acting_for(actor), file.open("rb") as stream:
         try:
             plan = import_plan_file(
-                db.session,
+                db.session(),
                 stream,
                 file.name,
                 organisation=organisation,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    CursorResult,
+    Result,
     and_,
     bindparam,
     insert,
@@ -21,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from riskreg.db import UTCDateTime
+from riskreg.db import UTCDateTime, table_of
 from riskreg.reminders.decide import (
     DueReminder,
 )
@@ -38,6 +40,12 @@ T = TypeVar("T")
 DEFAULT_CLAIM_TIMEOUT = dt.timedelta(minutes=60)
 _CHUNK = 500
 
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched: DML statements run through a ``CursorResult``, which counts them."""
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
 # --- the send log as the arbiter -------------------------------------------------------------
 
 
@@ -50,7 +58,7 @@ def blocking_keys(
     session: Session, keys: Iterable[str], *, now: dt.datetime, claim_timeout: dt.timedelta
 ) -> set[str]:
     """The keys among ``keys`` that must not be sent: sent, or claimed by a live run."""
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     cutoff = now - claim_timeout
     wanted = sorted(set(keys))
     found: set[str] = set()
@@ -172,7 +180,7 @@ def claim_reminders(
         return []
     by_key = {r.dedup_key: r for r in reminders}
     keys = sorted(by_key)
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     dialect = session.get_bind().dialect.name
     won: set[str] = set()
     if dialect == "postgresql":
@@ -229,7 +237,7 @@ def release_claims(
     session: Session, keys: Iterable[str], *, run_id: str, error: str, code: int | None = None
 ) -> int:
     """Mark this run's claims of ``keys`` as failed (not sent; the next run retries them)."""
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     count = 0
     for chunk in _chunks(sorted(set(keys))):
         result = session.execute(
@@ -241,7 +249,7 @@ def release_claims(
             )
             .values(state=LogState.FAILED.value, smtp_code=code, smtp_result=error[:2000])
         )
-        count += result.rowcount or 0
+        count += _rowcount(result)
     return count
 
 
@@ -282,9 +290,9 @@ def _mark_sent(
                     "keys": sorted(keys),
                 },
             )
-            count += result.rowcount or 0
+            count += _rowcount(result)
         return count
-    table = SentReminder.__table__
+    table = table_of(SentReminder)
     stmt = (
         update(table)
         .where(
@@ -305,7 +313,7 @@ def _mark_sent(
     )
     for chunk in _chunks(pairs, _PG_CHUNK):
         result = session.execute(stmt, [{"key": k, "mid": m} for k, m in chunk])
-        count += result.rowcount or 0
+        count += _rowcount(result)
     return count
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from riskreg.auth.models import User
+from riskreg.reminders.claims import _rowcount
 from riskreg.reminders.models import (
     Notification,
 )
@@ -99,4 +100,4 @@ def mark_read(session: Session, user: User, ids: Iterable[int] | None, *, now: d
         stmt = stmt.where(Notification.id.in_(wanted))
     result = session.execute(stmt.values(read_at=now))
     session.flush()
-    return result.rowcount or 0
+    return _rowcount(result)

@@ -78,8 +78,8 @@ def save_policy(
 ) -> ReminderPolicySetting:
     """Validate with :class:`ReminderPolicy` and store. Problems come back in Swedish."""
     problems: list[str] = []
-    for value in days_before:
-        if not 1 <= value <= MAX_DAYS:
+    for days in days_before:
+        if not 1 <= days <= MAX_DAYS:
             problems.append(
                 _("Dagar före sista dag måste vara mellan 1 och %(MAX_DAYS)s.", MAX_DAYS=MAX_DAYS)
             )

@@ -38,7 +38,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=STOCKHOLM).astimezone(dt.UTC)
 
 
-def log_query(flt: LogFilter) -> Select[tuple[SentReminder]]:
+def log_query(flt: LogFilter) -> Select[SentReminder]:
     """The send log, newest first; dates are Stockholm days of the (last) attempt."""
     query = select(SentReminder).options(selectinload(SentReminder.unit))
     if flt.date_from:

@@ -56,7 +56,7 @@ def _unread_count() -> int:
     if not current_user.is_authenticated:
         return 0
     try:
-        return notices.unread_count(db.session, current_user)
+        return notices.unread_count(db.session(), current_user)
     except SQLAlchemyError:
         return 0
 
@@ -65,12 +65,12 @@ def _unread_count() -> int:
 @requires(permissions.is_authenticated)
 def notifications() -> str:
     unread_only = request.args.get("unread") == "1"
-    found = notices.notifications_for(db.session, current_user, unread_only=unread_only)
+    found = notices.notifications_for(db.session(), current_user, unread_only=unread_only)
     return render_template(
         "reminders/notifications.html",
         notifications=found,
         unread_only=unread_only,
-        unread=notices.unread_count(db.session, current_user),
+        unread=notices.unread_count(db.session(), current_user),
         href=item_href,
         form=MarkReadForm(),
     )
@@ -90,7 +90,7 @@ def mark_read() -> Response:
     else:
         flash(_("Ingen avisering valdes."), "warning")
         return redirect(url_for("reminders.notifications"))
-    count = notices.mark_read(db.session, current_user, ids, now=now_utc())
+    count = notices.mark_read(db.session(), current_user, ids, now=now_utc())
     db.session.commit()
     if count:
         flash(_("Markerat som läst."), "success")
@@ -100,8 +100,8 @@ def mark_read() -> Response:
 @bp.route("/policy", methods=["GET", "POST"])
 @requires(permissions.can_manage_reminders)
 def policy() -> str | Response:
-    row = policy_store.policy_row(db.session)
-    current = policy_store.load_policy(db.session)
+    row = policy_store.policy_row(db.session())
+    current = policy_store.load_policy(db.session())
     form = PolicyForm()
     if request.method == "GET":
         form.days_before.data = ", ".join(str(d) for d in current.days_before)
@@ -113,7 +113,7 @@ def policy() -> str | Response:
     if form.validate_on_submit():
         try:
             policy_store.save_policy(
-                db.session,
+                db.session(),
                 days_before=policy_store.parse_days(form.days_before.data or ""),
                 on_due_date=bool(form.on_due_date.data),
                 repeat_overdue_every_days=form.repeat_overdue_every_days.data,
