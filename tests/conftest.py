@@ -12,6 +12,7 @@ database instead of loading the demo again; see `DemoTemplates`.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -133,9 +134,15 @@ def _filled_tables(conn: Any) -> list[Table]:
 
 
 def empty_all_tables(app: Flask) -> None:
+    # A streamed download the test did not close keeps its request's session, and with it an
+    # open transaction, until the generator is collected; on PostgreSQL TRUNCATE then waits
+    # for it forever. Collect first, and let a lock that is still held fail loudly.
+    gc.collect()
     with app.app_context():
         db.session.remove()
         with db.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET lock_timeout = '60s'")
             filled = _filled_tables(conn)
             if conn.dialect.name == "postgresql":
                 if filled:
