@@ -35,7 +35,9 @@ def test_twenty_parallel_signatures_make_one_report(
     clients = signed_in_clients(app, scenario.controller, password=demo[scenario.controller])
     responses = at_once(
         clients,
-        lambda c: c.post(f"{url}/sign", data={"confirm": "y", "next": url},
+        lambda c: c.post(f"{url}/sign",
+                         data={"confirm": "y", "next": url,
+                               "password": demo[scenario.controller]},
                          follow_redirects=True),
     )
     assert [r.status_code for r in responses] == [200] * PARALLEL
