@@ -434,6 +434,8 @@ def measure(
         return result
 
     baseline = run(BASELINE, "anonymous", "")
+    if args.verbose:
+        print(_row(baseline, baseline), flush=True)
     results = []
     for role, username in (("admin", ADMIN), ("unit member", MEMBER)):
         cookie = log_in(port, username, PASSWORD)
