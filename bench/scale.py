@@ -53,6 +53,8 @@ from sqlalchemy.engine import URL, make_url
 from bench.scale_data import ADMIN, MEMBER, PASSWORD, BuiltData, build
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/riskreg_bench_scale"
+#: The client waits this much longer than gunicorn lets a request run.
+CLIENT_GRACE = 30
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def drive(
     deadline = start + duration
 
     def run() -> None:
-        client = Client(port, cookie, timeout)
+        client = Client(port, cookie, timeout + CLIENT_GRACE)
         first = True
         try:
             while first or time.perf_counter() < deadline:
@@ -356,8 +358,11 @@ def start_server(
         str(workers),
         "--bind",
         f"127.0.0.1:{port}",
+        # gunicorn ends a request that runs longer (its worker is restarted), before the
+        # client gives up: so an unanswered request does not keep a worker busy while the
+        # next page is measured.
         "--timeout",
-        str(int(timeout) + 10),
+        str(max(1, int(timeout))),
         "riskreg:create_app()",
     ]
     with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
@@ -402,7 +407,7 @@ def measure(
         if not built(path):
             result.note = "not built"
             return result
-        warm = Client(port, cookie, args.timeout)
+        warm = Client(port, cookie, args.timeout + CLIENT_GRACE)
         began = time.perf_counter()
         try:
             status, _, _ = warm.request("GET", path)
