@@ -30,6 +30,9 @@ FAILURES: tuple[type[Exception], ...] = (
     ValueError,
 )
 
+#: The same, plus Authlib's RuntimeError for a provider without an end-session endpoint.
+LOGOUT_FAILURES: tuple[type[Exception], ...] = (RuntimeError, *FAILURES)
+
 oauth = OAuth()
 _NAME = "idp"
 
@@ -162,7 +165,7 @@ def logout_url(id_token: str, post_logout_redirect_uri: str) -> str | None:
             id_token_hint=id_token,
             client_id=str(current_app.config["OIDC_CLIENT_ID"]),
         )
-    except (RuntimeError, *FAILURES) as exc:  # type: ignore[misc]  # mypy: starred tuple
+    except LOGOUT_FAILURES as exc:
         log.warning("SSO logout: no end-session endpoint (%r)", exc)
         return None
     return str(result["url"])

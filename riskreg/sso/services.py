@@ -147,9 +147,21 @@ def is_break_glass(user: User, break_glass: Collection[str]) -> bool:
 
 
 def open_session(
-    session: Session, user: User, *, id_token: str, refresh_token: str | None, now: datetime
+    session: Session,
+    user: User,
+    *,
+    id_token: str,
+    refresh_token: str | None,
+    now: datetime,
+    idle_limit: timedelta,
 ) -> SsoSession:
-    """Keep the tokens of a new sign-on server-side; the cookie gets only the row's id."""
+    """Keep the tokens of a new sign-on server-side; the cookie gets only the row's id.
+
+    Rows unchecked for longer than ``idle_limit`` belong to cookies that have expired (a
+    session in use is checked every few minutes): their tokens are deleted here, so the table
+    holds live sessions only.
+    """
+    session.execute(delete(SsoSession).where(SsoSession.checked_at < now - idle_limit))
     row = SsoSession(
         id=secrets.token_urlsafe(32),
         user_id=user.id,
@@ -171,7 +183,11 @@ def due_for_check(row: SsoSession, *, now: datetime, interval_seconds: int) -> b
 
 
 def confirmed(
-    session: Session, row: SsoSession, *, refresh_token: str | None, id_token: str | None,
+    session: Session,
+    row: SsoSession,
+    *,
+    refresh_token: str | None,
+    id_token: str | None,
     now: datetime,
 ) -> None:
     """The IdP still lets the user in: keep its newest tokens and the time of the check."""

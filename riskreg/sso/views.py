@@ -6,6 +6,7 @@ Registered only when OIDC_ISSUER is set (init_app); otherwise riskreg behaves as
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -100,9 +101,11 @@ def callback() -> Response:
     except ServiceError as exc:
         return _refused(str(exc), str(exc))
     actor = f"{identity.username} (SSO)"
+    user_id: int | str = "*"
     try:
         with acting(actor_name=actor):
             user = sign_in(db.session(), identity, _mapping(), break_glass=break_glass_users())
+        user_id = user.id
         with acting(actor_id=user.id, actor_name=actor):
             row = open_session(
                 db.session(),
@@ -110,10 +113,12 @@ def callback() -> Response:
                 id_token=tokens.id_token,
                 refresh_token=tokens.refresh_token,
                 now=now_utc(),
+                idle_limit=current_app.permanent_session_lifetime
+                + timedelta(seconds=int(current_app.config["OIDC_RECHECK_SECONDS"])),
             )
     except ServiceError as exc:
         db.session.rollback()
-        return _refused(f"{identity.username}: {exc}", str(exc), actor=actor)
+        return _refused(f"{identity.username}: {exc}", str(exc), actor=actor, user_id=user_id)
     db.session.commit()
     # A fresh session on sign-on, as for a password login (riskreg/auth/views.py).
     session.clear()
@@ -124,12 +129,20 @@ def callback() -> Response:
     return redirect(safe_next(next_url) or url_for("dashboard.index"))
 
 
-def _refused(reason: str, message: str, actor: str = "anonym") -> Response:
-    """A sign-on that did not pass: logged with its reason, the user told without details."""
+def _refused(
+    reason: str, message: str, actor: str | None = None, user_id: int | str = "*"
+) -> Response:
+    """A sign-on that did not pass: logged with its reason, the user told without details.
+
+    Only refusals of an identity the IdP vouched for (a valid ID token: no role, a clash) go
+    into the audit trail; anyone can call /sso/callback with made-up values, and those stay
+    in the application log, as made-up usernames at the password login leave no trace.
+    """
     log.warning("SSO sign-on refused: %s", reason)
-    with acting(actor_name=actor):
-        record(db.session(), "sso_refused", "user", "*", {"reason": reason[:500]})
-    db.session.commit()
+    if actor is not None:
+        with acting(actor_name=actor):
+            record(db.session(), "sso_refused", "user", user_id, {"reason": reason[:500]})
+        db.session.commit()
     flash(message, "danger")
     return redirect(url_for("auth.login"))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -73,8 +74,19 @@ def _entries(app: Flask, action: str) -> list[AuditEntry]:
 
 
 def _refusal_reason(app: Flask) -> str:
+    """The reason of a refusal of an identity the IdP vouched for (in the audit trail)."""
     (entry,) = _entries(app, "sso_refused")
     return str(json.loads(entry.payload)["changes"]["reason"])
+
+
+def _logged_refusal(app: Flask, caplog: pytest.LogCaptureFixture) -> str:
+    """The reason of a refusal of an unverified answer: in the log, not the audit trail
+    (anyone can call /sso/callback with made-up values)."""
+    assert _entries(app, "sso_refused") == []
+    (message,) = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("SSO sign-on refused")
+    ]
+    return message
 
 
 def _signed_in(client: FlaskClient) -> bool:
@@ -137,10 +149,17 @@ def test_oidc_user_in_no_mapped_group_is_refused(
     assert not _signed_in(sso_client)
     assert _user(sso_app) is None
     assert "behörighet" in _refusal_reason(sso_app)
+    (entry,) = _entries(sso_app, "sso_refused")
+    assert entry.actor_name == f"{ANNA_UPN} (SSO)"
 
 
 def test_oidc_refuses_id_token_for_another_audience(
-    sso_app: Flask, sso_client: FlaskClient, browser: requests.Session, idp: Provider, anna: str
+    sso_app: Flask,
+    sso_client: FlaskClient,
+    browser: requests.Session,
+    idp: Provider,
+    anna: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     authorize = start_sign_on(sso_client)
     callback = sign_on_at_idp(browser, authorize, anna)
@@ -151,11 +170,16 @@ def test_oidc_refuses_id_token_for_another_audience(
     assert response.headers["Location"] == "/login"
     assert not _signed_in(sso_client)
     assert _user(sso_app) is None
-    assert "aud" in _refusal_reason(sso_app)
+    assert "aud" in _logged_refusal(sso_app, caplog)
 
 
 def test_oidc_refuses_expired_id_token(
-    sso_app: Flask, sso_client: FlaskClient, browser: requests.Session, idp: Provider, anna: str
+    sso_app: Flask,
+    sso_client: FlaskClient,
+    browser: requests.Session,
+    idp: Provider,
+    anna: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     callback = sign_on_at_idp(browser, start_sign_on(sso_client), anna)
     # The provider's clock two hours behind: the ID token it issues now expired long ago.
@@ -163,11 +187,16 @@ def test_oidc_refuses_expired_id_token(
     response = sso_client.get(app_path(callback))
     assert response.headers["Location"] == "/login"
     assert not _signed_in(sso_client)
-    assert "expired" in _refusal_reason(sso_app)
+    assert "expired" in _logged_refusal(sso_app, caplog)
 
 
 def test_oidc_refuses_tampered_id_token(
-    sso_app: Flask, sso_client: FlaskClient, browser: requests.Session, idp: Provider, anna: str
+    sso_app: Flask,
+    sso_client: FlaskClient,
+    browser: requests.Session,
+    idp: Provider,
+    anna: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     callback = sign_on_at_idp(browser, start_sign_on(sso_client), anna)
     # Someone on the way makes Anna an administrator; the signature no longer fits.
@@ -176,11 +205,16 @@ def test_oidc_refuses_tampered_id_token(
     assert response.headers["Location"] == "/login"
     assert not _signed_in(sso_client)
     assert _user(sso_app) is None
-    assert "signature" in _refusal_reason(sso_app)
+    assert "signature" in _logged_refusal(sso_app, caplog)
 
 
 def test_oidc_refuses_replayed_code(
-    sso_app: Flask, sso_client: FlaskClient, browser: requests.Session, idp: Provider, anna: str
+    sso_app: Flask,
+    sso_client: FlaskClient,
+    browser: requests.Session,
+    idp: Provider,
+    anna: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     callback = sign_on_at_idp(browser, start_sign_on(sso_client), anna)
     assert sso_client.get(app_path(callback)).headers["Location"] == "/"
@@ -191,18 +225,23 @@ def test_oidc_refuses_replayed_code(
     response = sso_client.get(replay)
     assert response.headers["Location"] == "/login"
     assert not _signed_in(sso_client)
-    assert "invalid_grant" in _refusal_reason(sso_app)
+    assert "invalid_grant" in _logged_refusal(sso_app, caplog)
 
 
 def test_oidc_refuses_callback_with_wrong_state(
-    sso_app: Flask, sso_client: FlaskClient, browser: requests.Session, idp: Provider, anna: str
+    sso_app: Flask,
+    sso_client: FlaskClient,
+    browser: requests.Session,
+    idp: Provider,
+    anna: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     callback = sign_on_at_idp(browser, start_sign_on(sso_client), anna)
     forged = app_path(callback).replace(f"state={query(callback)['state']}", "state=forged")
     response = sso_client.get(forged)
     assert response.headers["Location"] == "/login"
     assert not _signed_in(sso_client)
-    assert "state" in _refusal_reason(sso_app)
+    assert "state" in _logged_refusal(sso_app, caplog)
 
 
 def test_oidc_user_the_idp_no_longer_lets_in_loses_session_at_next_check(
@@ -299,3 +338,36 @@ def test_oidc_logout_ends_the_session_at_the_idp_too(
 def test_oidc_group_mapping_mistakes_stop_the_start(setting: Any, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         load_mapping(setting)
+
+
+def test_oidc_sign_on_deletes_token_rows_of_expired_sessions(
+    ctx: Flask, make_user: Callable[..., User]
+) -> None:
+    from riskreg.sso.models import SsoSession
+    from riskreg.sso.services import open_session
+
+    user = db.session.merge(make_user("anna"))
+    start = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    limit = timedelta(hours=10)
+    old = open_session(
+        db.session, user, id_token="a", refresh_token="r", now=start, idle_limit=limit
+    )
+    kept = open_session(
+        db.session,
+        user,
+        id_token="b",
+        refresh_token="r",
+        now=start + timedelta(hours=9),
+        idle_limit=limit,
+    )
+    new = open_session(
+        db.session,
+        user,
+        id_token="c",
+        refresh_token="r",
+        now=start + timedelta(hours=11),
+        idle_limit=limit,
+    )
+    db.session.flush()
+    assert set(db.session.scalars(select(SsoSession.id))) == {kept.id, new.id}
+    assert old.id not in {kept.id, new.id}
