@@ -106,6 +106,15 @@ def sign_in(
         session.add(user)
     elif not user.active:
         raise ServiceError(_("Kontot är avstängt i riskreg. Kontakta administratören."))
+    units = list(
+        session.scalars(select(Unit).where(Unit.code.in_(placement.unit_codes)).order_by(Unit.code))
+    )
+    # As update_user: a change of what the user may do ends every session they have (the
+    # caller keeps the current browser signed in under the new epoch).
+    if user.id is not None and (
+        user.role != placement.role.value or {u.id for u in user.units} != {u.id for u in units}
+    ):
+        user.session_epoch += 1
     # Only what changed is assigned, so an unchanged sign-on writes no audit entries.
     wanted: dict[str, Any] = {
         "sso_subject": identity.subject,
@@ -116,9 +125,6 @@ def sign_in(
     for name, value in wanted.items():
         if getattr(user, name) != value:
             setattr(user, name, value)
-    units = list(
-        session.scalars(select(Unit).where(Unit.code.in_(placement.unit_codes)).order_by(Unit.code))
-    )
     if {u.id for u in user.units} != {u.id for u in units}:
         user.units = units
     session.flush()

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from riskreg import permissions
 from riskreg.audit.context import acting
 from riskreg.audit.trail import record
+from riskreg.auth.models import User
 from riskreg.config import ConfigError
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
@@ -165,14 +166,8 @@ def check_session() -> Response | None:
             return None
         try:
             tokens = client.refresh(row.refresh_token, current_user.sso_subject or "")
-            if tokens.claims:
-                # Changed groups take effect at the check; no role any more ends the session.
-                identity = identity_from_claims(
-                    {**tokens.claims, "groups": tokens.claims.get("groups") or []},
-                    current_app.config["OIDC_USERNAME_CLAIM"],
-                )
-                with acting(actor_name=f"{identity.username} (SSO)"):
-                    sign_in(db.session(), identity, _mapping(), break_glass=break_glass_users())
+            # Changed groups take effect at the check; no role any more ends the session.
+            user = _reapply(tokens.claims) if tokens.claims else None
         except (client.SignOnFailed, ServiceError) as exc:
             db.session.rollback()
             reason = exc.reason if isinstance(exc, client.SignOnFailed) else str(exc)
@@ -186,6 +181,9 @@ def check_session() -> Response | None:
                 now=now,
             )
             db.session.commit()
+            if user is not None:
+                # Changed groups gave a new epoch (every other session ends): keep this one.
+                login_user(user)
             return None
     user_id = current_user.id
     with acting(actor_id=user_id, actor_name=f"{current_user.username} (SSO)"):
@@ -195,6 +193,13 @@ def check_session() -> Response | None:
     session.clear()
     flash(_("Din inloggning gäller inte längre. Logga in igen."), "warning")
     return redirect(url_for("auth.login"))
+
+
+def _reapply(claims: dict[str, object]) -> User:
+    """Bring the user up to date with a refreshed ID token's claims (as at sign-on)."""
+    identity = identity_from_claims(claims, current_app.config["OIDC_USERNAME_CLAIM"])
+    with acting(actor_name=f"{identity.username} (SSO)"):
+        return sign_in(db.session(), identity, _mapping(), break_glass=break_glass_users())
 
 
 def logout_redirect(user_id: int) -> str | None:

@@ -264,14 +264,19 @@ def test_oidc_session_check_passes_and_applies_changed_groups(
     sso_app: Flask, sso_client: FlaskClient, browser: requests.Session, idp: Provider, anna: str
 ) -> None:
     sign_on(sso_client, browser, anna)
+    laptop = sso_app.test_client()  # Anna's second device
+    sign_on(laptop, browser, anna)
     sso_app.config["OIDC_RECHECK_SECONDS"] = 0
     assert _signed_in(sso_client)  # checked with the refresh token: still let in
     assert _signed_in(sso_client)  # and again, with the rotated one
+    assert _signed_in(laptop)
     idp.put_account(anna, groups=["g-riskreg-members", "g-halsa"])
-    assert _signed_in(sso_client)
+    assert _signed_in(sso_client)  # the check that saw the change keeps this browser
     user = _user(sso_app)
     assert user is not None and user.role == "unit_member"
     assert sorted(u.code for u in user.units) == ["HSF", "VC"]
+    # As when an administrator changes a role: every other session ends.
+    assert not _signed_in(laptop)
     idp.put_account(anna, groups=["g-halsa"])  # no role in riskreg any more
     assert sso_client.get("/").headers["Location"] == "/login"
     assert not _signed_in(sso_client)
