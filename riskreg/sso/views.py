@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -65,6 +66,29 @@ def init_app(app: Flask) -> None:
     app.extensions["riskreg_sso_mapping"] = load_mapping(config.get("OIDC_GROUP_MAPPING"))
     client.init_client(app)
     app.register_blueprint(bp)
+    _allow_logout_form_to_idp(app)
+
+
+def _allow_logout_form_to_idp(app: Flask) -> None:
+    """Let the logout form lead on to the IdP's end-session page.
+
+    Browsers apply the page's CSP form-action to the redirects that follow a form POST too:
+    with form-action 'self' alone Chromium stops the logout's redirect to the IdP. Its
+    origin (Entra ID: https://login.microsoftonline.com) is added; nothing else changes.
+    """
+    parts = urlsplit(str(app.config["OIDC_ISSUER"]))
+    origin = f"{parts.scheme}://{parts.netloc}"
+
+    # Registered before riskreg.web's security_headers hook; after_request hooks run in
+    # reverse order of registration, so this one runs after it and sees its header.
+    @app.after_request
+    def idp_form_action(response: Response) -> Response:
+        policy = response.headers.get("Content-Security-Policy")
+        if policy and "form-action 'self';" in policy:
+            response.headers["Content-Security-Policy"] = policy.replace(
+                "form-action 'self';", f"form-action 'self' {origin};"
+            )
+        return response
 
 
 def break_glass_users() -> list[str]:

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,33 +64,26 @@ def _node_packages() -> None:
         subprocess.run([str(ROOT / "scripts" / "install-browser-tools")], check=True)
 
 
-@pytest.fixture(scope="session")
-def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+def riskreg_client(origin: str) -> dict[str, Any]:
+    """riskreg as registered at the provider, served at `origin`."""
+    return {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [f"{origin}/sso/callback"],
+        "post_logout_redirect_uris": [f"{origin}/login"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    }
+
+
+@contextmanager
+def running_provider(folder: Path, clients: list[dict[str, Any]]) -> Iterator[Provider]:
+    """oidc-provider under Node.js on a free loopback port, with these clients."""
     node = shutil.which("node")
     assert node, "the single sign-on tests need Node.js (apt-get install nodejs npm)"
     _node_packages()
-    config = {
-        "clients": [
-            {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{APP_ORIGIN}/sso/callback"],
-                "post_logout_redirect_uris": [f"{APP_ORIGIN}/login"],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-            },
-            {
-                "client_id": OTHER_CLIENT_ID,
-                "client_secret": OTHER_CLIENT_SECRET,
-                "redirect_uris": [OTHER_REDIRECT],
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
-            },
-        ],
-        "accounts": {},
-    }
-    config_file = tmp_path_factory.mktemp("oidc") / "provider.json"
-    config_file.write_text(json.dumps(config), encoding="utf-8")
+    config_file = folder / "provider.json"
+    config_file.write_text(json.dumps({"clients": clients, "accounts": {}}), encoding="utf-8")
     process = subprocess.Popen(
         [node, str(SCRIPT), str(config_file)],
         cwd=ROOT,
@@ -110,6 +104,31 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
         provider.control.close()
 
 
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    other = {
+        "client_id": OTHER_CLIENT_ID,
+        "client_secret": OTHER_CLIENT_SECRET,
+        "redirect_uris": [OTHER_REDIRECT],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+    }
+    with running_provider(
+        tmp_path_factory.mktemp("oidc"), [riskreg_client(APP_ORIGIN), other]
+    ) as provider:
+        yield provider
+
+
+def sso_config(provider: Provider) -> dict[str, Any]:
+    return {
+        "OIDC_ISSUER": provider.issuer,
+        "OIDC_CLIENT_ID": CLIENT_ID,
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_GROUP_MAPPING": json.dumps(GROUP_MAPPING),
+        "OIDC_CLOCK_SKEW_SECONDS": 0,
+    }
+
+
 @pytest.fixture()
 def idp(oidc_provider: Provider) -> Iterator[Provider]:
     """The provider with its clock right and nothing pending after each test."""
@@ -119,15 +138,7 @@ def idp(oidc_provider: Provider) -> Iterator[Provider]:
 
 @pytest.fixture(scope="session")
 def _sso_app(database_url: str, instance_dir: Path, oidc_provider: Provider) -> Iterator[Flask]:
-    app = make_app(
-        database_url,
-        instance_dir,
-        OIDC_ISSUER=oidc_provider.issuer,
-        OIDC_CLIENT_ID=CLIENT_ID,
-        OIDC_CLIENT_SECRET=CLIENT_SECRET,
-        OIDC_GROUP_MAPPING=json.dumps(GROUP_MAPPING),
-        OIDC_CLOCK_SKEW_SECONDS=0,
-    )
+    app = make_app(database_url, instance_dir, **sso_config(oidc_provider))
     yield app
     with app.app_context():
         db.session.remove()
