@@ -33,8 +33,8 @@ FAILURES: tuple[type[Exception], ...] = (
 #: The same, plus Authlib's RuntimeError for a provider without an end-session endpoint.
 LOGOUT_FAILURES: tuple[type[Exception], ...] = (RuntimeError, *FAILURES)
 
-oauth = OAuth()
 _NAME = "idp"
+_EXTENSION = "riskreg_sso_oauth"
 
 
 class SignOnFailed(Exception):
@@ -54,7 +54,9 @@ class Tokens:
 
 def init_client(app: Flask) -> None:
     config = app.config
-    oauth.init_app(app)
+    # One Authlib registry per app (not a module global): each app has its own IdP settings.
+    oauth = OAuth(app)
+    app.extensions[_EXTENSION] = oauth
     oauth.register(
         _NAME,
         client_id=str(config["OIDC_CLIENT_ID"]),
@@ -73,7 +75,7 @@ def _issuer(config: Any) -> str:
 
 
 def _client() -> Any:
-    return oauth.create_client(_NAME)
+    return current_app.extensions[_EXTENSION].create_client(_NAME)
 
 
 def redirect_uri() -> str:
