@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from riskreg.auth.models import Unit, User
 from riskreg.config import ConfigError
 from riskreg.extensions import db
 from riskreg.sso.mapping import load_mapping
-from tests.conftest import login
+from tests.conftest import login, make_app
 from tests.platform.conftest import (
     CLIENT_ID,
     Provider,
@@ -376,3 +377,17 @@ def test_oidc_sign_on_deletes_token_rows_of_expired_sessions(
     db.session.flush()
     assert set(db.session.scalars(select(SsoSession.id))) == {kept.id, new.id}
     assert old.id not in {kept.id, new.id}
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"LOCAL_LOGIN": False}, "LOCAL_LOGIN=off needs single sign-on"),
+        ({"OIDC_ISSUER": "https://idp.invalid"}, "OIDC_CLIENT_ID"),
+    ],
+)
+def test_oidc_settings_that_would_lock_everyone_out_stop_the_start(
+    database_url: str, tmp_path: Path, config: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        make_app(database_url, tmp_path, **config)
