@@ -150,6 +150,10 @@ def language() -> Response:
 @bp.route("/account/password", methods=["GET", "POST"])
 @requires(permissions.is_authenticated)
 def change_password() -> str | Response:
+    if current_user.sso_subject is not None:
+        # Signed on through the region's IdP: there is no riskreg password to change.
+        flash(_("Ditt lösenord hanteras i regionens inloggning, inte i riskreg."), "info")
+        return redirect(url_for("dashboard.index"))
     form = PasswordChangeForm()
     if form.validate_on_submit():
         if not verify_password(current_user.password_hash, form.current_password.data or ""):

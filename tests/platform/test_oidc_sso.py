@@ -128,6 +128,9 @@ def test_oidc_first_sign_on_creates_user_and_each_sign_on_updates_it(
     assert user.sso_subject == ANNA
     (entry,) = _entries(sso_app, "sso_login")
     assert entry.actor_name == f"{ANNA_UPN} (SSO)" and entry.actor_id == user.id
+    # No riskreg password to change, and none to sign in with.
+    assert sso_client.get("/account/password").headers["Location"] == "/"
+    assert login(sso_app.test_client(), ANNA_UPN, "!sso").status_code == 200
 
     # The region moves Anna: other groups, another name. The next sign-on carries it over.
     sso_client.post("/logout")
