@@ -156,7 +156,7 @@ def test_swedish_digest_texts() -> None:
     assert "  Ansvarig enhet: CE\n" in out.text
     assert "  Sista dag var 2025-09-25, 14 dagar sedan\n" in out.text
     assert "  Sista dag var 2025-10-08, 1 dag sedan\n" in out.text
-    assert "* Kontroll: Passerkort\n  Ansvarig enhet: CE\n  Sista dag i dag, 2025-10-09\n" in (
+    assert "* Granskning: Passerkort\n  Ansvarig enhet: CE\n  Sista dag i dag, 2025-10-09\n" in (
         out.text
     )
     assert "  Sista dag 2025-10-10, i morgon\n" in out.text
