@@ -154,7 +154,7 @@ _BINARY_MAGIC: Final = (
 _SUPPORTED_HINT: Final = "Tillåtna format är Excel-arbetsbok (.xlsx) och CSV."
 
 
-def cell_is_blank(value: Cell | None) -> bool:
+def cell_is_blank(value: Cell) -> bool:
     """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
     return isinstance(value, str) and not value.strip()
 
