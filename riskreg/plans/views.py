@@ -20,6 +20,7 @@ from riskreg import permissions
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
+from riskreg.formtools import required
 from riskreg.permissions import require, requires
 from riskreg.plans import exporter
 from riskreg.plans.file_import import import_plan_file, plan_export_rows
@@ -93,7 +94,7 @@ def adopt(plan_id: int) -> str | WResponse:
                 plan,
                 actor=current_user,
                 now=now_utc(),
-                decision_date=form.decision_date.data,
+                decision_date=required(form.decision_date.data),
                 decision_body=form.decision_body.data or "",
                 decision_paragraph=form.decision_paragraph.data or "",
                 diary_number=form.diary_number.data or "",
