@@ -359,9 +359,14 @@ def review_reports(session: Session, control: Control) -> list[Report]:
 
 def current_review_report(session: Session, control: Control) -> Report | None:
     """The report made for the control's current approval, if any."""
+    return current_of(control, review_reports(session, control))
+
+
+def current_of(control: Control, reports: list[Report]) -> Report | None:
+    """Among the control's ``reports``, the one made for its current approval, if any."""
     if control.status != ControlStatus.APPROVED or control.approved_at is None:
         return None
-    for report in review_reports(session, control):
+    for report in reports:
         if report.subject_approved_at == control.approved_at:
             return report
     return None
