@@ -141,7 +141,7 @@ def _beyond(keys: Sequence[Any], values: Sequence[Any], forward: bool) -> Column
 
 
 def pick_sort(sorts: Mapping[str, Sort], requested: str | None, default: str) -> str:
-    return requested if requested in sorts else default
+    return requested if requested is not None and requested in sorts else default
 
 
 def keyset_page(
@@ -176,11 +176,12 @@ def keyset_page(
     forward = before is None
     ascending = forward != sort.descending
     cursor = after if after is not None else before
-    paged = query.add_columns(*keys)
+    # Labelled: a key may repeat a column of the entity (plan.year), which would be ambiguous.
+    paged = query.add_columns(*(key.label(f"page_key_{i}") for i, key in enumerate(keys)))
     if cursor is not None:
         paged = paged.where(_beyond(keys, cursor, ascending))
     paged = paged.order_by(None).order_by(*(k.asc() if ascending else k.desc() for k in keys))
-    rows = session.execute(paged.limit(size + 1)).unique().all()
+    rows = list(session.execute(paged.limit(size + 1)).unique().all())
     more = len(rows) > size
     rows = rows[:size]
     if not forward:

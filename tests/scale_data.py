@@ -69,7 +69,43 @@ def user(session: Session, username: str, role: Role, unit_ids: Sequence[int] = 
     return person
 
 
-def plan(session: Session, year: int, organisation: str = "Hälso- och sjukvårdsförvaltningen") -> int:
+def members(session: Session, numbers: range, unit_ids: Sequence[int]) -> None:
+    """Unit members ``person0000``…, one unit each (bulk: the admin lists grow with them)."""
+    ids = _ids(
+        session,
+        User,
+        [
+            {
+                "username": f"person{i:04d}",
+                "email": f"person{i:04d}@example.org",
+                "full_name": f"Person {i:04d}",
+                "password_hash": "x",
+                "role": Role.UNIT_MEMBER.value,
+                "created_at": NOW,
+            }
+            for i in numbers
+        ],
+    )
+    if ids:
+        session.execute(
+            insert(user_units),
+            [{"user_id": u, "unit_id": unit_ids[j % len(unit_ids)]} for j, u in enumerate(ids)],
+        )
+
+
+def more_units(session: Session, numbers: range, *, parent: int) -> None:
+    """Units ``X0000``… below ``parent`` (bulk, for the admin list of units)."""
+    _ids(
+        session,
+        Unit,
+        [
+            {"code": f"X{i:04d}", "name": f"Enhet {i:04d}", "parent_id": parent, "created_at": NOW}
+            for i in numbers
+        ],
+    )
+
+
+def plan(session: Session, year: int, organisation: str = "Hälso- och sjukvårdsförv.") -> int:
     org = session.scalar(select(Organisation).where(Organisation.name == organisation))
     if org is None:
         org = Organisation(name=organisation)

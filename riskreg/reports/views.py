@@ -46,8 +46,8 @@ from riskreg.reports.models import (
 )
 from riskreg.reports.services import ReportFileError, SigningSettings
 from riskreg.reports.signers import active_certificate, confirm_password
-from riskreg.uploads import check_upload
 from riskreg.risks.models import Risk
+from riskreg.uploads import check_upload
 from riskreg.web import parse_id, safe_next
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")

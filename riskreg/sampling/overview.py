@@ -45,11 +45,11 @@ def summaries(session: Session, controls: Sequence[Control]) -> list[Summary]:
     plans = _current(session, SamplePlan, ids)
     draws = _current(session, SampleDraw, ids)
     observations = dict(
-        session.execute(  # type: ignore[arg-type]  # rows are (control_id, count) pairs
+        session.execute(
             select(HygieneObservation.control_id, func.count(HygieneObservation.id))
             .where(HygieneObservation.control_id.in_(ids))
             .group_by(HygieneObservation.control_id)
-        ).all()
+        ).tuples().all()
     )
     results: dict[int, dict[str | None, int]] = {}
     if draws:
@@ -60,11 +60,11 @@ def summaries(session: Session, controls: Sequence[Control]) -> list[Summary]:
         ):
             results.setdefault(draw_id, {})[result] = n
     superseded = dict(
-        session.execute(  # type: ignore[arg-type]  # rows are (control_id, count) pairs
+        session.execute(
             select(SampleDraw.control_id, func.count(SampleDraw.id))
             .where(SampleDraw.control_id.in_(ids), SampleDraw.superseded.is_(True))
             .group_by(SampleDraw.control_id)
-        ).all()
+        ).tuples().all()
     )
     found: list[Summary] = []
     for control in controls:

@@ -53,10 +53,10 @@ from riskreg.paging import Sort, contains_text, keyset_page, text_arg
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan
 from riskreg.risks.models import Risk
-from riskreg.sampling import overview
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
     importing,
+    overview,
     rederive,
     services,
 )
