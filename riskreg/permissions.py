@@ -355,6 +355,14 @@ def followup_scope(user: Viewer) -> Callable[[Control], bool] | None:
     return lambda control: can_view_control(user, control)
 
 
+def scope_followup(user: Viewer) -> ColumnElement[bool] | None:
+    """SQL twin of :func:`followup_scope`: None for the full report, else a clause on
+    ``Control``."""
+    if followup_scope(user) is None:
+        return None
+    return scope_controls(user)
+
+
 def can_sign_followup(user: Viewer) -> bool:
     """The coordinator (administrator) certifies the follow-up."""
     return is_admin(user)

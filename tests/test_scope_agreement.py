@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_login import AnonymousUserMixin
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from riskreg import permissions
@@ -103,6 +103,12 @@ KINDS: dict[str, tuple[Any, Callable[[Any], Any], Callable[[Any, Any], bool]]] =
         SampleItem,
         permissions.scope_sample_items,
         lambda u, i: permissions.can_view_control(u, i.draw.control),
+    ),
+    "follow-up controls": (
+        Control,
+        lambda u: permissions.scope_followup(u) if permissions.scope_followup(u) is not None
+        else true(),
+        lambda u, c: (scope := permissions.followup_scope(u)) is None or scope(c),
     ),
     "audit entries": (
         AuditEntry,

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -693,13 +693,19 @@ def _sign(
 
 
 def followup_inputs(
-    session: Session, plan: Plan, visible: Callable[[Control], bool] | None = None
+    session: Session,
+    plan: Plan,
+    visible: Callable[[Control], bool] | None = None,
+    *,
+    where: ColumnElement[bool] | None = None,
 ) -> list[assemble.ControlFollowup]:
     """Every control of the plan with its current sample and whether its report is signed;
-    only those ``visible`` accepts (riskreg.permissions.followup_scope), if given."""
-    controls = session.scalars(
-        select(Control).join(Control.risk).where(Risk.plan_id == plan.id).order_by(Control.id)
-    ).all()
+    only those ``visible`` accepts (riskreg.permissions.followup_scope), if given, and those
+    ``where`` selects (its SQL twin, permissions.scope_followup), if given."""
+    query = select(Control).join(Control.risk).where(Risk.plan_id == plan.id)
+    if where is not None:
+        query = query.where(where)
+    controls = session.scalars(query.order_by(Control.id)).all()
     if visible is not None:
         controls = [control for control in controls if visible(control)]
     return [
@@ -734,6 +740,7 @@ def followup_data(
     now: datetime,
     settings: SigningSettings,
     visible: Callable[[Control], bool] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> data.FollowupReport:
     """The follow-up report data of a plan (also shown as a page and exported to XLSX),
     of the controls ``visible`` accepts when given (see followup_inputs)."""
@@ -741,7 +748,7 @@ def followup_data(
 
     return assemble.followup_report(
         plan,
-        followup_inputs(session, plan, visible),
+        followup_inputs(session, plan, visible, where=where),
         load_matrix(session),
         reference=reference,
         organisation=_organisation(plan),
@@ -759,6 +766,7 @@ def preview_followup(
     now: datetime,
     settings: SigningSettings,
     visible: Callable[[Control], bool] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> bytes:
     from riskreg.reports.pdf import build_followup_report
 
@@ -772,6 +780,7 @@ def preview_followup(
         now=now,
         settings=settings,
         visible=visible,
+        where=where,
     )
     return build_followup_report(data)
 

@@ -422,14 +422,14 @@ def _followup_preview_data(plan: Plan) -> Any:
         reference=f"UPP-{plan.year}",
         now=now_utc(),
         settings=_settings(),
-        visible=permissions.followup_scope(current_user),
+        where=permissions.scope_followup(current_user),
     )
 
 
 @bp.route("/plans/<int:plan_id>/followup")
 @requires(permissions.can_view_followup)
 def followup(plan_id: int) -> str:
-    from riskreg.plans.services import heat_map_counts
+    from riskreg.plans.services import risk_cell_counts
     from riskreg.risks.matrix import load_matrix
 
     plan = db.get_or_404(Plan, plan_id)
@@ -442,7 +442,7 @@ def followup(plan_id: int) -> str:
         form=_followup_form(),
         cosign_form=SignForm(),
         matrix=load_matrix(db.session()),
-        counts=heat_map_counts(plan.risks),
+        counts=risk_cell_counts(db.session(), select(Risk).where(Risk.plan_id == plan.id)),
     )
 
 
@@ -455,7 +455,7 @@ def followup_preview(plan_id: int) -> Response:
         plan,
         now=now_utc(),
         settings=_settings(),
-        visible=permissions.followup_scope(current_user),
+        where=permissions.scope_followup(current_user),
     )
     return _file_response(pdf, PDF, f"uppfoljning-{plan.year}-utkast.pdf", inline=True)
 
