@@ -87,9 +87,7 @@ def units() -> str:
                 select(user_units.c.unit_id, func.count())
                 .where(user_units.c.unit_id.in_(ids))
                 .group_by(user_units.c.unit_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return render_template(
         "admin/units.html", page=page, units=page.items, members=members, q=text

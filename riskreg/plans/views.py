@@ -58,7 +58,7 @@ def index() -> str:
                 select(Risk.plan_id, func.count(Risk.id))
                 .where(Risk.plan_id.in_(ids))
                 .group_by(Risk.plan_id)
-            ).tuples().all()
+            ).all()
         )
         if ids
         else {}

@@ -49,7 +49,7 @@ def summaries(session: Session, controls: Sequence[Control]) -> list[Summary]:
             select(HygieneObservation.control_id, func.count(HygieneObservation.id))
             .where(HygieneObservation.control_id.in_(ids))
             .group_by(HygieneObservation.control_id)
-        ).tuples().all()
+        ).all()
     )
     results: dict[int, dict[str | None, int]] = {}
     if draws:
@@ -64,7 +64,7 @@ def summaries(session: Session, controls: Sequence[Control]) -> list[Summary]:
             select(SampleDraw.control_id, func.count(SampleDraw.id))
             .where(SampleDraw.control_id.in_(ids), SampleDraw.superseded.is_(True))
             .group_by(SampleDraw.control_id)
-        ).tuples().all()
+        ).all()
     )
     found: list[Summary] = []
     for control in controls:
