@@ -1,81 +1,82 @@
-"""The sampling index: the summary of each control of a page, read in a fixed number of
-statements (issue 15), however many controls the page shows.
-
-`services.summary` answers for one control (its own page); this module answers for a page of
-them with one statement per kind of row instead of one per control and kind.
-"""
+"""A control's sampling at a glance: the summary on its pages and its objects for the history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskreg.controls.models import CheckType, Control
+from riskreg.sampling.evaluation import Evaluation
+from riskreg.sampling.importing import (
+    current_population,
+)
+from riskreg.sampling.lookups import current_draw, current_plan
 from riskreg.sampling.models import (
-    HygieneObservation,
     ItemResult,
     Population,
     SampleDraw,
     SampleItem,
     SamplePlan,
 )
-from riskreg.sampling.services import Summary
+from riskreg.sampling.observations import hygiene_count
 
 
-def _current(session: Session, model: Any, ids: list[int]) -> dict[int, Any]:
-    """The newest row of ``model`` that is not superseded, per control (as services.current_*)."""
-    found: dict[int, Any] = {}
-    for row in session.scalars(
-        select(model)
-        .where(model.control_id.in_(ids), model.superseded.is_(False))
-        .order_by(model.id.desc())
+def trail_objects(session: Session, control: Control) -> list[tuple[str, int]]:
+    """The control's populations, sample plans and draws, for its audit history."""
+    found: list[tuple[str, int]] = []
+    for kind, model in (
+        ("population", Population),
+        ("sample_plan", SamplePlan),
+        ("sample_draw", SampleDraw),
     ):
-        found.setdefault(row.control_id, row)
+        ids = session.scalars(select(model.id).where(model.control_id == control.id))
+        found.extend((kind, ident) for ident in ids)
     return found
 
 
-def summaries(session: Session, controls: Sequence[Control]) -> list[Summary]:
-    ids = [c.id for c in controls]
-    if not ids:
-        return []
-    populations = _current(session, Population, ids)
-    plans = _current(session, SamplePlan, ids)
-    draws = _current(session, SampleDraw, ids)
-    observations = dict(
-        session.execute(
-            select(HygieneObservation.control_id, func.count(HygieneObservation.id))
-            .where(HygieneObservation.control_id.in_(ids))
-            .group_by(HygieneObservation.control_id)
+@dataclass
+class Summary:
+    control: Control
+    population: Population | None
+    plan: SamplePlan | None
+    draw: SampleDraw | None
+    assessed: int = 0
+    deviations: int = 0
+    observations: int = 0
+    superseded_draws: int = 0
+    evaluation: Evaluation | None = None
+
+    @property
+    def item_count(self) -> int:
+        return self.draw.sample_size if self.draw else 0
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.item_count:
+            return 0
+        return round(100 * self.assessed / self.item_count)
+
+
+def summary(session: Session, control: Control) -> Summary:
+    population = current_population(session, control)
+    draw = current_draw(session, control)
+    result = Summary(control, population, current_plan(session, control), draw)
+    if control.check_type == CheckType.HYGIENE:
+        result.observations = hygiene_count(session, control)
+    if draw is not None:
+        rows = session.execute(
+            select(SampleItem.result, func.count(SampleItem.id))
+            .where(SampleItem.draw_id == draw.id)
+            .group_by(SampleItem.result)
         ).all()
-    )
-    results: dict[int, dict[str | None, int]] = {}
-    if draws:
-        for draw_id, result, n in session.execute(
-            select(SampleItem.draw_id, SampleItem.result, func.count(SampleItem.id))
-            .where(SampleItem.draw_id.in_([d.id for d in draws.values()]))
-            .group_by(SampleItem.draw_id, SampleItem.result)
-        ):
-            results.setdefault(draw_id, {})[result] = n
-    superseded = dict(
-        session.execute(
-            select(SampleDraw.control_id, func.count(SampleDraw.id))
-            .where(SampleDraw.control_id.in_(ids), SampleDraw.superseded.is_(True))
-            .group_by(SampleDraw.control_id)
-        ).all()
-    )
-    found: list[Summary] = []
-    for control in controls:
-        draw = draws.get(control.id)
-        summary = Summary(control, populations.get(control.id), plans.get(control.id), draw)
-        if control.check_type == CheckType.HYGIENE:
-            summary.observations = observations.get(control.id, 0)
-        if draw is not None:
-            counts = results.get(draw.id, {})
-            summary.assessed = sum(c for r, c in counts.items() if r)
-            summary.deviations = counts.get(ItemResult.DEVIATION.value, 0)
-        summary.superseded_draws = superseded.get(control.id, 0)
-        found.append(summary)
-    return found
+        counts = dict(rows)
+        result.assessed = sum(c for r, c in counts.items() if r)
+        result.deviations = counts.get(ItemResult.DEVIATION.value, 0)
+    result.superseded_draws = session.scalar(
+        select(func.count(SampleDraw.id)).where(
+            SampleDraw.control_id == control.id, SampleDraw.superseded.is_(True)
+        )
+    ) or 0
+    return result
