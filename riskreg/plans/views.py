@@ -23,6 +23,7 @@ from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.exports import csv_response
 from riskreg.extensions import db
+from riskreg.formtools import required
 from riskreg.paging import Sort, keyset_page
 from riskreg.permissions import require, requires
 from riskreg.plans import exporter
@@ -129,7 +130,7 @@ def adopt(plan_id: int) -> str | WResponse:
                 plan,
                 actor=current_user,
                 now=now_utc(),
-                decision_date=form.decision_date.data,
+                decision_date=required(form.decision_date.data),
                 decision_body=form.decision_body.data or "",
                 decision_paragraph=form.decision_paragraph.data or "",
                 diary_number=form.diary_number.data or "",
