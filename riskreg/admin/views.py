@@ -5,22 +5,24 @@ from typing import TypedDict
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from riskreg import permissions
 from riskreg.admin.forms import ROLE_LABELS, MatrixForm, UnitForm, UserForm
 from riskreg.audit.services import history_for
 from riskreg.auth import services as auth_services
-from riskreg.auth.models import Unit, User
+from riskreg.auth.models import Role, Unit, User, user_units
 from riskreg.auth.throttle import throttle
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.formtools import choices, required, saving
+from riskreg.paging import Sort, contains_text, keyset_page, text_arg
 from riskreg.permissions import requires
 from riskreg.risks.matrix import Level, Matrix, load_matrix, matrix_version, save_matrix
 from riskreg.risks.models import MATRIX_SIZE
-from riskreg.web import parse_version
+from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -64,8 +66,43 @@ def _history(object_type: str, obj: Unit | User | None) -> dict[str, object]:
 @bp.route("/units")
 @requires(permissions.can_manage_units)
 def units() -> str:
-    all_units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
-    return render_template("admin/units.html", units=all_units)
+    text = text_arg(request.args)
+    query = select(Unit).options(selectinload(Unit.parent), selectinload(Unit.manager))
+    if text:
+        query = query.where(or_(contains_text(Unit.code, text), contains_text(Unit.name, text)))
+    page = keyset_page(
+        db.session(),
+        query,
+        UNIT_SORTS,
+        request.args,
+        default_sort="code",
+        list_args={"q": text or ""},
+    )
+    ids = [u.id for u in page.items]
+    members: dict[int, int] = {}
+    if ids:
+        # The member count of each unit on the page, counted by the database.
+        members = dict(
+            db.session.execute(
+                select(user_units.c.unit_id, func.count())
+                .where(user_units.c.unit_id.in_(ids))
+                .group_by(user_units.c.unit_id)
+            ).all()
+        )
+    return render_template(
+        "admin/units.html", page=page, units=page.items, members=members, q=text
+    )
+
+
+UNIT_SORTS = {
+    "code": Sort("code", (Unit.code, Unit.id)),
+    "name": Sort("name", (Unit.name, Unit.id)),
+}
+USER_SORTS = {
+    "username": Sort("username", (User.username, User.id)),
+    "name": Sort("name", (User.full_name, User.id)),
+    "role": Sort("role", (User.role, User.username, User.id)),
+}
 
 
 @bp.route("/units/new", methods=["GET", "POST"])
@@ -111,8 +148,40 @@ def edit_unit(unit_id: int | None = None) -> str | Response:
 @bp.route("/users")
 @requires(permissions.can_manage_users)
 def users() -> str:
-    all_users = db.session.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=all_users, role_labels=ROLE_LABELS)
+    text = text_arg(request.args)
+    role = request.args.get("role") or None
+    if role not in {r.value for r in Role}:
+        role = None
+    unit_id = parse_id(request.args.get("unit"))
+    query = select(User).options(selectinload(User.units))
+    if text:
+        query = query.where(
+            or_(
+                contains_text(User.username, text),
+                contains_text(User.full_name, text),
+                contains_text(User.email, text),
+            )
+        )
+    if role:
+        query = query.where(User.role == role)
+    if unit_id:
+        query = query.where(User.units.any(Unit.id == unit_id))
+    page = keyset_page(
+        db.session(),
+        query,
+        USER_SORTS,
+        request.args,
+        default_sort="username",
+        list_args={"q": text or "", "role": role or "", "unit": str(unit_id or "")},
+    )
+    return render_template(
+        "admin/users.html",
+        page=page,
+        users=page.items,
+        role_labels=ROLE_LABELS,
+        flt={"q": text, "role": role, "unit": unit_id},
+        all_units=db.session.scalars(select(Unit).order_by(Unit.code)).all(),
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -31,6 +32,7 @@ from riskreg.db import local_date, table_of
 from riskreg.errors import AlreadyDone, NotAllowed, ServiceError, StaleObject
 from riskreg.i18n import N_
 from riskreg.i18n import gettext_now as _
+from riskreg.paging import contains_text
 from riskreg.plans.models import Plan
 from riskreg.risks.models import Risk
 
@@ -499,11 +501,14 @@ class ControlFilter:
     unit_id: int | None = None
     check_type: str | None = None
     risk_id: int | None = None
+    overdue: bool = False
+    text: str | None = None
 
 
-def control_query(flt: ControlFilter) -> Select[Control]:
-    """Controls matching the filter, soonest deadline first. Callers keep only those the user
-    may see (permissions.can_view_control), so the rule lives in one place."""
+def control_query(flt: ControlFilter, *, today: date | None = None) -> Select[Control]:
+    """Controls matching the filter, soonest deadline first, with what the lists show loaded.
+
+    Callers add the user's scope (``permissions.scope_controls``) and page it."""
     query = (
         select(Control)
         .join(Control.risk)
@@ -523,7 +528,21 @@ def control_query(flt: ControlFilter) -> Select[Control]:
         query = query.where(Control.check_type == flt.check_type)
     if flt.risk_id:
         query = query.where(Control.risk_id == flt.risk_id)
+    if flt.overdue and today is not None:
+        query = query.where(overdue_controls(today))
+    if flt.text:
+        query = query.where(contains_text(Control.title, flt.text))
     return query.order_by(Control.deadline, Risk.position, Control.id)
+
+
+def overdue_controls(today: date) -> Any:
+    """SQL twin of :func:`is_overdue` for controls."""
+    return (Control.deadline < today) & (Control.status != ControlStatus.APPROVED.value)
+
+
+def overdue_actions(today: date) -> Any:
+    """SQL twin of :func:`is_overdue` for actions."""
+    return (Action.due_date < today) & (Action.status != ActionStatus.VERIFIED.value)
 
 
 @dataclass
@@ -531,11 +550,14 @@ class ActionFilter:
     status: str | None = None
     overdue: bool = False
     control_id: int | None = None
+    unit_id: int | None = None
+    text: str | None = None
 
 
 def action_query(flt: ActionFilter, *, today: date) -> Select[Action]:
-    """Actions matching the filter, soonest due date first. Callers keep only those the user
-    may see (permissions.can_view_action)."""
+    """Actions matching the filter, soonest due date first, with what the lists show loaded.
+
+    Callers add the user's scope (``permissions.scope_actions``) and page it."""
     query = select(Action).options(
         selectinload(Action.control).selectinload(Control.controllers).selectinload(User.units),
         selectinload(Action.owner_unit),
@@ -543,9 +565,13 @@ def action_query(flt: ActionFilter, *, today: date) -> Select[Action]:
     if flt.status:
         query = query.where(Action.status == flt.status)
     if flt.overdue:
-        query = query.where(Action.due_date < today, Action.status != ActionStatus.VERIFIED.value)
+        query = query.where(overdue_actions(today))
     if flt.control_id:
         query = query.where(Action.control_id == flt.control_id)
+    if flt.unit_id:
+        query = query.where(Action.owner_unit_id == flt.unit_id)
+    if flt.text:
+        query = query.where(contains_text(Action.description, flt.text))
     return query.order_by(Action.due_date, Action.id)
 
 

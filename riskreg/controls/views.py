@@ -2,14 +2,14 @@
 
 Just over 600 lines: every page of one workflow (controls, status flow, deviations, actions).
 
-Each view: load or 404 → permission check → form → service → commit → redirect. The lists load
-the candidates with a query and keep those that `permissions.can_view_*` allows, so the rule
-of who sees what stays in riskreg/permissions.py.
+Each view: load or 404 → permission check → form → service → commit → redirect. The lists
+filter by the user's scope in SQL (`permissions.scope_controls`, `scope_actions`, the twins of
+`can_view_*`, so the rule of who sees what stays in riskreg/permissions.py) and page by keyset
+(riskreg/paging.py).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from werkzeug.wrappers import Response
 
 from riskreg import permissions
@@ -55,6 +55,8 @@ from riskreg.controls.services import (
     create_control,
     due_date_history,
     is_overdue,
+    overdue_actions,
+    overdue_controls,
     raise_action,
     set_conclusion,
     update_control,
@@ -65,6 +67,7 @@ from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token, required, saving
 from riskreg.money import format_sek
+from riskreg.paging import Sort, keyset_page, text_arg
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
@@ -102,11 +105,9 @@ def _action_or_404(action_id: int) -> Action:
 
 
 def _visible_controls(flt: ControlFilter) -> list[Control]:
-    return [
-        c
-        for c in db.session.scalars(control_query(flt))
-        if permissions.can_view_control(current_user, c)
-    ]
+    """Short lists only (a plan row's controls); the index pages."""
+    query = control_query(flt, today=_today()).where(permissions.scope_controls(current_user))
+    return list(db.session.scalars(query))
 
 
 def _unit_choices() -> list[Any]:
@@ -162,19 +163,36 @@ class ControlsUI:
         return _visible_controls(ControlFilter(risk_id=risk.id))
 
     def overview(self, plan: Plan | None) -> dict[str, Any]:
-        """Counts for the dashboard panel: visible controls of the plan by status, overdue."""
-        controls = _visible_controls(ControlFilter(plan_id=plan.id)) if plan else []
+        """Counts for the dashboard panel: visible controls of the plan by status, overdue.
+
+        Counted in SQL: two statements whatever the size of the plan."""
         today = _today()
-        actions = [
-            a
-            for a in db.session.scalars(action_query(ActionFilter(overdue=True), today=today))
-            if permissions.can_view_action(current_user, a)
-        ]
+        by_status: dict[str, int] = {}
+        overdue = 0
+        if plan is not None:
+            rows = db.session.execute(
+                select(
+                    Control.status,
+                    func.count(),
+                    func.sum(case((overdue_controls(today), 1), else_=0)),
+                )
+                .join(Control.risk)
+                .where(Risk.plan_id == plan.id, permissions.scope_controls(current_user))
+                .group_by(Control.status)
+            )
+            for status, n, late in rows:
+                by_status[status] = n
+                overdue += int(late or 0)
+        overdue_action_count = db.session.scalar(
+            select(func.count(Action.id)).where(
+                overdue_actions(today), permissions.scope_actions(current_user)
+            )
+        )
         return {
-            "by_status": Counter(c.status for c in controls),
-            "total": len(controls),
-            "overdue_controls": sum(1 for c in controls if is_overdue(c, today)),
-            "overdue_actions": len(actions),
+            "by_status": by_status,
+            "total": sum(by_status.values()),
+            "overdue_controls": overdue,
+            "overdue_actions": overdue_action_count or 0,
         }
 
 
@@ -189,6 +207,14 @@ def _template_helpers() -> dict[str, Any]:
 # --- controls ---------------------------------------------------------------------------------
 
 
+CONTROL_SORTS = {
+    "deadline": Sort("deadline", (Control.deadline, Risk.position, Control.id)),
+    "title": Sort("title", (Control.title, Control.id)),
+    "unit": Sort("unit", (Unit.code, Control.deadline, Control.id)),
+    "status": Sort("status", (Control.status, Control.deadline, Control.id)),
+}
+
+
 @bp.route("/")
 @requires(permissions.is_authenticated)
 def index() -> str:
@@ -200,16 +226,34 @@ def index() -> str:
         unit_id=_int_arg("unit"),
         check_type=check_type if check_type in {c.value for c in CheckType} else None,
     )
-    overdue = request.args.get("overdue") == "1"
-    controls = _visible_controls(flt)
-    if overdue:
-        today = _today()
-        controls = [c for c in controls if is_overdue(c, today)]
+    flt.overdue = request.args.get("overdue") == "1"
+    flt.text = text_arg(request.args)
+    query = (
+        control_query(flt, today=_today())
+        .join(Unit, Unit.id == Control.responsible_unit_id)
+        .where(permissions.scope_controls(current_user))
+    )
+    page = keyset_page(
+        db.session(),
+        query,
+        CONTROL_SORTS,
+        request.args,
+        default_sort="deadline",
+        list_args={
+            "plan": str(flt.plan_id or ""),
+            "status": flt.status or "",
+            "unit": str(flt.unit_id or ""),
+            "type": flt.check_type or "",
+            "overdue": "1" if flt.overdue else "",
+            "q": flt.text or "",
+        },
+    )
     return render_template(
         "controls/index.html",
-        controls=controls,
+        page=page,
+        controls=page.items,
         flt=flt,
-        overdue=overdue,
+        overdue=flt.overdue,
         plans=db.session.scalars(select(Plan).order_by(Plan.year.desc())).all(),
         units=db.session.scalars(select(Unit).order_by(Unit.code)).all(),
     )
@@ -503,6 +547,11 @@ def new_action(control_id: int) -> str | Response:
 # --- actions ----------------------------------------------------------------------------------
 
 ACTION_STATUS_FILTERS = {s.value for s in ActionStatus}
+ACTION_SORTS = {
+    "due": Sort("due", (Action.due_date, Action.id)),
+    "unit": Sort("unit", (Unit.code, Action.due_date, Action.id)),
+    "status": Sort("status", (Action.status, Action.due_date, Action.id)),
+}
 
 
 @bp.route("/actions/")
@@ -512,13 +561,34 @@ def actions() -> str:
     flt = ActionFilter(
         status=status if status in ACTION_STATUS_FILTERS else None,
         overdue=request.args.get("overdue") == "1",
+        unit_id=_int_arg("unit"),
+        text=text_arg(request.args),
     )
-    found = [
-        a
-        for a in db.session.scalars(action_query(flt, today=_today()))
-        if permissions.can_view_action(current_user, a)
-    ]
-    return render_template("controls/actions.html", actions=found, flt=flt)
+    query = (
+        action_query(flt, today=_today())
+        .join(Unit, Unit.id == Action.owner_unit_id)
+        .where(permissions.scope_actions(current_user))
+    )
+    page = keyset_page(
+        db.session(),
+        query,
+        ACTION_SORTS,
+        request.args,
+        default_sort="due",
+        list_args={
+            "status": flt.status or "",
+            "overdue": "1" if flt.overdue else "",
+            "unit": str(flt.unit_id or ""),
+            "q": flt.text or "",
+        },
+    )
+    return render_template(
+        "controls/actions.html",
+        page=page,
+        actions=page.items,
+        flt=flt,
+        units=db.session.scalars(select(Unit).order_by(Unit.code)).all(),
+    )
 
 
 @bp.route("/actions/<int:action_id>")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -9,12 +11,15 @@ from riskreg.dashboard import work
 from riskreg.db import now_utc
 from riskreg.extensions import db
 from riskreg.permissions import requires
-from riskreg.plans.services import RiskFilter, heat_map_counts, risk_query
+from riskreg.plans.services import RiskFilter, risk_cell_counts, risk_query
 from riskreg.reminders.decide import local_date
 from riskreg.risks.matrix import load_matrix
+from riskreg.risks.models import Risk
 from riskreg.web import item_href
 
 bp = Blueprint("dashboard", __name__)
+
+TOP_RISKS = 10
 
 
 @bp.route("/")
@@ -25,22 +30,22 @@ def index() -> str:
     if chosen not in years:
         chosen = None
     plan = work.dashboard_plan(db.session(), year=chosen, today=local_date(now_utc()))
-    risks = (
-        db.session.scalars(
-            risk_query(
-                RiskFilter(plan_id=plan.id, sort="risk_value"),
-                permissions.visible_unit_ids(current_user),
-            )
-        ).all()
-        if plan
-        else []
-    )
+    risks: list[Risk] = []
+    counts: Counter[tuple[int, int]] = Counter()
+    if plan is not None:
+        # The heat map counted by the database; of the risks themselves only the top ten shown.
+        query = risk_query(RiskFilter(plan_id=plan.id, sort="risk_value"), None).where(
+            permissions.scope_risks(current_user)
+        )
+        risks = list(db.session.scalars(query.limit(TOP_RISKS)))
+        counts = risk_cell_counts(db.session(), query)
     return render_template(
         "dashboard/index.html",
         plan=plan,
         years=years,
         risks=risks,
-        counts=heat_map_counts(risks),
+        risk_total=sum(counts.values()),
+        counts=counts,
         matrix=load_matrix(db.session()),
     )
 

@@ -429,5 +429,16 @@ def heat_map_counts(risks: Iterable[Risk]) -> Counter[tuple[int, int]]:
     return Counter((risk.probability, risk.consequence) for risk in risks)
 
 
+def risk_cell_counts(session: Session, query: Select[Risk]) -> Counter[tuple[int, int]]:
+    """The heat map of the risks ``query`` selects, counted by the database (one statement)."""
+    ids = query.order_by(None).options().with_only_columns(Risk.id)
+    rows = session.execute(
+        select(Risk.probability, Risk.consequence, func.count(Risk.id))
+        .where(Risk.id.in_(ids))
+        .group_by(Risk.probability, Risk.consequence)
+    )
+    return Counter({(p, k): n for p, k, n in rows})
+
+
 def latest_plan(session: Session) -> Plan | None:
     return session.scalar(select(Plan).order_by(Plan.year.desc(), Plan.id.desc()).limit(1))

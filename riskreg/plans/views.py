@@ -14,7 +14,8 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as WResponse
 
 from riskreg import permissions
@@ -23,13 +24,16 @@ from riskreg.errors import ServiceError
 from riskreg.exports import csv_response
 from riskreg.extensions import db
 from riskreg.formtools import required
+from riskreg.paging import Sort, keyset_page
 from riskreg.permissions import require, requires
 from riskreg.plans import exporter
 from riskreg.plans.file_import import import_plan_file, plan_export_rows
 from riskreg.plans.forms import AdoptPlanForm, NewPlanForm, PlanImportForm
 from riskreg.plans.models import Organisation, Plan, PlanAmendment, Section
 from riskreg.plans.services import get_or_create_organisation, get_or_create_plan
+from riskreg.risks.models import Risk
 from riskreg.uploads import check_upload
+from riskreg.web import parse_id
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
@@ -37,10 +41,40 @@ bp = Blueprint("plans", __name__, url_prefix="/plans")
 @bp.route("/")
 @requires(permissions.can_view_plans)
 def index() -> str:
-    plans = db.session.scalars(
-        select(Plan).join(Plan.organisation).order_by(Plan.year.desc(), Organisation.name)
-    ).all()
-    return render_template("plans/index.html", plans=plans)
+    query = select(Plan).join(Plan.organisation).options(selectinload(Plan.organisation))
+    year = parse_id(request.args.get("year"))
+    if year:
+        query = query.where(Plan.year == year)
+    page = keyset_page(
+        db.session(),
+        query,
+        PLAN_SORTS,
+        request.args,
+        default_sort="year",
+        list_args={"year": str(year or "")},
+    )
+    ids = [p.id for p in page.items]
+    # Each plan's number of rows, counted by the database rather than by loading the rows.
+    risk_counts = (
+        dict(
+            db.session.execute(
+                select(Risk.plan_id, func.count(Risk.id))
+                .where(Risk.plan_id.in_(ids))
+                .group_by(Risk.plan_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return render_template(
+        "plans/index.html", page=page, plans=page.items, risk_counts=risk_counts
+    )
+
+
+PLAN_SORTS = {
+    # Newest year first; within a year by organisation (name, then id, so the order is total).
+    "year": Sort("year", (-Plan.year, Organisation.name, Plan.id)),
+}
 
 
 @bp.route("/<int:plan_id>")

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -359,9 +359,14 @@ def review_reports(session: Session, control: Control) -> list[Report]:
 
 def current_review_report(session: Session, control: Control) -> Report | None:
     """The report made for the control's current approval, if any."""
+    return current_of(control, review_reports(session, control))
+
+
+def current_of(control: Control, reports: list[Report]) -> Report | None:
+    """Among the control's ``reports``, the one made for its current approval, if any."""
     if control.status != ControlStatus.APPROVED or control.approved_at is None:
         return None
-    for report in review_reports(session, control):
+    for report in reports:
         if report.subject_approved_at == control.approved_at:
             return report
     return None
@@ -688,13 +693,19 @@ def _sign(
 
 
 def followup_inputs(
-    session: Session, plan: Plan, visible: Callable[[Control], bool] | None = None
+    session: Session,
+    plan: Plan,
+    visible: Callable[[Control], bool] | None = None,
+    *,
+    where: ColumnElement[bool] | None = None,
 ) -> list[assemble.ControlFollowup]:
     """Every control of the plan with its current sample and whether its report is signed;
-    only those ``visible`` accepts (riskreg.permissions.followup_scope), if given."""
-    controls = session.scalars(
-        select(Control).join(Control.risk).where(Risk.plan_id == plan.id).order_by(Control.id)
-    ).all()
+    only those ``visible`` accepts (riskreg.permissions.followup_scope), if given, and those
+    ``where`` selects (its SQL twin, permissions.scope_followup), if given."""
+    query = select(Control).join(Control.risk).where(Risk.plan_id == plan.id)
+    if where is not None:
+        query = query.where(where)
+    controls = session.scalars(query.order_by(Control.id)).all()
     if visible is not None:
         controls = [control for control in controls if visible(control)]
     return [
@@ -729,6 +740,7 @@ def followup_data(
     now: datetime,
     settings: SigningSettings,
     visible: Callable[[Control], bool] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> data.FollowupReport:
     """The follow-up report data of a plan (also shown as a page and exported to XLSX),
     of the controls ``visible`` accepts when given (see followup_inputs)."""
@@ -736,7 +748,7 @@ def followup_data(
 
     return assemble.followup_report(
         plan,
-        followup_inputs(session, plan, visible),
+        followup_inputs(session, plan, visible, where=where),
         load_matrix(session),
         reference=reference,
         organisation=_organisation(plan),
@@ -754,6 +766,7 @@ def preview_followup(
     now: datetime,
     settings: SigningSettings,
     visible: Callable[[Control], bool] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> bytes:
     from riskreg.reports.pdf import build_followup_report
 
@@ -767,6 +780,7 @@ def preview_followup(
         now=now,
         settings=settings,
         visible=visible,
+        where=where,
     )
     return build_followup_report(data)
 

@@ -18,12 +18,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as WResponse
 
 from riskreg import permissions
-from riskreg.auth.models import Role, User
+from riskreg.auth.models import Role, Unit, User
 from riskreg.auth.throttle import throttle
 from riskreg.controls.models import Control, ControlStatus
 from riskreg.controls.services import lock_control
@@ -31,6 +32,7 @@ from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors
+from riskreg.paging import Sort, contains_text, keyset_page, text_arg
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Organisation, Plan
 from riskreg.reports import assemble, audit_labels, services  # noqa: F401  (audit_labels registers the trail labels)
@@ -44,8 +46,9 @@ from riskreg.reports.models import (
 )
 from riskreg.reports.services import ReportFileError, SigningSettings
 from riskreg.reports.signers import active_certificate, confirm_password
+from riskreg.risks.models import Risk
 from riskreg.uploads import check_upload
-from riskreg.web import safe_next
+from riskreg.web import parse_id, safe_next
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -147,11 +150,12 @@ class ReviewPanel:
 
 def report_panel(control: Control) -> ReviewPanel:
     approved = control.status == ControlStatus.APPROVED
+    reports = services.review_reports(db.session(), control)
     return ReviewPanel(
         control=control,
         approved=approved,
-        current=services.current_review_report(db.session(), control),
-        reports=services.review_reports(db.session(), control),
+        current=services.current_of(control, reports),
+        reports=reports,
     )
 
 
@@ -170,24 +174,102 @@ def _own_certificate() -> SigningCertificate | None:
 # ------------------------------------------------------------------ lists and downloads
 
 
+REPORT_SORTS = {
+    # Approved controls newest first, then those reopened since (no approval date).
+    "approved": Sort(
+        "approved",
+        (
+            case((Control.approved_at.is_(None), 0), else_=1),
+            func.coalesce(Control.approved_at, Control.created_at),
+            Control.id,
+        ),
+        descending=True,
+    ),
+    "title": Sort("title", (Control.title, Control.id)),
+    "unit": Sort("unit", (Unit.code, Control.id)),
+}
+
+
+def _panels(controls: list[Control]) -> list[ReviewPanel]:
+    """The report panels of a page of controls, their reports read in one statement."""
+    by_control: dict[int, list[Report]] = {c.id: [] for c in controls}
+    if by_control:
+        for report in db.session.scalars(
+            select(Report)
+            .where(Report.control_id.in_(list(by_control)))
+            .order_by(Report.control_id, Report.number.desc())
+        ):
+            assert report.control_id is not None
+            by_control[report.control_id].append(report)
+    return [
+        ReviewPanel(
+            control=c,
+            approved=c.status == ControlStatus.APPROVED,
+            current=services.current_of(c, by_control[c.id]),
+            reports=by_control[c.id],
+        )
+        for c in controls
+    ]
+
+
 @bp.route("/")
 @requires(permissions.can_view_reports)
 def index() -> str:
+    plan_id = parse_id(request.args.get("plan"))
+    unit_id = parse_id(request.args.get("unit"))
+    text = text_arg(request.args)
     with_reports = select(Report.control_id).where(Report.control_id.is_not(None))
-    controls = db.session.scalars(
+    query = (
         select(Control)
+        .join(Control.risk)
+        .join(Unit, Unit.id == Control.responsible_unit_id)
         .where((Control.status == ControlStatus.APPROVED.value) | Control.id.in_(with_reports))
-        .order_by(Control.approved_at.desc(), Control.id.desc())
-    ).all()
-    panels = [report_panel(c) for c in controls if permissions.can_view_control(current_user, c)]
+        .where(permissions.scope_controls(current_user))
+        .options(
+            selectinload(Control.risk).selectinload(Risk.plan),
+            selectinload(Control.responsible_unit),
+            selectinload(Control.approved_by),
+            selectinload(Control.controllers),
+        )
+    )
+    if plan_id:
+        query = query.where(Risk.plan_id == plan_id)
+    if unit_id:
+        query = query.where(Control.responsible_unit_id == unit_id)
+    if text:
+        query = query.where(contains_text(Control.title, text))
+    page = keyset_page(
+        db.session(),
+        query,
+        REPORT_SORTS,
+        request.args,
+        default_sort="approved",
+        list_args={"plan": str(plan_id or ""), "unit": str(unit_id or ""), "q": text or ""},
+    )
     plans: list[tuple[Plan, Report | None]] = []
+    all_plans = db.session.scalars(
+        select(Plan)
+        .join(Plan.organisation)
+        .options(selectinload(Plan.organisation))
+        .order_by(Plan.year.desc(), Organisation.name)
+    ).all()
     if permissions.can_view_followup(current_user):
-        for plan in db.session.scalars(
-            select(Plan).join(Plan.organisation).order_by(Plan.year.desc(), Organisation.name)
+        latest: dict[int, Report] = {}
+        for report in db.session.scalars(
+            select(Report).where(Report.plan_id.is_not(None)).order_by(Report.number.desc())
         ):
-            reports = services.followup_reports(db.session(), plan)
-            plans.append((plan, reports[0] if reports else None))
-    return render_template("reports/index.html", panels=panels, plans=plans)
+            assert report.plan_id is not None
+            latest.setdefault(report.plan_id, report)
+        plans = [(plan, latest.get(plan.id)) for plan in all_plans]
+    return render_template(
+        "reports/index.html",
+        page=page,
+        panels=_panels(page.items),
+        plans=plans,
+        all_plans=all_plans,
+        units=db.session.scalars(select(Unit).order_by(Unit.code)).all(),
+        flt={"plan": plan_id, "unit": unit_id, "q": text},
+    )
 
 
 @bp.route("/controls/<int:control_id>")
@@ -340,14 +422,14 @@ def _followup_preview_data(plan: Plan) -> Any:
         reference=f"UPP-{plan.year}",
         now=now_utc(),
         settings=_settings(),
-        visible=permissions.followup_scope(current_user),
+        where=permissions.scope_followup(current_user),
     )
 
 
 @bp.route("/plans/<int:plan_id>/followup")
 @requires(permissions.can_view_followup)
 def followup(plan_id: int) -> str:
-    from riskreg.plans.services import heat_map_counts
+    from riskreg.plans.services import risk_cell_counts
     from riskreg.risks.matrix import load_matrix
 
     plan = db.get_or_404(Plan, plan_id)
@@ -360,7 +442,7 @@ def followup(plan_id: int) -> str:
         form=_followup_form(),
         cosign_form=SignForm(),
         matrix=load_matrix(db.session()),
-        counts=heat_map_counts(plan.risks),
+        counts=risk_cell_counts(db.session(), select(Risk).where(Risk.plan_id == plan.id)),
     )
 
 
@@ -373,7 +455,7 @@ def followup_preview(plan_id: int) -> Response:
         plan,
         now=now_utc(),
         settings=_settings(),
-        visible=permissions.followup_scope(current_user),
+        where=permissions.scope_followup(current_user),
     )
     return _file_response(pdf, PDF, f"uppfoljning-{plan.year}-utkast.pdf", inline=True)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from riskreg import permissions
@@ -12,6 +14,7 @@ from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.formtools import choices, required, saving
+from riskreg.paging import Sort, keyset_page
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Section
 from riskreg.plans.services import (
@@ -19,8 +22,8 @@ from riskreg.plans.services import (
     RiskFilter,
     create_risk,
     delete_risk,
-    heat_map_counts,
     latest_plan,
+    risk_cell_counts,
     risk_query,
     update_risk,
 )
@@ -53,18 +56,53 @@ def _filter_from_args() -> RiskFilter:
     )
 
 
+RISK_SORTS = {
+    "position": Sort("position", (Risk.plan_id, Risk.section, Risk.position, Risk.id)),
+    # Highest risk value first: the negated value ascends with the other keys.
+    "risk_value": Sort("risk_value", (-Risk.risk_value, Risk.position, Risk.id)),
+    # Rows without a deadline last, as far in the future as a date goes.
+    "deadline": Sort(
+        "deadline", (func.coalesce(Risk.deadline, date(9999, 12, 31)), Risk.position, Risk.id)
+    ),
+    "title": Sort("title", (Risk.title, Risk.id)),
+    "unit": Sort("unit", (Unit.code, Risk.position, Risk.id)),
+}
+
+
+def _list_args(flt: RiskFilter) -> dict[str, str]:
+    """The filter as query arguments, for the page links."""
+    values = {
+        "plan": flt.plan_id,
+        "year": flt.year,
+        "section": flt.section,
+        "unit": flt.unit_id,
+        "level": flt.level,
+        "s": flt.probability,
+        "k": flt.consequence,
+        "q": flt.text,
+    }
+    return {key: str(value) for key, value in values.items() if value}
+
+
 @bp.route("/")
 @requires(permissions.is_authenticated)
 def index() -> str:
     flt = _filter_from_args()
     matrix = load_matrix(db.session())
     level_cells = matrix.cells_of_level(flt.level) if flt.level else None
-    risks = db.session.scalars(
-        risk_query(flt, permissions.visible_unit_ids(current_user), level_cells)
-    ).all()
+    query = risk_query(flt, None, level_cells).where(permissions.scope_risks(current_user))
+    page = keyset_page(
+        db.session(),
+        query,
+        RISK_SORTS,
+        {**request.args, "sort": flt.sort},
+        default_sort="position",
+        list_args=_list_args(flt),
+    )
     return render_template(
         "risks/index.html",
-        risks=risks,
+        page=page,
+        risks=page.items,
         flt=flt,
         matrix=matrix,
         plans=db.session.scalars(select(Plan).order_by(Plan.year.desc())).all(),
@@ -80,13 +118,15 @@ def heatmap() -> str:
     if flt.plan_id is None and flt.year is None:
         plan = latest_plan(db.session())
         flt.plan_id = plan.id if plan else None
-    risks = db.session.scalars(risk_query(flt, permissions.visible_unit_ids(current_user))).all()
+    counts = risk_cell_counts(
+        db.session(), risk_query(flt, None).where(permissions.scope_risks(current_user))
+    )
     return render_template(
         "risks/heatmap.html",
-        counts=heat_map_counts(risks),
+        counts=counts,
         matrix=load_matrix(db.session()),
         flt=flt,
-        total=len(risks),
+        total=sum(counts.values()),
         plans=db.session.scalars(select(Plan).order_by(Plan.year.desc())).all(),
     )
 

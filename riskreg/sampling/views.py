@@ -31,6 +31,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as WResponse
 
@@ -50,7 +51,10 @@ from riskreg.exports import xlsx_response
 from riskreg.extensions import db
 from riskreg.formtools import choices, flash_errors, new_form_token
 from riskreg.money import format_kronor
+from riskreg.paging import Sort, contains_text, keyset_page, text_arg
 from riskreg.permissions import require, requires
+from riskreg.plans.models import Plan
+from riskreg.risks.models import Risk
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
     drawing,
@@ -60,6 +64,7 @@ from riskreg.sampling import (
     lookups,
     observations,
     overview,
+    page_summaries,
     planning,
     rederive,
 )
@@ -227,16 +232,61 @@ def _titles() -> dict[str, Any]:
 # --- overview -----------------------------------------------------------------------------------
 
 
+SAMPLING_SORTS = {
+    "deadline": Sort("deadline", (Control.deadline, Control.id)),
+    "title": Sort("title", (Control.title, Control.id)),
+    "unit": Sort("unit", (Unit.code, Control.deadline, Control.id)),
+}
+
+
 @bp.route("/")
 @requires(permissions.is_authenticated)
 def index() -> str:
-    controls = [
-        c
-        for c in db.session.scalars(select(Control).order_by(Control.deadline, Control.id))
-        if permissions.can_view_control(current_user, c)
-    ]
-    summaries = [overview.summary(db.session(), c) for c in controls]
-    return render_template("sampling/index.html", summaries=summaries, **_titles())
+    plan_id = parse_id(request.args.get("plan"))
+    unit_id = parse_id(request.args.get("unit"))
+    check_type = request.args.get("type") or None
+    if check_type not in {c.value for c in CheckType}:
+        check_type = None
+    text = text_arg(request.args)
+    query = (
+        select(Control)
+        .join(Control.risk)
+        .join(Unit, Unit.id == Control.responsible_unit_id)
+        .where(permissions.scope_controls(current_user))
+        .options(selectinload(Control.responsible_unit))
+    )
+    if plan_id:
+        query = query.where(Risk.plan_id == plan_id)
+    if unit_id:
+        query = query.where(Control.responsible_unit_id == unit_id)
+    if check_type:
+        query = query.where(Control.check_type == check_type)
+    if text:
+        query = query.where(contains_text(Control.title, text))
+    page = keyset_page(
+        db.session(),
+        query,
+        SAMPLING_SORTS,
+        request.args,
+        default_sort="deadline",
+        list_args={
+            "plan": str(plan_id or ""),
+            "unit": str(unit_id or ""),
+            "type": check_type or "",
+            "q": text or "",
+        },
+    )
+    return render_template(
+        "sampling/index.html",
+        page=page,
+        summaries=page_summaries.summaries(db.session(), page.items),
+        flt={"plan": plan_id, "unit": unit_id, "type": check_type, "q": text},
+        plans=db.session.scalars(
+            select(Plan).options(selectinload(Plan.organisation)).order_by(Plan.year.desc())
+        ).all(),
+        units=db.session.scalars(select(Unit).order_by(Unit.code)).all(),
+        **_titles(),
+    )
 
 
 @bp.route("/controls/<int:control_id>")

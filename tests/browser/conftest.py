@@ -9,12 +9,23 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("RISKREG_CHROMIUM", "/usr/bin/chromium")
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`) the browser tests all go to one worker: it starts
+    Chromium once (the package-scoped `browser`), instead of every worker starting it, and
+    again each time the scheduler hands it a browser test between other tests."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture()
