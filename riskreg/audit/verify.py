@@ -412,13 +412,51 @@ def _utc(value: datetime | str) -> datetime:
 def _stream_entries(
     session: Session, batch: int, progress: Callable[[int], None] | None
 ) -> Iterator[Any]:
-    result = session.connection().exec_driver_sql(
-        _ENTRIES_SQL, execution_options={"yield_per": batch}
-    )
-    for chunk in result.partitions():
-        yield from chunk
-        if progress is not None:
-            progress(len(chunk))
+    """The entries straight from the driver's cursor, ``batch`` rows per fetch.
+
+    On PostgreSQL a named (server-side) cursor in the session's transaction, so the snapshot
+    is the one the reconciliation reads, and the client never holds more than one batch.
+    SQLAlchemy's result layer is bypassed on purpose: with it, fetching cost as much as the
+    hashing and the JSON together.
+    """
+    connection = session.connection().connection  # the pooled DBAPI connection, in the tx
+    if session.get_bind().dialect.name == "postgresql":
+        cursor = connection.cursor(name="riskreg_audit_verify")
+    else:
+        cursor = connection.cursor()
+    try:
+        cursor.execute(_ENTRIES_SQL)
+        while chunk := cursor.fetchmany(batch):
+            yield from chunk
+            if progress is not None:
+                progress(len(chunk))
+    finally:
+        cursor.close()
+
+
+#: How SQLite holds a date-time (UTC, fixed width): such texts sort as the moments do.
+_SQLITE_AT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _same_at(raw: datetime | str, written: object) -> bool:
+    """Whether the ``at`` column holds the moment the hashed payload names (as ISO, UTC).
+
+    The fast path compares SQLite's stored text (``2025-01-01 00:00:01.000000``, always UTC)
+    with the payload's text (``2025-01-01T00:00:01+00:00``) without building datetimes, which
+    cost as much as the hash; anything else takes the exact comparison.
+    """
+    if (
+        isinstance(raw, str)
+        and isinstance(written, str)
+        and len(raw) == 26
+        and written[10:11] == "T"
+        and written.endswith("+00:00")
+        and raw[:10] == written[:10]
+    ):
+        rest = written[11:-6]
+        if raw[11:] == (rest if len(rest) == 15 else rest + ".000000"):
+            return True
+    return written == _utc(raw).isoformat()
 
 
 def entry_count_estimate(session: Session) -> int:
@@ -458,11 +496,11 @@ def verify_trail(
     checked = 0
     last_id: int | None = None
     loads = json.loads
+    limit, limit_text = datetime.min.replace(tzinfo=UTC), ""  # set with latest_before
     for row in _stream_entries(session, batch, progress):
         (entry_id, raw_at, actor_id, actor_name, ip, action, object_type, object_id, reason,
          payload, prev_hash, digest) = row  # fmt: skip
         checked += 1
-        at = _utc(raw_at)
         if entry_id > expected:
             report.add(
                 "gap",
@@ -495,8 +533,9 @@ def verify_trail(
             or data.get("actor_id") != actor_id
             or data.get("ip") != ip
             or data.get("reason") != reason
-            or data.get("at") != at.isoformat()
+            or not _same_at(raw_at, data.get("at"))
         ):
+            at = _utc(raw_at)
             mirrored = {
                 "actor_id": actor_id,
                 "actor_name": actor_name,
@@ -517,8 +556,15 @@ def verify_trail(
             candidate = usable[cp_index]
             if latest_before is None or candidate.created_at > latest_before.created_at:
                 latest_before = candidate
+                limit = candidate.created_at.astimezone(UTC) - BACKDATE_TOLERANCE
+                limit_text = limit.strftime(_SQLITE_AT)
             cp_index += 1
-        if latest_before is not None and at < latest_before.created_at - BACKDATE_TOLERANCE:
+        if latest_before is not None and (
+            raw_at < limit_text
+            if isinstance(raw_at, str) and len(raw_at) == 26
+            else _utc(raw_at) < limit
+        ):
+            at = _utc(raw_at)
             report.add(
                 "backdated",
                 f"post {entry_id}: daterad {_local(at)} men numrerad efter kontrollpunkten "
