@@ -268,13 +268,17 @@ def _parse_row(
     return values if ok else None
 
 
+#: One encoder for every row: ``json.dumps`` with options builds a new one per call.
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _jsonable(values: dict[str, object], skip: str | None) -> str:
     data = {
         key: value.isoformat() if isinstance(value, date) else value
         for key, value in values.items()
         if key != skip
     }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _ROW_JSON.encode(data)
 
 
 @dataclass
