@@ -8,7 +8,7 @@ Pure functions of already loaded ORM objects: no Flask, no session, no queries o
 the caller's). :mod:`riskreg.reports.services` loads the objects; the benchmark and the tests
 can hand in objects built in memory.
 
-There is one evaluation: the sampling package's (:func:`riskreg.sampling.services.evaluate`,
+There is one evaluation: the sampling package's (:func:`riskreg.sampling.evaluation.evaluate`,
 what the control's evaluation page shows). :func:`evaluate` turns its result into report
 lines and figures with the page's words; the review PDF, the follow-up PDF and the follow-up
 XLSX all go through it, so none of them can disagree with the page. Method and selection
@@ -51,6 +51,8 @@ from riskreg.controls.models import (
 from riskreg.controls.models import Action as ActionRow
 from riskreg.controls.models import ActionStatus as ActionRowStatus
 from riskreg.controls.models import Control as ControlRow
+from riskreg.glossary import plural_sv
+from riskreg.i18n import N_
 from riskreg.money import format_sek
 from riskreg.plans.models import SECTION_TITLES, Plan, Section
 from riskreg.reports import data
@@ -71,7 +73,7 @@ from riskreg.sampling.models import SampleItem as ItemRow
 from riskreg.sampling.models import SamplePlan as PlanRow
 
 if TYPE_CHECKING:
-    from riskreg.sampling.services import Evaluation as SamplingEvaluation
+    from riskreg.sampling.evaluation import Evaluation as SamplingEvaluation
 
 __all__ = [
     "CONTROLLER_FIELD",
@@ -758,16 +760,17 @@ def sampling_evaluation(inputs: ReviewInputs) -> SamplingEvaluation:
     """The sampling package's evaluation of the control, the one its evaluation page shows."""
     if inputs.evaluation is not None:
         return inputs.evaluation
-    from riskreg.sampling import services as sampling  # SciPy: loaded when a report is made
+    # SciPy: loaded when a report is made
+    from riskreg.sampling.evaluation import evaluate as evaluate_sample
 
     session = object_session(inputs.control)
     if session is None:
         raise ValueError("the control is not attached to a session; pass its evaluation")
-    return sampling.evaluate(session, inputs.control)
+    return evaluate_sample(session, inputs.control)
 
 
 def evaluate(inputs: ReviewInputs) -> Evaluation:
-    """The evaluation page's result (:func:`riskreg.sampling.services.evaluate`) as report
+    """The evaluation page's result (:func:`riskreg.sampling.evaluation.evaluate`) as report
     lines and figures; nothing is recomputed here, so the report and the page cannot differ."""
     result = sampling_evaluation(inputs)
     if result.kind == "hygiene":
@@ -1117,15 +1120,21 @@ def _summary(rows: Sequence[data.FollowupRow]) -> tuple[str, ...]:
     lights = Counter(row.traffic_light for row in rows)
     opened = sum(r.actions_open for r in rows)
     closed = sum(r.actions_closed for r in rows)
+    # Swedish plurals ("1 gul och 7 röda"): the signed PDF is Swedish whoever makes it.
     return (
-        f"Planen har {len(rows)} kontroller: {lights[data.TrafficLight.GREEN]} gröna, "
-        f"{lights[data.TrafficLight.YELLOW]} gula och {lights[data.TrafficLight.RED]} röda.",
+        f"Planen har {plural_sv(len(rows), 'granskning', 'granskningar')}: "
+        f"{plural_sv(lights[data.TrafficLight.GREEN], 'grön', 'gröna')}, "
+        f"{plural_sv(lights[data.TrafficLight.YELLOW], 'gul', 'gula')} och "
+        f"{plural_sv(lights[data.TrafficLight.RED], 'röd', 'röda')}.",
         f"Avvikelser totalt: {sum(r.deviations for r in rows)}. "
-        f"Åtgärder: {opened} ännu inte verifierade, {closed} genomförda och verifierade.",
-        "Grön: godkänd utan avvikelser och utan öppna åtgärder. Gul: godkänd med avvikelser "
-        "inom tolerabel nivå eller med öppna åtgärder som inte är försenade, eller pågående "
-        "inom tidsplanen. Röd: avvikelser över tolerabel nivå, försenade åtgärder eller inte "
-        "klar efter sista dag.",
+        f"Åtgärder: {opened} ännu inte {'verifierad' if opened == 1 else 'verifierade'}, "
+        f"{closed} {'genomförd och verifierad' if closed == 1 else 'genomförda och verifierade'}.",
+        N_(
+            "Grön: godkänd utan avvikelser och utan öppna åtgärder. Gul: godkänd med avvikelser "
+            "inom tolerabel nivå eller med öppna åtgärder som inte är försenade, eller pågående "
+            "inom tidsplanen. Röd: avvikelser över tolerabel nivå, försenade åtgärder eller "
+            "inte klar efter sista dag."
+        ),
     )
 
 
