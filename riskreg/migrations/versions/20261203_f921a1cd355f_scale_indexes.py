@@ -6,7 +6,7 @@ date and action; the draw reads a population in file order (population_id, line)
 CREATE INDEX: the tables are small enough in a region for the short lock it takes.
 
 Revision ID: f921a1cd355f
-Revises: 5c5f7d2a0fff
+Revises: 4c218b6bb504
 Create Date: 2026-12-03 17:51:09.195366
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f921a1cd355f'
-down_revision = '5c5f7d2a0fff'
+down_revision = '4c218b6bb504'
 branch_labels = None
 depends_on = None
 
