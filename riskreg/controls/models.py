@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskreg.auth.models import Unit, User
@@ -65,6 +65,12 @@ class Control(Base):
     """A review (granskning) of one risk of the plan, run as a sample check."""
 
     __tablename__ = "control"
+    # The list page filters by status and sorts by deadline; "Mitt arbete", the dashboard and
+    # the reminder run select the controls that are not approved (issue 15).
+    __table_args__ = (
+        Index("ix_control_status_deadline", "status", "deadline", "id"),
+        Index("ix_control_deadline", "deadline", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     risk_id: Mapped[int] = mapped_column(ForeignKey("risk.id", ondelete="RESTRICT"), index=True)
@@ -166,6 +172,12 @@ class Action(Base):
     """An åtgärd: owned by a unit, due on a date; the unit answers, the controller verifies."""
 
     __tablename__ = "action"
+    # The reminder run selects the open actions, the list page filters by status and overdue
+    # (due_date < today) and sorts by due date, then id (issue 15).
+    __table_args__ = (
+        Index("ix_action_status_due", "status", "due_date", "id"),
+        Index("ix_action_due_date", "due_date", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     control_id: Mapped[int] = mapped_column(

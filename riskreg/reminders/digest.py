@@ -42,6 +42,8 @@ __all__ = [
     "RenderedDigest",
     "build_message",
     "build_messages",
+    "check_settings",
+    "digest_subject",
     "group_digests",
     "item_url",
     "normalize_locale",
@@ -305,6 +307,11 @@ def _subject(digest: Digest, texts: Mapping[str, str], today: dt.date) -> str:
     return subject
 
 
+def digest_subject(digest: Digest, now: dt.datetime) -> str:
+    """The subject line alone, as :func:`build_message` writes it (what a dry run reports)."""
+    return _subject(digest, _TEXTS[digest.locale], local_date(now))
+
+
 def render_digest(digest: Digest, *, base_url: str, today: dt.date) -> RenderedDigest:
     """Subject, plain text and HTML of a digest as of ``today`` (the Stockholm date of the run).
 
@@ -386,7 +393,7 @@ def build_message(
     digest: Digest,
     *,
     base_url: str,
-    sender: str | tuple[str, str],
+    sender: str | tuple[str, str] | Address,
     now: dt.datetime,
 ) -> EmailMessage:
     """A ready-to-send multipart/alternative message (text first, HTML preferred by clients).
@@ -398,7 +405,7 @@ def build_message(
     """
     today = local_date(now)
     rendered = render_digest(digest, base_url=base_url, today=today)
-    from_address = _sender_header(sender)
+    from_address = sender if isinstance(sender, Address) else _sender_header(sender)
     to_address = _recipient_header(digest.recipient)
 
     message = EmailMessage()
@@ -433,7 +440,17 @@ def build_messages(
     now: dt.datetime,
 ) -> list[OutgoingDigest]:
     """Group reminders into digests and build one message per digest (in address order)."""
+    from_address = _sender_header(sender)  # parsed once, not once per message
     return [
-        OutgoingDigest(digest, build_message(digest, base_url=base_url, sender=sender, now=now))
+        OutgoingDigest(
+            digest, build_message(digest, base_url=base_url, sender=from_address, now=now)
+        )
         for digest in group_digests(reminders)
     ]
+
+
+def check_settings(sender: str | tuple[str, str], base_url: str) -> None:
+    """Raise ValueError for settings no message could be built with, as
+    :func:`build_messages` would (a dry run checks them without building the messages)."""
+    _sender_header(sender)
+    _check_base_url(base_url)
