@@ -11,17 +11,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from riskreg import permissions
 from riskreg.auth.models import Role, Unit, User
+from riskreg.controls.guards import approval_note, notify_assigned
 from riskreg.controls.models import (
     CONTROL_STATUS_TITLES,
     Action,
-    ActionEvidence,
     ActionStatus,
     CheckType,
     Control,
@@ -35,8 +34,6 @@ from riskreg.i18n import N_
 from riskreg.i18n import gettext_now as _
 from riskreg.plans.models import Plan
 from riskreg.risks.models import Risk
-from riskreg.storage import store_by_sha256
-from riskreg.uploads import CheckedUpload
 
 # to_status -> the statuses it may be reached from
 TRANSITIONS: dict[ControlStatus, set[ControlStatus]] = {
@@ -48,25 +45,6 @@ TRANSITIONS: dict[ControlStatus, set[ControlStatus]] = {
     ControlStatus.READY_FOR_REVIEW: {ControlStatus.IN_PROGRESS},
     ControlStatus.APPROVED: {ControlStatus.READY_FOR_REVIEW},
 }
-
-
-#: Words of a plan row that point to a check type shipped with riskreg, checked in this order.
-_CHECK_TYPE_WORDS: tuple[tuple[CheckType, tuple[str, ...]], ...] = (
-    (CheckType.HYGIENE, ("hygien", "klädregler", "ppm-bhk")),
-    (CheckType.PASSCARDS, ("passerkort", "nycklar", "nyckel")),
-    (CheckType.REFERRALS, ("remiss",)),
-    (CheckType.PAYMENTS, ("utbetalning", "vårdgivare", "vårdval")),
-)
-
-
-def suggest_check_type(risk: Risk) -> CheckType:
-    """The check type a new control of ``risk`` most likely is, from the words of its plan row
-    (risk, review area, method): the controller confirms or changes it in the form."""
-    text = " ".join((risk.title, risk.review_area or "", risk.method or "")).casefold()
-    for check_type, words in _CHECK_TYPE_WORDS:
-        if any(word in text for word in words):
-            return check_type
-    return CheckType.GENERIC
 
 
 def create_control(
@@ -212,9 +190,8 @@ def change_status(
     """Move a control to its next status, recording who, when and why.
 
     `expected_status` names the step the user asked for (sending back and reopening both lead
-    to "in progress"): the control must be in that status now. `override_unverified`: the
-    approver approves although some actions are answered but not verified by the controller;
-    then `note` must say why, and it is recorded (and printed in the report) with the actions.
+    to "in progress"): the control must be in that status now. `override_unverified`: approve
+    over unverified answers, with the reason in `note` (riskreg.controls.guards.approval_note).
     """
     if expected_version is not None and control.version != expected_version:
         raise StaleObject(_("Granskningen har ändrats av någon annan. Ladda om sidan."))
@@ -262,7 +239,7 @@ def change_status(
             raise NotAllowed(_("Den som har utfört granskningen kan inte godkänna den."))
         if not permissions.can_approve_control(actor, control):
             raise NotAllowed(_("Bara en godkännare för granskningens enhet kan godkänna den."))
-        note = _approval_note(control, note, override=override_unverified)
+        note = approval_note(control, note, override=override_unverified)
         control.approved_by = actor
         control.approved_at = now
     elif current == ControlStatus.APPROVED:
@@ -278,36 +255,6 @@ def change_status(
     if reopening:
         _notify_reopened(session, control, actor=actor, approver=approver, note=note, now=now)
     return control
-
-
-def unverified_actions(control: Control) -> list[Action]:
-    """Actions the unit has answered but the controller has not yet verified: approving over
-    them would sign off work nobody has checked."""
-    return [a for a in control.actions if a.status == ActionStatus.ANSWERED]
-
-
-def _approval_note(control: Control, note: str, *, override: bool) -> str:
-    """The note of an approval: refused while actions wait for verification, unless the
-    approver overrides with a reason; the override is then spelt out in the note, which the
-    status history (and so the signed report) carries."""
-    waiting = unverified_actions(control)
-    if not waiting:
-        return note
-    numbers = ", ".join(str(a.id) for a in waiting)
-    if not override:
-        raise ServiceError(
-            _(
-                "Besvarade åtgärder som granskaren inte har verifierat: %(numbers)s. Låt "
-                "granskaren verifiera dem först, eller godkänn ändå och ange skälet.",
-                numbers=numbers,
-            )
-        )
-    if not note:
-        raise ServiceError(
-            _("Ange skäl för att godkänna trots att åtgärder inte är verifierade.")
-        )
-    # Stored in Swedish like every other history note: the report is the record.
-    return f"Godkänd trots overifierade åtgärder ({numbers}). Skäl: {note}"
 
 
 def _notify_reopened(
@@ -457,18 +404,8 @@ def raise_action(
     )
     session.add(action)
     session.flush()  # the unique token is the database's last word (a 409 page, see lost_race)
-    _notify_assigned(session, action, actor=actor, now=now)
+    notify_assigned(session, action, actor=actor, now=now)
     return action
-
-
-def _notify_assigned(
-    session: Session, action: Action, *, actor: User | None, now: datetime
-) -> None:
-    """The owner unit hears of its new action at once in the app; by e-mail with the next
-    reminder run (riskreg.reminders.decide, "assigned")."""
-    from riskreg.reminders.notifications import notify_action_assigned
-
-    notify_action_assigned(session, action, actor=actor, now=now)
 
 
 ACTION_ALREADY_RAISED = N_("Åtgärden var redan registrerad (formuläret skickades två gånger).")
@@ -501,35 +438,6 @@ def answer_action(
     action.status = ActionStatus.ANSWERED.value
     session.flush()
     return action
-
-
-def attach_action_evidence(
-    session: Session,
-    action: Action,
-    upload: CheckedUpload,
-    *,
-    storage: Path,
-    actor: User,
-    now: datetime,
-) -> ActionEvidence:
-    """A file the unit attaches to its answer (e.g. the recovery invoice). The upload has
-    been checked (riskreg.uploads.check_upload); it is stored by SHA-256 beside the sampled
-    items' evidence. Refused once the action is verified: the record is closed."""
-    if action.is_done:
-        raise ServiceError(_("Åtgärden är redan verifierad."))
-    store_by_sha256(upload.stream, upload.sha256, storage)
-    evidence = ActionEvidence(
-        file_name=upload.filename,
-        content_type=upload.mimetype,
-        size=upload.size,
-        sha256=upload.sha256,
-        stored_name=upload.sha256,
-        uploaded_by=actor,
-        uploaded_at=now,
-    )
-    action.evidence.append(evidence)
-    session.flush()
-    return evidence
 
 
 def verify_action(

@@ -42,6 +42,11 @@ from riskreg.controls.forms import (
     StatusForm,
     VerifyForm,
 )
+from riskreg.controls.guards import (
+    attach_action_evidence,
+    suggest_check_type,
+    unverified_actions,
+)
 from riskreg.controls.models import (
     ACTION_STATUS_TITLES,
     CHECK_TYPE_TITLES,
@@ -58,7 +63,6 @@ from riskreg.controls.services import (
     ControlFilter,
     action_query,
     answer_action,
-    attach_action_evidence,
     change_action_due_date,
     change_status,
     control_query,
@@ -66,8 +70,6 @@ from riskreg.controls.services import (
     due_date_history,
     is_overdue,
     raise_action,
-    suggest_check_type,
-    unverified_actions,
     update_control,
     verify_action,
 )
