@@ -5,7 +5,7 @@
 Writes a Swedish payment CSV (semicolons, decimal commas, NBSP thousands, Windows-1252),
 imports it through ``riskreg.sampling.importing.import_population`` into a fresh SQLite
 database (and into the PostgreSQL database given with ``--database-url``, whose tables are
-dropped and recreated), then plans and draws an MUS sample with ``services.draw_sample``.
+dropped and recreated), then plans and draws an MUS sample with ``drawing.draw_sample``.
 
 The baseline is measured in the same run against the same database: a plain DBAPI
 ``executemany`` of the same rows (key, line, amount in öre, a JSON payload) into the same
@@ -156,7 +156,7 @@ def num(value: float) -> str:
 def riskreg_draw(url: str, instance: Path, control_id: int, total: int) -> dict[str, Any]:
     from riskreg.controls.models import Control
     from riskreg.extensions import db
-    from riskreg.sampling import services
+    from riskreg.sampling import drawing, planning
     from riskreg.sampling.selection import generate_seed
 
     app = _app(url, instance)
@@ -165,12 +165,12 @@ def riskreg_draw(url: str, instance: Path, control_id: int, total: int) -> dict[
         actor = control.controllers[0]
         before = _rss_mib()
         start = time.perf_counter()
-        plan = services.plan_sample(
+        plan = planning.plan_sample(
             db.session(), control, method="mus", actor=actor, now=NOW,
             confidence=Decimal("0.95"), tolerable_misstatement_ore=total // 50,
             expected_misstatement_ore=total // 200,
         )
-        draw = services.draw_sample(
+        draw = drawing.draw_sample(
             db.session(), control, selection_method="mus_fixed_interval", seed=generate_seed(),
             actor=actor, now=NOW,
         )

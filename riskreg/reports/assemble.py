@@ -8,7 +8,7 @@ Pure functions of already loaded ORM objects: no Flask, no session, no queries o
 the caller's). :mod:`riskreg.reports.services` loads the objects; the benchmark and the tests
 can hand in objects built in memory.
 
-There is one evaluation: the sampling package's (:func:`riskreg.sampling.services.evaluate`,
+There is one evaluation: the sampling package's (:func:`riskreg.sampling.evaluation.evaluate`,
 what the control's evaluation page shows). :func:`evaluate` turns its result into report
 lines and figures with the page's words; the review PDF, the follow-up PDF and the follow-up
 XLSX all go through it, so none of them can disagree with the page. Method and selection
@@ -71,7 +71,7 @@ from riskreg.sampling.models import SampleItem as ItemRow
 from riskreg.sampling.models import SamplePlan as PlanRow
 
 if TYPE_CHECKING:
-    from riskreg.sampling.services import Evaluation as SamplingEvaluation
+    from riskreg.sampling.evaluation import Evaluation as SamplingEvaluation
 
 __all__ = [
     "CONTROLLER_FIELD",
@@ -758,16 +758,17 @@ def sampling_evaluation(inputs: ReviewInputs) -> SamplingEvaluation:
     """The sampling package's evaluation of the control, the one its evaluation page shows."""
     if inputs.evaluation is not None:
         return inputs.evaluation
-    from riskreg.sampling import services as sampling  # SciPy: loaded when a report is made
+    # SciPy: loaded when a report is made
+    from riskreg.sampling.evaluation import evaluate as evaluate_sample
 
     session = object_session(inputs.control)
     if session is None:
         raise ValueError("the control is not attached to a session; pass its evaluation")
-    return sampling.evaluate(session, inputs.control)
+    return evaluate_sample(session, inputs.control)
 
 
 def evaluate(inputs: ReviewInputs) -> Evaluation:
-    """The evaluation page's result (:func:`riskreg.sampling.services.evaluate`) as report
+    """The evaluation page's result (:func:`riskreg.sampling.evaluation.evaluate`) as report
     lines and figures; nothing is recomputed here, so the report and the page cannot differ."""
     result = sampling_evaluation(inputs)
     if result.kind == "hygiene":

@@ -98,7 +98,7 @@ register_labels(
         "drawn_by_id": _l("Dragen av"),
         "drawn_at": _l("Dragen"),
         "superseded": _l("Ersatt"),
-        # written by the draw itself (riskreg.sampling.services.draw_sample, extend_sample)
+        # written by the draw itself (riskreg.sampling.drawing.draw_sample, extend_sample)
         "population_sha256": _l("Populationsfilens SHA-256"),
         "parameters": _l("Parametrar"),
         "replaces_draw_id": _l("Ersätter urval"),

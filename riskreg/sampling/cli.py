@@ -20,7 +20,8 @@ def sample_verify(control_id: int) -> None:
     """Härled granskningens urval på nytt ur population och frö och jämför med det lagrade."""
     from riskreg.controls.models import Control
     from riskreg.extensions import db
-    from riskreg.sampling.services import current_draw, verify_draw
+    from riskreg.sampling.drawing import verify_draw
+    from riskreg.sampling.lookups import current_draw
 
     control = db.session.get(Control, control_id)
     if control is None:

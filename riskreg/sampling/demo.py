@@ -27,8 +27,9 @@ from riskreg.controls.services import change_status, create_control, set_conclus
 from riskreg.money import format_kronor, format_sek
 from riskreg.plans.models import Plan
 from riskreg.risks.models import Risk
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, item_results, lookups, planning
 from riskreg.sampling.checktypes import attributes_for
+from riskreg.sampling.evaluation import evaluate
 from riskreg.sampling.evidence import ALLOWED_KINDS, evidence_dir, store_evidence
 from riskreg.sampling.models import ItemResult, SampleItem, SamplingMethod, SelectionMethod
 from riskreg.uploads import check_upload
@@ -224,7 +225,7 @@ def _payments(
     # Tolerable 7 % and expected 1 % of the book value, in whole thousands of kronor.
     tolerable = population.total_amount_ore * 7 // 100
     expected = population.total_amount_ore // 100
-    services.plan_sample(
+    planning.plan_sample(
         session,
         control,
         method=SamplingMethod.MUS,
@@ -234,7 +235,7 @@ def _payments(
         tolerable_misstatement_ore=tolerable - tolerable % 100_000,
         expected_misstatement_ore=expected - expected % 100_000,
     )
-    draw = services.draw_sample(
+    draw = drawing.draw_sample(
         session,
         control,
         selection_method=SelectionMethod.MUS_FIXED_INTERVAL,
@@ -250,7 +251,7 @@ def _payments(
             wrong = min(1_250_000, book // 10)
             results = dict.fromkeys(attributes, ItemResult.OK.value)
             results[attributes[1]] = ItemResult.DEVIATION.value
-            services.record_result(
+            item_results.record_result(
                 session,
                 item,
                 attribute_results=results,
@@ -266,7 +267,7 @@ def _payments(
                 recovery_claim_ore=wrong,
             )
             _demo_evidence(item, actor, now, wrong)
-            services.raise_item_action(
+            item_results.raise_item_action(
                 session,
                 item,
                 description="Återkräv det felaktigt utbetalda beloppet och uppdatera prislistan "
@@ -278,7 +279,7 @@ def _payments(
             )
         else:
             _all_ok(session, item, attributes, actor, now, audited=book)
-    evaluation = services.evaluate(session, control)
+    evaluation = evaluate(session, control)
     assert evaluation.mus is not None
     set_conclusion(
         session,
@@ -339,7 +340,7 @@ def _all_ok(
     now: datetime,
     audited: int | None = None,
 ) -> None:
-    services.record_result(
+    item_results.record_result(
         session,
         item,
         attribute_results=dict.fromkeys(attributes, ItemResult.OK.value),
@@ -391,7 +392,7 @@ def _passcards(
         period_start=date(2025, 1, 1),
         period_end=date(2025, 6, 30),
     )
-    services.plan_sample(
+    planning.plan_sample(
         session,
         control,
         method=SamplingMethod.ATTRIBUTE,
@@ -403,9 +404,9 @@ def _passcards(
     )
     population = importing.current_population(session, control)
     assert population is not None
-    counts = services.stratum_counts(session, population)
+    counts = lookups.stratum_counts(session, population)
     leavers = min(20, counts.get("avslutade", 0))
-    draw = services.draw_sample(
+    draw = drawing.draw_sample(
         session,
         control,
         selection_method=SelectionMethod.STRATIFIED,
@@ -420,7 +421,7 @@ def _passcards(
         if item is deviating:
             results = dict.fromkeys(attributes, ItemResult.OK.value)
             results[attributes[0]] = ItemResult.DEVIATION.value
-            services.record_result(
+            item_results.record_result(
                 session,
                 item,
                 attribute_results=results,
@@ -430,7 +431,7 @@ def _passcards(
                 comment="Kortet var aktivt två månader efter att anställningen upphörde.",
                 deviation_description="Passerkortet spärrades inte när anställningen upphörde.",
             )
-            services.raise_item_action(
+            item_results.raise_item_action(
                 session,
                 item,
                 description="Spärra kortet och inför avstämning mot HR-systemets "
@@ -487,7 +488,7 @@ def _hygiene(session: Session, control: Control, now: datetime, rng: random.Rand
     if actor is None:
         return
     _start(session, control, actor, now)
-    services.plan_sample(
+    planning.plan_sample(
         session,
         control,
         method=SamplingMethod.NON_STATISTICAL,

@@ -1,7 +1,9 @@
 """Pages of the sample checks: population, plan, draw, items, hygiene, evaluation.
 
 Over 600 lines: the sample check is one workflow (population, plan, draw, items, hygiene,
-evaluation) on one blueprint; it splits along those pages when the services split does.
+evaluation) on one blueprint. The rules behind the pages are split by step (``planning``,
+``drawing``, ``item_results``, ``observations``, ``evaluation``); the views stay together
+because they share the control's loading, permission checks and titles.
 
 Each view: load or 404 → permission check → form → service → commit → redirect. Controllers
 assigned to the control (and the coordinator) work; whoever may view the control reads.
@@ -51,9 +53,15 @@ from riskreg.money import format_kronor
 from riskreg.permissions import require, requires
 from riskreg.sampling import (
     audit_labels,  # noqa: F401  (registers the trail labels)
+    drawing,
+    evaluation,
     importing,
+    item_results,
+    lookups,
+    observations,
+    overview,
+    planning,
     rederive,
-    services,
 )
 from riskreg.sampling import evidence as evidence_store
 from riskreg.sampling import (
@@ -196,9 +204,9 @@ def percent_filter(value: Decimal | None) -> str:
 
 
 @bp.app_template_global("sampling_summary")
-def sampling_summary(control: Control) -> services.Summary:
+def sampling_summary(control: Control) -> overview.Summary:
     """For templates/sampling/_control_panel.html, which the control page includes."""
-    return services.summary(db.session(), control)
+    return overview.summary(db.session(), control)
 
 
 @bp.app_template_global("sample_item_context")
@@ -235,7 +243,7 @@ def index() -> str:
         for c in db.session.scalars(select(Control).order_by(Control.deadline, Control.id))
         if permissions.can_view_control(current_user, c)
     ]
-    summaries = [services.summary(db.session(), c) for c in controls]
+    summaries = [overview.summary(db.session(), c) for c in controls]
     return render_template("sampling/index.html", summaries=summaries, **_titles())
 
 
@@ -248,7 +256,7 @@ def control(control_id: int) -> str:
         control=control,
         spec=spec_for(control),
         attributes=attributes_for(control),
-        audit_related=services.trail_objects(db.session(), control),
+        audit_related=overview.trail_objects(db.session(), control),
     )
 
 
@@ -343,12 +351,12 @@ def plan(control_id: int) -> str | WResponse:
             )
             if request.method == "GET" and book_value is not None:
                 form.book_value.data = format_sek_input(book_value)
-    current_plan = services.current_plan(db.session(), control)
+    current_plan = lookups.current_plan(db.session(), control)
     if request.method == "GET" and current_plan is not None:
         _fill_plan_form(form, current_plan, mus=mus, imported=population is not None)
     if form.validate_on_submit():
         try:
-            made = services.plan_sample(
+            made = planning.plan_sample(
                 db.session(),
                 control,
                 method=form.method.data,
@@ -381,7 +389,7 @@ def plan(control_id: int) -> str | WResponse:
         population=population,
         book_value=book_value,
         mus=mus,
-        drawn=services.current_draw(db.session(), control) is not None,
+        drawn=lookups.current_draw(db.session(), control) is not None,
         **_titles(),
     )
 
@@ -426,18 +434,18 @@ def draw(control_id: int) -> str | WResponse:
         return locked
     spec = spec_for(control)
     form = DrawForm()
-    plan = services.current_plan(db.session(), control)
+    plan = lookups.current_plan(db.session(), control)
     allowed = [
         m
         for m in spec.selection_methods
-        if plan is None or (plan.method == SamplingMethod.MUS) == (m in services.MUS_METHODS)
+        if plan is None or (plan.method == SamplingMethod.MUS) == (m in lookups.MUS_METHODS)
     ]
     form.selection_method.choices = choices(
         (m.value, _(SELECTION_METHOD_TITLES[m])) for m in allowed
     )
     population = importing.current_population(db.session(), control)
     strata = (
-        {k: v for k, v in services.stratum_counts(db.session(), population).items() if k}
+        {k: v for k, v in lookups.stratum_counts(db.session(), population).items() if k}
         if population
         else {}
     )
@@ -448,7 +456,7 @@ def draw(control_id: int) -> str | WResponse:
             parsed = parse_id(raw)
             sizes[name] = -1 if parsed is None else parsed
         try:
-            made = services.draw_sample(
+            made = drawing.draw_sample(
                 db.session(),
                 control,
                 selection_method=form.selection_method.data,
@@ -465,7 +473,7 @@ def draw(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalet är draget: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.items", control_id=control.id))
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current.id if current else 0)
     extend_form = ExtendForm(formdata=None)
@@ -489,14 +497,14 @@ def extend(control_id: int) -> WResponse:
     control = _control(control_id)
     _require_work(control)
     form = ExtendForm()
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     if not form.validate_on_submit():
         flash_errors(form)
     elif current is None:
         flash(_("Inget urval är draget."), "danger")
     else:
         try:
-            services.extend_sample(
+            drawing.extend_sample(
                 db.session(),
                 current,
                 additional=form.additional.data or 0,
@@ -521,13 +529,13 @@ def extend(control_id: int) -> WResponse:
 @requires(permissions.is_authenticated)
 def items(control_id: int) -> str:
     control = _control(control_id)
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     return render_template(
         "sampling/items.html",
         control=control,
         draw=current,
-        summary=services.summary(db.session(), control),
-        mus=current is not None and services.is_mus_draw(current),
+        summary=overview.summary(db.session(), control),
+        mus=current is not None and lookups.is_mus_draw(current),
         **_titles(),
     )
 
@@ -538,7 +546,7 @@ def rederivation(control_id: int) -> WResponse:
     """The zip with which anyone can re-derive the current sample without riskreg."""
     control = db.get_or_404(Control, control_id)
     require(permissions.can_download_rederivation(current_user, control), hide=True)
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     if current is None or current.status != "drawn":
         abort(404)
     package = rederive.build_package(db.session(), current, now=now_utc())
@@ -590,7 +598,7 @@ def _worksheet_inputs(draw: Any, attributes: tuple[str, ...]) -> list[worksheet_
 def worksheet(control_id: int) -> str | WResponse:
     """The whole sample on one page, every attribute a compact choice, saved in one POST."""
     control = _control(control_id)
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     attributes = attributes_for(control)
     form = WorksheetForm()
     submitted: dict[int, tuple[str, ...]] = {}
@@ -658,8 +666,8 @@ def _render_worksheet(
         problem_list=problems,
         upload_errors=upload_errors or [],
         result_choices=[(r.value, _(ITEM_RESULT_TITLES[r])) for r in ItemResult],
-        summary=services.summary(db.session(), control),
-        mus=current is not None and services.is_mus_draw(current),
+        summary=overview.summary(db.session(), control),
+        mus=current is not None and lookups.is_mus_draw(current),
         can_work=permissions.can_test_control(current_user, control),
         **_titles(),
     )
@@ -670,7 +678,7 @@ def _render_worksheet(
 def worksheet_xlsx(control_id: int) -> WResponse:
     """The working paper: the drawn sample with the attribute columns to fill in."""
     control = _control(control_id)
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     if current is None:
         abort(404)
     header = worksheet_service.paper_header(current)
@@ -692,7 +700,7 @@ def worksheet_upload(control_id: int) -> str | WResponse:
     _require_work(control)
     if (redirected := _read_only(control)) is not None:
         return redirected
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     if current is None:
         abort(404)
     form = WorksheetUploadForm()
@@ -753,8 +761,8 @@ def item(item_id: int) -> str | WResponse:
     attributes = attributes_for(control)
     form_class = item_form_class(attributes)
     existing = {r.attribute: r.result for r in sample_item.attribute_results}
-    deviation = services.item_deviation(db.session(), sample_item)
-    mus = services.is_mus_draw(sample_item.draw)
+    deviation = item_results.item_deviation(db.session(), sample_item)
+    mus = lookups.is_mus_draw(sample_item.draw)
     payments = control.check_type == CheckType.PAYMENTS
     if request.method == "POST":
         _require_work(control)
@@ -791,7 +799,7 @@ def item(item_id: int) -> str | WResponse:
         version = parse_version(form.version.data)
         attached: str | None = None
         try:
-            services.record_result(
+            item_results.record_result(
                 db.session(),
                 sample_item,
                 attribute_results=results,
@@ -942,7 +950,7 @@ def item_action(item_id: int) -> WResponse:
     try:
         if unit is None:
             raise ServiceError(_("Välj ansvarig enhet."))
-        services.raise_item_action(
+        item_results.raise_item_action(
             db.session(),
             sample_item,
             description=form.description.data or "",
@@ -988,7 +996,7 @@ def hygiene(control_id: int) -> str | WResponse:
             form.observed_on.data = local_date(now_utc())
     if form.validate_on_submit():
         try:
-            services.add_observation(
+            observations.add_observation(
                 db.session(),
                 control,
                 unit_name=form.unit_name.data or "",
@@ -1033,7 +1041,7 @@ def hygiene(control_id: int) -> str | WResponse:
         steps=[getattr(form, f"step{i}") for i in range(1, 9)],
         recent=recent,
         units=units,
-        count=services.hygiene_count(db.session(), control),
+        count=observations.hygiene_count(db.session(), control),
     )
 
 
@@ -1081,7 +1089,7 @@ def evaluate(control_id: int) -> str | WResponse:
         _require_work(control)
         if form.validate_on_submit():
             try:
-                services.write_conclusion(
+                evaluation.write_conclusion(
                     db.session(),
                     control,
                     form.conclusion.data or "",
@@ -1102,13 +1110,13 @@ def evaluate(control_id: int) -> str | WResponse:
     else:
         form.conclusion.data = control.conclusion
         form.version.data = str(control.version)
-    current = services.current_draw(db.session(), control)
+    current = lookups.current_draw(db.session(), control)
     return render_template(
         "sampling/evaluate.html",
         control=control,
         form=form,
-        evaluation=services.evaluate(db.session(), control),
-        plan=current.plan if current else services.current_plan(db.session(), control),
+        evaluation=evaluation.evaluate(db.session(), control),
+        plan=current.plan if current else lookups.current_plan(db.session(), control),
         draw=current,
         can_work=permissions.can_work_on_control(current_user, control),
         conflict=conflict,

@@ -2,7 +2,7 @@
 
 One row per sampled item, one value per attribute. The overall judgement is derived (all OK:
 OK; any avvikelse: avvikelse; otherwise ej bedömbar), so an all-OK row needs no extra click.
-Saving is all-or-nothing: every changed row goes through ``services.record_result`` with the
+Saving is all-or-nothing: every changed row goes through ``item_results.record_result`` with the
 version the page showed; if any row is stale or refused, nothing is kept and the caller gets
 one problem per row. Deviations need a description and evidence, which only the item's own
 form takes, so a new avvikelse is refused here with a pointer to that form.
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from riskreg.auth.models import User
 from riskreg.errors import ServiceError, StaleObject
-from riskreg.sampling import services
+from riskreg.sampling import item_results
 from riskreg.sampling.checktypes import attributes_for
 from riskreg.sampling.models import ItemResult, SampleDraw, SampleItem
 from riskreg.tabular import Table, cell_is_blank
@@ -148,7 +148,7 @@ def save_rows(
         if not overall:
             problems.append(_problem(item, _("Ange resultat för alla attribut.")))
             continue
-        existing = services.item_deviation(session, item)
+        existing = item_results.item_deviation(session, item)
         if overall == ItemResult.DEVIATION and existing is None:
             problems.append(
                 _problem(
@@ -161,7 +161,7 @@ def save_rows(
             )
             continue
         try:
-            services.record_result(
+            item_results.record_result(
                 session,
                 item,
                 attribute_results=dict(zip(attributes, values, strict=True)),

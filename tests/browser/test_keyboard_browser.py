@@ -21,7 +21,7 @@ from riskreg.controls.models import CheckType, Control, ControlStatus
 from riskreg.controls.services import change_status
 from riskreg.db import now_utc
 from riskreg.extensions import db
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, planning
 from riskreg.sampling.models import SamplingMethod, SelectionMethod
 from tests.conftest import load_demo_data
 
@@ -56,12 +56,12 @@ def drawn_item(app: Flask) -> dict[str, object]:
             actor=actor, now=now, source="Passersystemet (test)",
             period_start=date(2025, 1, 1), period_end=date(2025, 6, 30),
         )
-        services.plan_sample(
+        planning.plan_sample(
             db.session, control, method=SamplingMethod.ATTRIBUTE, actor=actor, now=now,
             confidence=Decimal("0.90"), tolerable_rate=Decimal("0.20"),
             expected_rate=Decimal("0"),
         )
-        draw = services.draw_sample(
+        draw = drawing.draw_sample(
             db.session, control, selection_method=SelectionMethod.SIMPLE_RANDOM,
             seed="keyboard", actor=actor, now=now,
         )

@@ -17,7 +17,7 @@ from riskreg.controls.services import change_status, create_control
 from riskreg.db import now_utc
 from riskreg.extensions import db
 from riskreg.risks.models import Risk
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, item_results, lookups, planning
 from riskreg.sampling.models import SampleDraw, SampleItem
 
 pytestmark = pytest.mark.browser
@@ -47,9 +47,9 @@ def _sample(app: Flask) -> int:
             db.session, control, io.BytesIO(("\r\n".join(lines) + "\r\n").encode("cp1252")),
             "remisser.csv", actor=granskare, now=now,
         )
-        services.plan_sample(db.session, control, method="non_statistical", actor=granskare,
+        planning.plan_sample(db.session, control, method="non_statistical", actor=granskare,
                              now=now, sample_size=ITEMS, justification="Bedömningsurval.")
-        services.draw_sample(db.session, control, selection_method="simple_random",
+        drawing.draw_sample(db.session, control, selection_method="simple_random",
                              seed="arbetsblad", actor=granskare, now=now)
         db.session.commit()
         return control.id
@@ -157,8 +157,8 @@ def test_a_conflict_in_the_browser_keeps_the_typed_rows(
     page.keyboard.press("o")
     with app.app_context():  # row 2 is saved elsewhere meanwhile
         control = db.session.get(Control, control_id)
-        item = services.current_draw(db.session, control).items[1]
-        services.record_result(
+        item = lookups.current_draw(db.session, control).items[1]
+        item_results.record_result(
             db.session, item,
             attribute_results=dict.fromkeys(_attributes(control), "not_assessable"),
             overall="not_assessable",

@@ -16,6 +16,7 @@ from riskreg.reports import assemble, data
 from riskreg.risks.matrix import DEFAULT_LEVELS, Matrix, default_cells
 from riskreg.risks.models import Risk
 from riskreg.sampling import hygiene, stats
+from riskreg.sampling.evaluation import Evaluation as SamplingEvaluation
 from riskreg.sampling.models import (
     AttributeResult,
     HygieneObservation,
@@ -25,7 +26,6 @@ from riskreg.sampling.models import (
     SampleItem,
     SamplePlan,
 )
-from riskreg.sampling.services import Evaluation as SamplingEvaluation
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)

@@ -338,7 +338,7 @@ def test_a_generic_check_prints_the_files_own_headings_and_kronor(
     from riskreg.auth.models import User
     from riskreg.controls.models import ControlStatus
     from riskreg.controls.services import change_status
-    from riskreg.sampling import services as sampling
+    from riskreg.sampling import drawing, planning
     from riskreg.sampling.importing import import_population
 
     with app.app_context():
@@ -364,7 +364,7 @@ def test_a_generic_check_prints_the_files_own_headings_and_kronor(
             key_column="Avtalsnummer",
             amount_column="Fakturabelopp",
         )
-        sampling.plan_sample(
+        planning.plan_sample(
             db.session,
             control,
             method="non_statistical",
@@ -373,7 +373,7 @@ def test_a_generic_check_prints_the_files_own_headings_and_kronor(
             sample_size=3,
             justification="Alla tre avtal granskas.",
         )
-        sampling.draw_sample(
+        drawing.draw_sample(
             db.session, control, selection_method="simple_random", seed="prov", actor=actor, now=now
         )
         db.session.commit()

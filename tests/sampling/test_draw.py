@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from riskreg.audit.models import AuditEntry
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, lookups, planning
 from riskreg.sampling.models import PopulationItem, SampleDraw, SampleItem
 from riskreg.sampling.selection import mus_fixed_interval
 from tests.sampling.conftest import NOW, World, csv_bytes
@@ -41,7 +41,7 @@ def _payments(world: World, rows: int = 60) -> None:
 
 
 def _attribute_plan(world: World, check_type: str = "payments") -> None:
-    services.plan_sample(
+    planning.plan_sample(
         db.session, world.control(check_type), method="attribute",
         actor=world.user("granskare"), now=NOW, confidence=Decimal("0.90"),
         tolerable_rate=Decimal("0.10"),
@@ -49,7 +49,7 @@ def _attribute_plan(world: World, check_type: str = "payments") -> None:
 
 
 def _draw(world: World, method: str = "simple_random", **kwargs):  # type: ignore[no-untyped-def]
-    return services.draw_sample(
+    return drawing.draw_sample(
         db.session, world.control(kwargs.pop("check_type", "payments")),
         selection_method=method, seed=kwargs.pop("seed", SEED),
         actor=world.user("granskare"), now=NOW, **kwargs,
@@ -73,7 +73,7 @@ def _rank(seed: str, key: str) -> int:
 
 def test_attribute_plan_reproduces_the_aicpa_table(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     control = world.control("referrals")
-    plan = services.plan_sample(
+    plan = planning.plan_sample(
         db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
         confidence=Decimal("0.95"), tolerable_rate=Decimal("0.05"),
         expected_rate=Decimal("0.0125"),
@@ -81,7 +81,7 @@ def test_attribute_plan_reproduces_the_aicpa_table(ctx, world: World) -> None:  
     # AICPA table A-1: 95 %, tolerable 5 %, expected 1.25 % -> 124 (2)
     assert (plan.sample_size, plan.allowed_deviations) == (124, 2)
     assert "krävs 124 poster; högst 2 avvikelser tillåts" in plan.explanation
-    again = services.plan_sample(
+    again = planning.plan_sample(
         db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
         confidence=Decimal("0.90"), tolerable_rate=Decimal("0.05"),
         expected_rate=Decimal("0.035"),
@@ -94,7 +94,7 @@ def test_attribute_plan_reproduces_the_aicpa_table(ctx, world: World) -> None:  
 def test_mus_plan_defaults_to_the_population_total(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     _payments(world)
     population = importing.current_population(db.session, world.control("payments"))
-    plan = services.plan_sample(
+    plan = planning.plan_sample(
         db.session, world.control("payments"), method="mus", actor=world.user("granskare"),
         now=NOW, confidence=Decimal("0.95"), tolerable_misstatement_ore=20_000_00,
     )
@@ -105,11 +105,11 @@ def test_mus_plan_defaults_to_the_population_total(ctx, world: World) -> None:  
 
 def test_non_statistical_plan_needs_a_justification(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ServiceError, match="Motivera"):
-        services.plan_sample(
+        planning.plan_sample(
             db.session, world.control("referrals"), method="non_statistical",
             actor=world.user("granskare"), now=NOW, sample_size=25,
         )
-    plan = services.plan_sample(
+    plan = planning.plan_sample(
         db.session, world.control("referrals"), method="non_statistical",
         actor=world.user("granskare"), now=NOW, sample_size=25, justification="Liten enhet.",
     )
@@ -158,7 +158,7 @@ def test_second_draw_needs_a_reason_and_keeps_the_first(ctx, world: World) -> No
     db.session.commit()
     assert first.superseded and not second.superseded
     assert len(first.items) == PLANNED and len(second.items) == PLANNED
-    assert services.current_draw(db.session, world.control("payments")) is second
+    assert lookups.current_draw(db.session, world.control("payments")) is second
     assert second.reason.startswith("Fel population")
     seeds = [
         json.loads(e.payload)["changes"]
@@ -182,15 +182,15 @@ def test_extending_keeps_the_earlier_picks(ctx, world: World) -> None:  # type: 
     draw = _draw(world)
     before = [i.population_item.record_key for i in draw.items]
     with pytest.raises(ServiceError, match="varför"):
-        services.extend_sample(db.session, draw, additional=5, reason=" ",
+        drawing.extend_sample(db.session, draw, additional=5, reason=" ",
                                actor=world.user("granskare"), now=NOW)
-    services.extend_sample(db.session, draw, additional=5, reason="Två avvikelser hittades.",
+    drawing.extend_sample(db.session, draw, additional=5, reason="Två avvikelser hittades.",
                            actor=world.user("granskare"), now=NOW)
     after = [i.population_item.record_key for i in draw.items]
     keys = [k for (k,) in db.session.execute(select(PopulationItem.record_key))]
     assert after[:PLANNED] == before
     assert after == sorted(keys, key=lambda k: (_rank(SEED, k), k))[: PLANNED + 5]
-    assert services.verify_draw(db.session, draw).ok
+    assert drawing.verify_draw(db.session, draw).ok
 
 
 def test_systematic_draw(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
@@ -201,12 +201,12 @@ def test_systematic_draw(ctx, world: World) -> None:  # type: ignore[no-untyped-
     assert draw.sample_size == PLANNED and "start" in params
     lines = [i.population_item.line for i in draw.items]
     assert lines == sorted(lines)
-    assert services.verify_draw(db.session, draw).ok
+    assert drawing.verify_draw(db.session, draw).ok
 
 
 def test_mus_fixed_interval_with_top_stratum(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     _payments(world)
-    services.plan_sample(
+    planning.plan_sample(
         db.session, world.control("payments"), method="mus", actor=world.user("granskare"),
         now=NOW, confidence=Decimal("0.95"), tolerable_misstatement_ore=200_000_00,
     )
@@ -222,9 +222,9 @@ def test_mus_fixed_interval_with_top_stratum(ctx, world: World) -> None:  # type
     top = [i for i in draw.items if i.top_stratum]
     assert [i.population_item.record_key for i in top] == ["U-STOR"]
     assert all(i.selection_point_ore for i in draw.items)
-    assert services.verify_draw(db.session, draw).ok
+    assert drawing.verify_draw(db.session, draw).ok
     cell = _draw(world, "mus_cell", seed="cafe", reason="Cellurval i stället.")
-    assert services.verify_draw(db.session, cell).ok
+    assert drawing.verify_draw(db.session, cell).ok
     assert cell.items[0].population_item.record_key == "U-STOR"
 
 
@@ -241,7 +241,7 @@ def test_stratified_passcards_draw(ctx, world: World) -> None:  # type: ignore[n
         actor=world.user("granskare"), now=NOW, period_start=date(2025, 1, 1),
         period_end=date(2025, 6, 30),
     )
-    services.plan_sample(
+    planning.plan_sample(
         db.session, world.control("passcards"), method="attribute",
         actor=world.user("granskare"), now=NOW, confidence=Decimal("0.90"),
         tolerable_rate=Decimal("0.10"), population_size=100,
@@ -260,7 +260,7 @@ def test_stratified_passcards_draw(ctx, world: World) -> None:  # type: ignore[n
     all_leavers = [f"K{n:03d}" for n in range(5, 101, 5)]
     seed = SEED + "\x1e" + "avslutade"
     assert leavers == sorted(all_leavers, key=lambda k: (_rank(seed, k), k))[:10]
-    assert services.verify_draw(db.session, draw).ok
+    assert drawing.verify_draw(db.session, draw).ok
 
 
 def test_draw_requires_population_plan_and_deviation_definition(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
@@ -291,6 +291,6 @@ def test_verify_names_the_first_difference(ctx, world: World) -> None:  # type: 
     )
     db.session.commit()
     db.session.expire_all()
-    result = services.verify_draw(db.session, db.session.get(SampleDraw, draw.id))
+    result = drawing.verify_draw(db.session, db.session.get(SampleDraw, draw.id))
     assert not result.ok
     assert result.message.startswith("Första skillnaden på position 3:")

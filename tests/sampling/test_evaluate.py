@@ -10,7 +10,8 @@ from scipy.stats import hypergeom
 from sqlalchemy import select
 
 from riskreg.extensions import db
-from riskreg.sampling import importing, services, stats
+from riskreg.sampling import drawing, importing, item_results, planning, stats
+from riskreg.sampling.evaluation import evaluate
 from riskreg.sampling.models import SampleDraw
 from tests.conftest import login
 from tests.sampling.conftest import NOW, World, csv_bytes
@@ -30,9 +31,9 @@ def _referral_sample(app: Flask, world: World) -> int:
                                   "Prioritet"], rows)),
             "r.csv", actor=actor, now=NOW,
         )
-        services.plan_sample(db.session, control, method="attribute", actor=actor, now=NOW,
+        planning.plan_sample(db.session, control, method="attribute", actor=actor, now=NOW,
                              confidence=Decimal("0.90"), tolerable_rate=Decimal("0.10"))
-        draw = services.draw_sample(db.session, control, selection_method="simple_random",
+        draw = drawing.draw_sample(db.session, control, selection_method="simple_random",
                                     seed="s", actor=actor, now=NOW)
         for index, item in enumerate(draw.items):
             results = dict.fromkeys(ATTRIBUTES, "ok")
@@ -43,7 +44,7 @@ def _referral_sample(app: Flask, world: World) -> int:
                 results["Beslut dokumenterat"] = overall = "not_assessable"
             elif index >= 20:
                 break  # two items left unassessed
-            services.record_result(
+            item_results.record_result(
                 db.session, item, attribute_results=results, overall=overall, actor=actor,
                 now=NOW, deviation_description="Inget svar." if overall == "deviation" else "",
             )
@@ -59,7 +60,7 @@ def test_attribute_evaluation_counts_unassessable_and_rounds_up(app: Flask, worl
         assert draw.sample_size == next(
             n for n in range(1, 501) if hypergeom.cdf(0, 500, 50, n) <= 0.10
         )
-        evaluation = services.evaluate(db.session, draw.control)
+        evaluation = evaluate(db.session, draw.control)
     assert (evaluation.assessed, evaluation.deviations, evaluation.not_assessable) == (20, 1, 1)
     assert not evaluation.complete
     assert evaluation.method == "hypergeometric"

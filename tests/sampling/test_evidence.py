@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from riskreg.extensions import db
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, planning
 from riskreg.sampling.models import Evidence, SampleItem
 from tests.conftest import login
 from tests.sampling.conftest import NOW, World, csv_bytes
@@ -39,11 +39,11 @@ def item_id(app: Flask, world: World) -> Iterator[int]:
                                   "Prioritet"], rows)),
             "r.csv", actor=world.user("granskare"), now=NOW,
         )
-        services.plan_sample(
+        planning.plan_sample(
             db.session, control, method="non_statistical", actor=world.user("granskare"),
             now=NOW, sample_size=3, justification="Test.",
         )
-        draw = services.draw_sample(
+        draw = drawing.draw_sample(
             db.session, control, selection_method="simple_random", seed="s",
             actor=world.user("granskare"), now=NOW,
         )

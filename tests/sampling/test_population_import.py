@@ -22,7 +22,7 @@ from riskreg.controls.models import Control
 from riskreg.controls.services import change_status, set_conclusion
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, planning
 from riskreg.sampling.models import HygieneObservation, Population, PopulationItem, SamplePlan
 from tests.sampling.conftest import NOW, World, count, csv_bytes
 
@@ -207,7 +207,7 @@ def test_generic_population_uses_the_named_key_and_amount(ctx, world: World) -> 
 def test_reimport_supersedes_before_a_draw_and_is_refused_after(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     first = _import(world, "payments", csv_bytes(PAYMENT_HEADER, PAYMENTS))
     control = world.control("payments")
-    services.plan_sample(
+    planning.plan_sample(
         db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
         confidence=Decimal("0.95"), tolerable_rate=Decimal("0.05"), population_size=4,
     )
@@ -216,11 +216,11 @@ def test_reimport_supersedes_before_a_draw_and_is_refused_after(ctx, world: Worl
     assert importing.current_population(db.session, control) is second
     # the plan was sized for 4 records; it no longer fits the new population
     assert db.session.scalars(select(SamplePlan)).one().superseded
-    services.plan_sample(
+    planning.plan_sample(
         db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
         confidence=Decimal("0.95"), tolerable_rate=Decimal("0.05"),
     )
-    services.draw_sample(
+    drawing.draw_sample(
         db.session, control, selection_method="simple_random", seed="abc",
         actor=world.user("granskare"), now=NOW,
     )

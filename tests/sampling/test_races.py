@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from riskreg.extensions import db
-from riskreg.sampling import services
+from riskreg.sampling import drawing
 from riskreg.sampling.models import Population, SampleDraw, SampleItem, SamplePlan
 from tests.races import (
     PARALLEL,
@@ -47,7 +47,7 @@ def _current_draws(app: Flask, control_id: int) -> list[SampleDraw]:
             )
         ).all()
         for draw in draws:
-            assert services.verify_draw(db.session, draw).ok
+            assert drawing.verify_draw(db.session, draw).ok
         db.session.expunge_all()
         return list(draws)
 

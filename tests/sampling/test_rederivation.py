@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from riskreg.controls.models import Control
 from riskreg.extensions import db
-from riskreg.sampling import importing, rederive, services
+from riskreg.sampling import drawing, importing, lookups, planning, rederive
 from riskreg.sampling.models import PopulationItem, SampleDraw, SampleItem
 from tests.conftest import login
 from tests.sampling import rederive_reference as ref
@@ -80,7 +80,7 @@ def _rederive(rows: list[dict[str, str]], description: dict[str, Any]) -> list[s
 
 def _stored(app: Flask, control_id: int) -> list[str]:
     with app.app_context():
-        draw = services.current_draw(db.session, db.session.get_one(Control, control_id))
+        draw = lookups.current_draw(db.session, db.session.get_one(Control, control_id))
         assert draw is not None
         return list(db.session.scalars(
             select(PopulationItem.record_key)
@@ -153,9 +153,9 @@ def _import_and_draw(app: Flask, world: World, check_type: str, data: bytes, pla
             db.session, control, io.BytesIO(data), "p.csv", actor=world.user("granskare"),
             now=NOW, period_start=date(2025, 1, 1), period_end=date(2025, 6, 30),
         )
-        services.plan_sample(db.session, control, actor=world.user("granskare"), now=NOW,
+        planning.plan_sample(db.session, control, actor=world.user("granskare"), now=NOW,
                              **plan)
-        services.draw_sample(db.session, control, selection_method=method, seed=SEED,
+        drawing.draw_sample(db.session, control, selection_method=method, seed=SEED,
                              actor=world.user("granskare"), now=NOW, **draw)
         db.session.commit()
 

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, item_results, planning
 from riskreg.sampling.checktypes import attributes_for
+from riskreg.sampling.evaluation import evaluate
 from riskreg.sampling.models import SampleDraw, SamplePlan
 from tests.conftest import login
 from tests.sampling.conftest import NOW, World, csv_bytes
@@ -50,7 +51,7 @@ def _record_all(world: World, draw: SampleDraw, deviating: set[str]) -> None:
         results = dict.fromkeys(attributes, "ok")
         if bad:
             results[attributes[0]] = "deviation"
-        services.record_result(
+        item_results.record_result(
             db.session, item, attribute_results=results, overall="deviation" if bad else "ok",
             actor=world.user("granskare"), now=NOW,
             deviation_description="Saknas." if bad else "",
@@ -103,7 +104,7 @@ def test_a_typed_size_that_contradicts_the_population_is_refused(
         _import_referrals(world, 300)
         db.session.commit()
         with pytest.raises(ServiceError, match="har 300 poster; angiven storlek 30"):
-            services.plan_sample(
+            planning.plan_sample(
                 db.session, world.control("referrals"), method="attribute",
                 actor=world.user("granskare"), now=NOW, confidence=Decimal("0.95"),
                 tolerable_rate=Decimal("0.05"), population_size=30,
@@ -124,13 +125,13 @@ def test_a_typed_size_that_contradicts_the_population_is_refused(
 
 def test_a_plan_made_before_the_import_must_be_made_again(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     control = world.control("referrals")
-    services.plan_sample(
+    planning.plan_sample(
         db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
         confidence=Decimal("0.95"), tolerable_rate=Decimal("0.05"),
     )
     _import_referrals(world, 40)
     with pytest.raises(ServiceError, match="Planera urvalet igen"):
-        services.draw_sample(
+        drawing.draw_sample(
             db.session, control, selection_method="simple_random", seed="s",
             actor=world.user("granskare"), now=NOW,
         )
@@ -145,19 +146,19 @@ def test_census_with_no_deviations_is_supported(app: Flask, world: World) -> Non
     with app.app_context():
         control = world.control("referrals")
         _import_referrals(world, 40)
-        plan = services.plan_sample(
+        plan = planning.plan_sample(
             db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
             confidence=Decimal("0.95"), tolerable_rate=Decimal("0.05"),
             expected_rate=Decimal("0.04"),
         )
         assert (plan.sample_size, plan.allowed_deviations) == (40, 1)
-        draw = services.draw_sample(
+        draw = drawing.draw_sample(
             db.session, control, selection_method="simple_random", seed="census",
             actor=world.user("granskare"), now=NOW,
         )
         assert draw.sample_size == 40
         _record_all(world, draw, set())
-        evaluation = services.evaluate(db.session, control)
+        evaluation = evaluate(db.session, control)
         assert evaluation.method == "census" and evaluation.within_tolerable
         assert "Totalgranskning" in evaluation.method_description
         db.session.commit()
@@ -175,16 +176,16 @@ def test_census_with_deviations_at_the_tolerable_rate_is_not_supported(
 ) -> None:
     control = world.control("referrals")
     _import_referrals(world, 40)
-    services.plan_sample(
+    planning.plan_sample(
         db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
         confidence=Decimal("0.95"), tolerable_rate=Decimal("0.05"), expected_rate=Decimal("0.04"),
     )
-    draw = services.draw_sample(
+    draw = drawing.draw_sample(
         db.session, control, selection_method="simple_random", seed="census",
         actor=world.user("granskare"), now=NOW,
     )
     _record_all(world, draw, {"R0003", "R0017"})  # 2 of 40 = 5 %, not below T
-    evaluation = services.evaluate(db.session, control)
+    evaluation = evaluate(db.session, control)
     assert evaluation.method == "census" and evaluation.within_tolerable is False
     assert evaluation.attribute.upper_deviation_count == 2
 
@@ -203,7 +204,7 @@ def _import_payments(world: World, amounts: list[str]) -> None:
 def test_mus_on_a_small_book_value_answers_in_swedish(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     _import_payments(world, ["0,04", "0,03", "0,03"])  # 10 öre in all
     with pytest.raises(ServiceError) as refused:
-        services.plan_sample(
+        planning.plan_sample(
             db.session, world.control("payments"), method="mus", actor=world.user("granskare"),
             now=NOW, confidence=Decimal("0.95"), tolerable_misstatement_ore=1,
         )
@@ -216,12 +217,12 @@ def test_mus_on_a_small_book_value_answers_in_swedish(ctx, world: World) -> None
 def test_mus_uses_the_real_book_value(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     _import_payments(world, ["1 000,00", "2 000,00", "3 000,00"])
     with pytest.raises(ServiceError, match="bokförda värde är 6\xa0000,00\xa0kr; angivet värde"):
-        services.plan_sample(
+        planning.plan_sample(
             db.session, world.control("payments"), method="mus", actor=world.user("granskare"),
             now=NOW, confidence=Decimal("0.95"), book_value_ore=60_000_000,
             tolerable_misstatement_ore=50_000,
         )
-    plan = services.plan_sample(
+    plan = planning.plan_sample(
         db.session, world.control("payments"), method="mus", actor=world.user("granskare"),
         now=NOW, confidence=Decimal("0.95"), tolerable_misstatement_ore=50_000,
     )
@@ -261,18 +262,18 @@ def test_stratified_evaluation_with_worked_numbers(app: Flask, world: World) -> 
             actor=world.user("granskare"), now=NOW, period_start=date(2025, 1, 1),
             period_end=date(2025, 6, 30),
         )
-        services.plan_sample(
+        planning.plan_sample(
             db.session, control, method="attribute", actor=world.user("granskare"), now=NOW,
             confidence=Decimal("0.90"), tolerable_rate=Decimal("0.10"),
         )
-        draw = services.draw_sample(
+        draw = drawing.draw_sample(
             db.session, control, selection_method="stratified", seed="skikt",
             actor=world.user("granskare"), now=NOW,
             strata_sizes={"avslutade": 10, "övriga": 12},
         )
         leavers = [i.population_item.record_key for i in draw.items if i.stratum == "avslutade"]
         _record_all(world, draw, set(leavers[:2]))
-        evaluation = services.evaluate(db.session, control)
+        evaluation = evaluate(db.session, control)
         db.session.commit()
 
     def d_upper(population: int, n: int, k: int, risk: float) -> int:

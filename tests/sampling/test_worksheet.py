@@ -13,7 +13,7 @@ from sqlalchemy import select
 from riskreg.audit.models import AuditEntry
 from riskreg.controls.models import ControlStatus, Deviation
 from riskreg.extensions import db
-from riskreg.sampling import importing, services
+from riskreg.sampling import drawing, importing, item_results, planning
 from riskreg.sampling.models import SampleDraw, SampleItem
 from tests.conftest import login
 from tests.sampling.conftest import NOW, World, csv_bytes
@@ -32,10 +32,10 @@ def _sample(app: Flask, world: World, size: int = 8) -> tuple[int, list[int]]:
                                   "Prioritet"], rows)),
             "r.csv", actor=actor, now=NOW,
         )
-        services.plan_sample(db.session, control, method="non_statistical", actor=actor,
+        planning.plan_sample(db.session, control, method="non_statistical", actor=actor,
                              now=NOW, sample_size=size,
                              justification="Bedömningsurval för test.")
-        draw = services.draw_sample(db.session, control, selection_method="simple_random",
+        draw = drawing.draw_sample(db.session, control, selection_method="simple_random",
                                     seed="s", actor=actor, now=NOW)
         db.session.commit()
         return control.id, [item.id for item in draw.items]
@@ -112,7 +112,7 @@ def test_a_stale_row_saves_nothing_and_is_listed_as_a_conflict(
     data = _form(app, ids) | {"select": [str(i) for i in ids[:4]], "selected_ok": "1"}
     with app.app_context():  # someone saves item 3 in its detail form meanwhile
         item = db.session.get(SampleItem, ids[2])
-        services.record_result(
+        item_results.record_result(
             db.session, item, attribute_results=dict.fromkeys(
                 list(_attribute_names(item)), "not_assessable"),
             overall="not_assessable", actor=world.user("granskare"), now=NOW,

@@ -319,14 +319,14 @@ def draw_url(app: Flask) -> str:
 def stratified_draw_values(app: Flask) -> dict[str, FormValue]:
     """A stratified draw again: every stratum (the draw page's stratum-0, -1, … in name order)
     asks for as many items as the plan, or all it has."""
-    from riskreg.sampling import importing, services
+    from riskreg.sampling import importing, lookups
 
     with app.app_context():
         control = _reopened(PASSCARDS)
         population = importing.current_population(db.session, control)
-        plan = services.current_plan(db.session, control)
+        plan = lookups.current_plan(db.session, control)
         assert population is not None and plan is not None
-        counts = {k: v for k, v in services.stratum_counts(db.session, population).items() if k}
+        counts = {k: v for k, v in lookups.stratum_counts(db.session, population).items() if k}
         assert len(counts) >= 2
         values: dict[str, FormValue] = {
             "selection_method": "stratified",
