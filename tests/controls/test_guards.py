@@ -25,6 +25,7 @@ from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.reminders.notifications import notifications_for
 from riskreg.risks.models import Risk
+from riskreg.storage import check_storage
 from riskreg.uploads import check_upload
 from tests.conftest import login
 
@@ -185,3 +186,26 @@ def test_evidence_cannot_be_added_to_a_verified_action(world, tmp_path) -> None:
             db.session, action, upload, storage=tmp_path, actor=users["ce"], now=NOW
         )
     assert action.evidence == []
+
+
+def test_an_answer_file_is_no_orphan_for_the_storage_check(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    users, units, control = world
+    action = _submitted_with_answered_action(users, units, control)
+    upload = check_upload(
+        FileStorage(io.BytesIO(b"Faktura 2025-117\n"), filename="faktura.txt"),
+        allowed={"txt"},
+        max_bytes=10_000,
+    )
+    with upload:
+        stored = attach_action_evidence(
+            db.session, action, upload, storage=tmp_path / "evidence", actor=users["ce"], now=NOW
+        )
+    db.session.commit()
+    assert (tmp_path / "evidence" / stored.stored_name).read_bytes() == b"Faktura 2025-117\n"
+    report = check_storage(
+        db.session,
+        reports_dir=tmp_path / "reports",
+        evidence_dir=tmp_path / "evidence",
+        now=datetime(2099, 1, 1, tzinfo=UTC),
+    )
+    assert report.orphans == () and report.missing == ()
