@@ -142,3 +142,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for feature in FEATURES:
         app.register_blueprint(importlib.import_module(f"riskreg.{feature}.views").bp)
+    # Single sign-on: its routes and session check exist only when OIDC_ISSUER is set.
+    from riskreg.sso.views import init_app as init_sso
+
+    init_sso(app)

@@ -85,6 +85,28 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CHECKPOINT_DIR": None,
     "AUDIT_CHECKPOINT_EMAILS": None,
     "AUDIT_CHECKPOINT_WITH_REMINDERS": True,
+    # Single sign-on with OpenID Connect (riskreg/sso, docs/deploy.md). Off while OIDC_ISSUER
+    # is None: the login page and everything else stay as they are.
+    "OIDC_ISSUER": None,  # e.g. https://login.microsoftonline.com/<tenant>/v2.0
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,
+    "OIDC_SCOPE": "openid profile email offline_access",
+    # Groups -> roles and units: a JSON object, or the path of a JSON file (riskreg/sso/mapping.py).
+    "OIDC_GROUP_MAPPING": None,
+    # The claim that becomes the username (Entra ID: the UPN, anna.svensson@region.se).
+    "OIDC_USERNAME_CLAIM": "preferred_username",
+    # How often a signed-on session asks the IdP (refresh token) whether the user may still
+    # sign in; a refusal ends the session at that request.
+    "OIDC_RECHECK_SECONDS": 300,
+    # Clock difference tolerated when checking the ID token's exp/iat.
+    "OIDC_CLOCK_SKEW_SECONDS": 60,
+    # The redirect URI registered at the IdP; None: this site's /sso/callback.
+    "OIDC_REDIRECT_URI": None,
+    "OIDC_HTTP_TIMEOUT_SECONDS": 10,
+    # False: no password login, except for the break-glass administrators (comma-separated
+    # usernames of local admin accounts) for when the IdP is down.
+    "LOCAL_LOGIN": True,
+    "BREAK_GLASS_USERS": "",
 }
 
 # Short names used in the environment that map to Flask/extension keys.

@@ -32,6 +32,7 @@ import io
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from flask import Response, stream_with_context
@@ -94,13 +95,17 @@ def xlsx_safe_text(text: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", text)
 
 
-def _csv_value(value: Any, delimiter: str) -> Any:
+def _csv_value(value: Any, delimiter: str, decimal: str = ",") -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bool):
         return "ja" if value else "nej"
+    if isinstance(value, Decimal | float) and decimal != ".":
+        # Swedish Excel reads "12,5" as a number and "12.5" as text (or a date). The cell is
+        # quoted by QUOTE_NONNUMERIC, which Excel still reads as a number.
+        return format(value, "f" if isinstance(value, Decimal) else "").replace(".", decimal)
     return neutralise_cell(value, delimiter=delimiter) if isinstance(value, str) else value
 
 
@@ -121,13 +126,16 @@ def iter_csv(
     *,
     delimiter: str = ";",
     bom: bool = True,
+    decimal: str = ",",
 ) -> Iterator[str]:
     """CSV text, one row at a time (constant memory), every text cell quoted and neutralised.
 
-    Defaults suit Swedish Excel: ``;`` as separator and a UTF-8 byte-order mark, so that
-    double-clicking the file shows åäö and columns correctly. Line ends are CRLF. Every text
-    is quoted (numbers are not), and neutralised for both separators (neutralise_cell), so
-    the file is safe whether it is opened with ``;`` or with ``,``.
+    Defaults suit Swedish Excel: ``;`` as separator, a UTF-8 byte-order mark, so that
+    double-clicking the file shows åäö and columns correctly, and a decimal comma
+    (``decimal``) for Decimal and float values. Dates are ISO (2025-08-15), which every Excel
+    reads as a date. Line ends are CRLF. Every text is quoted (integers are not), and
+    neutralised for both separators (neutralise_cell), so the file is safe whether it is
+    opened with ``;`` or with ``,``.
     """
     line = _Line()
     writer = csv.writer(
@@ -137,14 +145,20 @@ def iter_csv(
     yield ("\ufeff" if bom else "") + line.text
     for row in rows:
         line.text = ""
-        writer.writerow([_csv_value(v, delimiter) for v in row])
+        writer.writerow([_csv_value(v, delimiter, decimal) for v in row])
         yield line.text
 
 
 def csv_response(
     header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str, **options: Any
 ) -> Response:
-    """A streamed CSV download (see :func:`iter_csv`). Rows may be a lazy query."""
+    """A streamed CSV download (see :func:`iter_csv`). Rows may be a lazy query.
+
+    The decimal sign follows the reader's language (comma in Swedish, point in English)
+    unless ``decimal`` is given; the caller translates the headings.
+    """
+    if "decimal" not in options:
+        options["decimal"] = _decimal_sign()
     body = (chunk.encode("utf-8") for chunk in iter_csv(header, rows, **options))
     return Response(
         stream_with_context(body),
@@ -230,6 +244,16 @@ def _xlsx_value(worksheet: Any, value: Any) -> Any:
         cell.number_format = "yyyy-mm-dd"
         return cell
     return value
+
+
+def _decimal_sign() -> str:
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    if not has_request_context():
+        return ","
+    locale = get_locale()
+    return "." if locale is not None and locale.language == "en" else ","
 
 
 def _attachment(filename: str) -> str:

@@ -8,3 +8,4 @@ from riskreg.reminders import models as reminders_models  # noqa: F401
 from riskreg.reports import models as reports_models  # noqa: F401
 from riskreg.risks import models as risks_models  # noqa: F401
 from riskreg.sampling import models as sampling_models  # noqa: F401
+from riskreg.sso import models as sso_models  # noqa: F401

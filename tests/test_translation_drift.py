@@ -35,6 +35,9 @@ SYNONYMS: frozenset[frozenset[str]] = frozenset(
     {
         # "Post" (a sampled item) and "Ärende" (what a reminder is about) are both an item.
         frozenset({"Post", "Ärende"}),
+        # English colour words have one form; Swedish "gul"/"gula", "röd"/"röda" two.
+        frozenset({"%(num)s gul", "%(num)s gula"}),
+        frozenset({"%(num)s röd", "%(num)s röda"}),
     }
 )
 

@@ -81,6 +81,9 @@ class User(UserMixin, Base):
     locale: Mapped[str] = mapped_column(String(5), default="sv")
     # Bumped on password change so every other session of the user is logged out.
     session_epoch: Mapped[int] = mapped_column(default=1)
+    # The identity provider's stable subject ("sub") for users who sign on through it
+    # (riskreg/sso); None for local accounts.
+    sso_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     version: Mapped[int] = mapped_column(default=1)
 

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
@@ -16,6 +25,8 @@ from riskreg.auth.throttle import Refusal, throttle
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.permissions import requires
+from riskreg.sso.services import is_break_glass, password_login_allowed
+from riskreg.sso.views import break_glass_users, logout_redirect
 from riskreg.web import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -29,13 +40,24 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         username = form.username.data or ""
+        if not password_login_allowed(
+            username, local_login=current_app.config["LOCAL_LOGIN"], break_glass=break_glass_users()
+        ):
+            # Passwords are off (single sign-on only) and this is no break-glass account.
+            flash(_("Inloggning med lösenord är avstängd. Logga in med regionens konto."), "danger")
+            return render_template("auth/login.html", form=form, **_login_page())
         limits = throttle()
         refusal = limits.refusal(username, request.remote_addr)
         if refusal is not None:
             # Refused before the password is looked at: right or wrong, the answer is the same.
-            page = render_template("auth/login.html", form=form, refusal=_refusal_text(refusal))
+            page = render_template(
+                "auth/login.html", form=form, refusal=_refusal_text(refusal), **_login_page()
+            )
             return page, 429, {"Retry-After": str(refusal.retry_after)}
         user = authenticate(db.session(), username, form.password.data or "")
+        if user is not None and not current_app.config["LOCAL_LOGIN"]:
+            # Right password, but only a local administrator may still use one.
+            user = user if is_break_glass(user, break_glass_users()) else None
         if user is None:
             if limits.failed(username, request.remote_addr):
                 _record_lockout(username)
@@ -51,7 +73,15 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             login_user(user)
             session["locale"] = user.locale
             return redirect(safe_next(form.next.data) or url_for("dashboard.index"))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, **_login_page())
+
+
+def _login_page() -> dict[str, object]:
+    """What the login page offers: the single sign-on button, the password form, or both."""
+    return {
+        "sso_enabled": bool(current_app.config.get("OIDC_ISSUER")),
+        "local_login": bool(current_app.config["LOCAL_LOGIN"]),
+    }
 
 
 def _refusal_text(refusal: Refusal) -> str:
@@ -92,6 +122,8 @@ def logout() -> Response:
     # (an administrator editing the user would see a false conflict); the trail gets a
     # "logout" entry instead of an anonymous epoch change.
     user_id = current_user.id
+    # Signed on through the IdP: end that session there too (RP-initiated logout).
+    idp_logout = logout_redirect(user_id)
     db.session.execute(
         update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
     )
@@ -100,7 +132,7 @@ def logout() -> Response:
     logout_user()
     session.clear()
     flash(_("Du är utloggad."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(idp_logout or url_for("auth.login"))
 
 
 @bp.route("/language", methods=["POST"])
@@ -118,6 +150,10 @@ def language() -> Response:
 @bp.route("/account/password", methods=["GET", "POST"])
 @requires(permissions.is_authenticated)
 def change_password() -> str | Response:
+    if current_user.sso_subject is not None:
+        # Signed on through the region's IdP: there is no riskreg password to change.
+        flash(_("Ditt lösenord hanteras i regionens inloggning, inte i riskreg."), "info")
+        return redirect(url_for("dashboard.index"))
     form = PasswordChangeForm()
     if form.validate_on_submit():
         if not verify_password(current_user.password_hash, form.current_password.data or ""):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskreg.auth.models import Unit, User
 from riskreg.db import Base, now_utc
+from riskreg.glossary import ACTION_STATES, CONTROL_STATES
 from riskreg.i18n import N_
 from riskreg.risks.models import Risk
 
@@ -42,12 +43,9 @@ class ControlStatus(StrEnum):
     APPROVED = "approved"
 
 
-CONTROL_STATUS_TITLES = {
-    ControlStatus.PLANNED: N_("Planerad"),
-    ControlStatus.IN_PROGRESS: N_("Pågår"),
-    ControlStatus.READY_FOR_REVIEW: N_("Klar för granskning"),
-    ControlStatus.APPROVED: N_("Godkänd"),
-}
+# The words are the glossary's (riskreg.glossary), so every page, report and the audit trail
+# name a state alike.
+CONTROL_STATUS_TITLES = {status: CONTROL_STATES[status.value] for status in ControlStatus}
 
 
 class ActionStatus(StrEnum):
@@ -56,11 +54,7 @@ class ActionStatus(StrEnum):
     VERIFIED = "verified"
 
 
-ACTION_STATUS_TITLES = {
-    ActionStatus.OPEN: N_("Öppen"),
-    ActionStatus.ANSWERED: N_("Besvarad"),
-    ActionStatus.VERIFIED: N_("Verifierad"),
-}
+ACTION_STATUS_TITLES = {status: ACTION_STATES[status.value] for status in ActionStatus}
 
 
 control_controllers = Table(

@@ -18,7 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from riskreg.auth.models import Unit, User
+from riskreg import permissions
+from riskreg.auth.models import Role, Unit, User
 from riskreg.controls.models import (
     ACTION_STATUS_TITLES,
     CONTROL_STATUS_TITLES,
@@ -27,7 +28,10 @@ from riskreg.controls.models import (
     Control,
     ControlStatus,
 )
+from riskreg.i18n import N_
+from riskreg.plans.models import Plan, PlanStatus
 from riskreg.reminders.paths import action_path, control_path, short_title
+from riskreg.reports.models import Report, ReportKind, ReportState
 
 DUE_SOON_DAYS = 14
 
@@ -176,4 +180,207 @@ def unit_status_counts(
             if uid in units
         ),
         key=lambda c: (-c.overdue, -c.due_soon, c.code),
+    )
+
+
+# --- the task list: what waits for this user, in the order they should take it ---------------
+
+#: Task groups in the order "Mitt arbete" shows them: approving first (an approver's desk
+#: starts with what waits for their approval), then signing, co-signing, verifying, answering.
+TASK_GROUPS: dict[str, str] = {
+    "approve": N_("Att godkänna"),
+    "sign": N_("Att signera"),
+    "cosign": N_("Att medsignera"),
+    "verify": N_("Att verifiera"),
+    "answer": N_("Att besvara"),
+}
+
+#: Why each task is on the user's desk (shown under its title).
+TASK_REASONS: dict[str, str] = {
+    "approve": N_("Granskningen är klar för granskning och väntar på ditt godkännande."),
+    "sign": N_("Granskningen är godkänd och väntar på din signatur som granskare."),
+    "cosign": N_("Rapporten är signerad och väntar på din medsignatur."),
+    "cosign_followup": N_(
+        "Uppföljningen är signerad av samordnaren och väntar på din medsignatur."
+    ),
+    "verify": N_("Ansvarig enhet har besvarat åtgärden; verifiera att den är genomförd."),
+    "answer": N_("Åtgärden är din enhets; beskriv vad som är gjort."),
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    group: str  # a key of TASK_GROUPS
+    reason: str  # a key of TASK_REASONS
+    title: str
+    url_path: str
+    unit_code: str
+    due_date: dt.date | None
+    days_left: int | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left is not None and self.days_left < 0
+
+
+def _days(due: dt.date | None, today: dt.date) -> int | None:
+    return None if due is None else (due - today).days
+
+
+def my_tasks(session: Session, user: User, *, today: dt.date) -> list[Task]:
+    """What waits for ``user`` to act, grouped in TASK_GROUPS order, each group by due date.
+
+    SQL narrows each group to the rows the permission predicates can accept (status, role,
+    assignment, unit scope); the predicate in riskreg.permissions then decides each row, so
+    this list never offers a task the page behind its link would refuse.
+    """
+    scope = sorted(user.scoped_unit_ids())
+    tasks: list[Task] = []
+    assigned = Control.controllers.any(User.id == user.id)
+
+    def control_task(group: str, control: Control, reason: str | None = None) -> Task:
+        return Task(
+            group,
+            reason or group,
+            short_title(control.title),
+            control_path(control.id),
+            control.responsible_unit.code,
+            control.deadline,
+            _days(control.deadline, today),
+        )
+
+    # Att godkänna: ready for review, of the approver's units, not their own work.
+    if user.role == Role.APPROVER and scope:
+        for control in session.scalars(
+            select(Control).where(
+                Control.status == ControlStatus.READY_FOR_REVIEW.value,
+                Control.responsible_unit_id.in_(scope),
+                ~assigned,
+            )
+        ):
+            if permissions.can_approve_control(user, control):
+                tasks.append(control_task("approve", control))
+
+    # Att signera: approved controls of this controller without a report for the approval.
+    if user.role == Role.CONTROLLER:
+        reported = (
+            select(Report.id)
+            .where(
+                Report.control_id == Control.id,
+                Report.subject_approved_at == Control.approved_at,
+            )
+            .exists()
+        )
+        for control in session.scalars(
+            select(Control).where(
+                Control.status == ControlStatus.APPROVED.value, assigned, ~reported
+            )
+        ):
+            if permissions.can_sign_review(user, control):
+                tasks.append(control_task("sign", control))
+
+    # Att medsignera: certified reports naming this user as co-signer.
+    for report in session.scalars(
+        select(Report)
+        .where(Report.state == ReportState.CERTIFIED.value, Report.cosigner_id == user.id)
+        .order_by(Report.certified_at)
+    ):
+        if report.kind == ReportKind.REVIEW and report.control is not None:
+            control = report.control
+            still_current = (
+                control.status == ControlStatus.APPROVED
+                and control.approved_at == report.subject_approved_at
+            )
+            if still_current and permissions.can_cosign_review(user, control):
+                tasks.append(control_task("cosign", control))
+        elif (
+            report.kind == ReportKind.FOLLOWUP
+            and report.plan is not None
+            and permissions.can_cosign_followup(user)
+        ):
+            tasks.append(
+                Task(
+                    "cosign",
+                    "cosign_followup",
+                    f"{report.plan.organisation.name} {report.plan.year}",
+                    f"/reports/plans/{report.plan.id}/followup",
+                    "",
+                    None,
+                    None,
+                )
+            )
+
+    def action_task(group: str, action: Action) -> Task:
+        return Task(
+            group,
+            group,
+            short_title(action.description),
+            action_path(action.id),
+            action.owner_unit.code,
+            action.due_date,
+            _days(action.due_date, today),
+        )
+
+    # Att verifiera: answered actions of the controls this user is assigned to.
+    for action in session.scalars(
+        select(Action)
+        .join(Control, Control.id == Action.control_id)
+        .where(Action.status == ActionStatus.ANSWERED.value, assigned)
+    ):
+        if permissions.can_verify_action(user, action):
+            tasks.append(action_task("verify", action))
+
+    # Att besvara: open actions owned by the user's units.
+    if scope:
+        for action in session.scalars(
+            select(Action).where(
+                Action.status == ActionStatus.OPEN.value, Action.owner_unit_id.in_(scope)
+            )
+        ):
+            if permissions.can_answer_action(user, action):
+                tasks.append(action_task("answer", action))
+
+    order = {group: n for n, group in enumerate(TASK_GROUPS)}
+    tasks.sort(
+        key=lambda t: (order[t.group], t.due_date is None, t.due_date or today, t.title)
+    )
+    return tasks
+
+
+def task_count(session: Session, user: User, *, today: dt.date) -> int:
+    """How many tasks wait for the user (the menu badge)."""
+    return len(my_tasks(session, user, today=today))
+
+
+# --- the dashboard's plan -----------------------------------------------------------------------
+
+
+def plan_years(session: Session) -> list[int]:
+    """Every year that has a plan, newest first (the dashboard's year selector)."""
+    return list(session.scalars(select(Plan.year).distinct().order_by(Plan.year.desc())))
+
+
+def dashboard_plan(session: Session, *, year: int | None, today: dt.date) -> Plan | None:
+    """The plan the overview shows: of ``year`` (or the current one), the adopted plan first.
+
+    A draft for next year must not replace everyone's overview of the plan in force (issue
+    14): without a chosen year the overview shows this year's adopted plan, else the newest
+    adopted plan of an earlier year, and only when nothing is adopted the newest plan at all.
+    Within a year an adopted plan comes before a draft.
+    """
+    adopted_first = case((Plan.status == PlanStatus.ADOPTED.value, 0), else_=1)
+    if year is not None:
+        return session.scalar(
+            select(Plan).where(Plan.year == year).order_by(adopted_first, Plan.id.desc()).limit(1)
+        )
+    adopted = session.scalar(
+        select(Plan)
+        .where(Plan.status == PlanStatus.ADOPTED.value, Plan.year <= today.year)
+        .order_by(Plan.year.desc(), Plan.id.desc())
+        .limit(1)
+    )
+    if adopted is not None:
+        return adopted
+    return session.scalar(
+        select(Plan).order_by(adopted_first, Plan.year.desc(), Plan.id.desc()).limit(1)
     )

@@ -31,7 +31,7 @@ from openpyxl.utils import get_column_letter
 from riskreg.exports import FORMULA_START, neutralise_cell, xlsx_safe_text
 from riskreg.plans.plan_file import COLUMN_LABELS, COLUMNS, SECTION_TITLES, PlanRow
 
-__all__ = ["neutralise_formula", "plan_rows_to_csv", "plan_rows_to_xlsx"]
+__all__ = ["neutralise_formula", "plan_excel_csv_rows", "plan_rows_to_csv", "plan_rows_to_xlsx"]
 
 _FORMULA_START: Final = FORMULA_START  # shared with every export: riskreg/exports.py
 #: Column widths (characters) chosen for the real plan's texts on an A4-landscape print.
@@ -73,6 +73,33 @@ def plan_rows_to_csv(rows: Iterable[PlanRow]) -> str:
     for row in rows:
         writer.writerow(_csv_values(row))
     return buffer.getvalue()
+
+
+def plan_excel_csv_rows(
+    rows: Iterable[PlanRow], *, english: bool = False
+) -> tuple[list[str], list[list[object]]]:
+    """Heading and rows of the plan's CSV for people (exports.csv_response writes it with a
+    BOM, ``;`` and CRLF, as Swedish Excel opens it): Swedish headings and section titles as
+    in the XLSX, or in an English session the shipped file's column names and section keys.
+    Either way riskreg's importer reads the file back. The byte-identical record format is
+    :func:`plan_rows_to_csv`."""
+    header = list(COLUMNS) if english else [COLUMN_LABELS[key] for key in COLUMNS]
+    body: list[list[object]] = [
+        [
+            row.section if english else SECTION_TITLES[row.section],
+            row.title,
+            row.review_area,
+            row.regulation,
+            row.method,
+            row.probability,
+            row.consequence,
+            row.risk_value,
+            row.deadline,
+            row.responsible_code,
+        ]
+        for row in rows
+    ]
+    return header, body
 
 
 def plan_rows_to_xlsx(rows: Iterable[PlanRow]) -> bytes:

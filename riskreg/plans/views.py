@@ -11,6 +11,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from werkzeug.wrappers import Response as WResponse
 from riskreg import permissions
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.exports import csv_response
 from riskreg.extensions import db
 from riskreg.permissions import require, requires
 from riskreg.plans import exporter
@@ -155,6 +157,14 @@ def export(plan_id: int, fmt: str) -> Response:
     rows = plan_export_rows(plan)
     name = f"internkontrollplan-{plan.year}"
     if fmt == "csv":
+        # For people: opens cleanly in Swedish Excel (BOM, ";", headings in their language).
+        locale = get_locale()
+        header, body = exporter.plan_excel_csv_rows(
+            rows, english=locale is not None and locale.language == "en"
+        )
+        return csv_response(header, body, f"{name}.csv")
+    if fmt == "source.csv":
+        # The record format, byte for byte as the shipped plan file (checksums, diffs).
         return Response(
             exporter.plan_rows_to_csv(rows).encode("utf-8"),
             mimetype="text/csv; charset=utf-8",

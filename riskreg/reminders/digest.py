@@ -168,8 +168,8 @@ _TEXTS: Mapping[Locale, Mapping[str, str]] = {
     "sv": {
         "greeting": "Hej {name}!",
         "greeting_anon": "Hej!",
-        "intro": "Följande kontroller och åtgärder i riskreg behöver din uppmärksamhet:",
-        "control": "Kontroll",
+        "intro": "Följande granskningar och åtgärder i riskreg behöver din uppmärksamhet:",
+        "control": "Granskning",
         "action": "Åtgärd",
         "unit": "Ansvarig enhet",
         "due_in_days": "Sista dag {date}, om {n} dagar",
@@ -194,8 +194,8 @@ _TEXTS: Mapping[Locale, Mapping[str, str]] = {
     "en": {
         "greeting": "Hello {name},",
         "greeting_anon": "Hello,",
-        "intro": "The following controls and actions in riskreg need your attention:",
-        "control": "Control",
+        "intro": "The following reviews and actions in riskreg need your attention:",
+        "control": "Review",
         "action": "Action",
         "unit": "Responsible unit",
         "due_in_days": "Due {date}, in {n} days",

@@ -8,7 +8,7 @@ from wtforms.validators import AnyOf, Length, NumberRange, Optional, Regexp
 from riskreg.formtools import choices
 from riskreg.reminders.policy import MAX_DAYS
 
-KIND_LABELS = {"control": _l("Kontroll"), "action": _l("Åtgärd")}
+KIND_LABELS = {"control": _l("Granskning"), "action": _l("Åtgärd")}
 REASON_LABELS = {
     "assigned": _l("Ny åtgärd tilldelad"),
     "before": _l("Före sista dag"),

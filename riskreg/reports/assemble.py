@@ -51,6 +51,8 @@ from riskreg.controls.models import (
 from riskreg.controls.models import Action as ActionRow
 from riskreg.controls.models import ActionStatus as ActionRowStatus
 from riskreg.controls.models import Control as ControlRow
+from riskreg.glossary import plural_sv
+from riskreg.i18n import N_
 from riskreg.money import format_sek
 from riskreg.plans.models import SECTION_TITLES, Plan, Section
 from riskreg.reports import data
@@ -1118,15 +1120,21 @@ def _summary(rows: Sequence[data.FollowupRow]) -> tuple[str, ...]:
     lights = Counter(row.traffic_light for row in rows)
     opened = sum(r.actions_open for r in rows)
     closed = sum(r.actions_closed for r in rows)
+    # Swedish plurals ("1 gul och 7 röda"): the signed PDF is Swedish whoever makes it.
     return (
-        f"Planen har {len(rows)} kontroller: {lights[data.TrafficLight.GREEN]} gröna, "
-        f"{lights[data.TrafficLight.YELLOW]} gula och {lights[data.TrafficLight.RED]} röda.",
+        f"Planen har {plural_sv(len(rows), 'granskning', 'granskningar')}: "
+        f"{plural_sv(lights[data.TrafficLight.GREEN], 'grön', 'gröna')}, "
+        f"{plural_sv(lights[data.TrafficLight.YELLOW], 'gul', 'gula')} och "
+        f"{plural_sv(lights[data.TrafficLight.RED], 'röd', 'röda')}.",
         f"Avvikelser totalt: {sum(r.deviations for r in rows)}. "
-        f"Åtgärder: {opened} ännu inte verifierade, {closed} genomförda och verifierade.",
-        "Grön: godkänd utan avvikelser och utan öppna åtgärder. Gul: godkänd med avvikelser "
-        "inom tolerabel nivå eller med öppna åtgärder som inte är försenade, eller pågående "
-        "inom tidsplanen. Röd: avvikelser över tolerabel nivå, försenade åtgärder eller inte "
-        "klar efter sista dag.",
+        f"Åtgärder: {opened} ännu inte {'verifierad' if opened == 1 else 'verifierade'}, "
+        f"{closed} {'genomförd och verifierad' if closed == 1 else 'genomförda och verifierade'}.",
+        N_(
+            "Grön: godkänd utan avvikelser och utan öppna åtgärder. Gul: godkänd med avvikelser "
+            "inom tolerabel nivå eller med öppna åtgärder som inte är försenade, eller pågående "
+            "inom tidsplanen. Röd: avvikelser över tolerabel nivå, försenade åtgärder eller "
+            "inte klar efter sista dag."
+        ),
     )
 
 

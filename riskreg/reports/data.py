@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from riskreg.glossary import ACTION_STATES
+
 #: Where the public specification of the selection rules lives (in the source distribution).
 SPEC_LOCATION = "docs/sampling.md"
 __all__ = [
@@ -70,13 +72,13 @@ class ItemResult(StrEnum):
 class ActionStatus(StrEnum):
     """Where an action (åtgärd) stands. Only ``DONE`` counts as closed in the follow-up.
 
-    The words are the app's (``ACTION_STATUS_TITLES``): the owner answers, the controller
-    verifies.
+    The words are the glossary's (``riskreg.glossary.ACTION_STATES``), as in the app: the
+    owner answers, the controller verifies.
     """
 
-    NOT_STARTED = "Öppen"
-    IN_PROGRESS = "Besvarad"
-    DONE = "Verifierad"
+    NOT_STARTED = ACTION_STATES["open"]
+    IN_PROGRESS = ACTION_STATES["answered"]
+    DONE = ACTION_STATES["verified"]
 
     @property
     def is_open(self) -> bool:

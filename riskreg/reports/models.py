@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from riskreg.auth.models import User
 from riskreg.controls.models import Control
 from riskreg.db import Base, now_utc
+from riskreg.glossary import REPORT_STATES
 from riskreg.plans.models import Plan
 
 
@@ -45,10 +46,7 @@ class ReportState(StrEnum):
     SIGNED = "signed"
 
 
-REPORT_STATE_TITLES = {
-    ReportState.CERTIFIED: "Signerad av granskaren, väntar på medsignatur",
-    ReportState.SIGNED: "Signerad och medsignerad",
-}
+REPORT_STATE_TITLES = {state: REPORT_STATES[state.value] for state in ReportState}
 
 
 class Report(Base):

@@ -14,6 +14,8 @@ from typing import Any
 
 from reportlab.platypus import Flowable, PageBreak, Spacer, TableStyle
 
+from riskreg.glossary import CHECK_TYPE, OBJECT_TYPES, OBJECT_TYPES_PLURAL
+
 from ._graphics import HeatMapFlowable, TrafficLightFlowable
 from ._layout import (
     CONTENT_WIDTH,
@@ -197,10 +199,10 @@ def _risk_section(risk: Risk) -> list[Flowable]:
 
 def _control_section(control: Control) -> list[Flowable]:
     flow: list[Flowable] = [
-        para("2. Kontroll", "h1"),
+        para("2. Granskning", "h1"),
         kv_table(
             [
-                ("Kontrolltyp", control.check_type),
+                (CHECK_TYPE, control.check_type),
                 ("Ansvarig enhet", control.responsible_unit),
                 ("Granskare", control.controllers or "–"),
                 ("Granskning klar senast", fmt_date(control.deadline)),
@@ -376,7 +378,7 @@ def _evaluation_section(data: ReviewReport) -> list[Flowable]:
 
 
 _FOLLOWUP_HEADER = (
-    "Kontroll",
+    OBJECT_TYPES["control"],
     "Ansvarig enhet",
     "Risktal",
     "Trafikljus",
@@ -400,7 +402,7 @@ def build_followup_report(data: FollowupReport) -> bytes:
         para("Antal risker per kombination av sannolikhet och konsekvens.", "meta"),
         Spacer(1, 6),
         TaggedFigure(HeatMapFlowable(data.heat_map), _heat_map_alt(data)),
-        para("Kontroller", "h1"),
+        para(OBJECT_TYPES_PLURAL["control"], "h1"),
         _followup_table(data.rows),
         *_followup_actions(data),
     ]
@@ -500,7 +502,9 @@ def _followup_actions(data: FollowupReport) -> list[Flowable]:
     if not data.actions:
         return [*flow, para("Inga åtgärder är registrerade.")]
     rows: list[list[Any]] = [
-        header_cells(["Kontroll", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"])
+        header_cells(
+            [OBJECT_TYPES["control"], "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"]
+        )
     ]
     rows += [
         [

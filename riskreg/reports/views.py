@@ -133,7 +133,7 @@ class ReviewPanel:
     @property
     def state_title(self) -> str:
         if self.current is not None:
-            return REPORT_STATE_TITLES[self.current.state_enum]
+            return _(REPORT_STATE_TITLES[self.current.state_enum])
         if self.approved:
             return _("Godkänd, väntar på granskarens signatur")
         if self.superseded is not None:

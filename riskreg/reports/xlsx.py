@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from riskreg.glossary import OBJECT_TYPES
 from riskreg.reports.data import FollowupReport, TrafficLight
 
 __all__ = ["followup_xlsx", "safe_text"]
@@ -68,7 +69,7 @@ def followup_xlsx(report: FollowupReport) -> bytes:
         sheet,
         (
             "Avsnitt",
-            "Kontroll",
+            OBJECT_TYPES["control"],
             "Ansvarig enhet",
             "Risktal",
             "Klart senast",
@@ -113,7 +114,7 @@ def followup_xlsx(report: FollowupReport) -> bytes:
     actions = workbook.create_sheet("Åtgärder")
     _header(
         actions,
-        ("Kontroll", "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"),
+        (OBJECT_TYPES["control"], "Åtgärd", "Ansvarig enhet", "Klart senast", "Status"),
         (40, 50, 12, 13, 14),
     )
     for action in report.actions:

@@ -139,7 +139,7 @@ def test_the_audit_trail_reads_in_english_too(client: FlaskClient, demo: dict[st
     text = "\n".join(_trail_cells(client))
     # The approver's approval: a status change, its values and the approver, all in English.
     assert "Approved by: – → Göran Förvaltningschef" in text
-    assert "Status: Ready for approval → Approved" in text
+    assert "Status: Ready for approval – waiting for the approver → Approved" in text
     assert "Rebecka Revisor127.0.0.1" in text  # who: the auditor's own language change, by name
     assert "Klar för granskning" not in text and "Godkänd av" not in text
     assert not SNAKE_CASE.findall(re.sub(r"\S+@\S+|\S+\.(p12|csv|xlsx|pdf)\b", "", text))

@@ -53,7 +53,9 @@ def test_controller_runs_a_control_and_the_approver_approves_it(
     )
     page.get_by_role("button", name="Lämna för godkännande").click()
     expect(page.get_by_role("alert")).to_contain_text("lämnad för godkännande")
-    expect(page.get_by_test_id("control-status")).to_have_text("Klar för granskning")
+    expect(page.get_by_test_id("control-status")).to_have_text(
+        "Klar för granskning – väntar på godkännare"
+    )
     expect(page.get_by_test_id("conclusion")).to_have_text(
         "Inga väsentliga fel i de 60 utbetalningarna."
     )

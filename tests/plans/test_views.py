@@ -51,7 +51,7 @@ def test_plan_page_shows_both_sections_with_document_columns(
 def test_export_csv_from_the_web_equals_the_shipped_file(app: Flask, demo: dict[str, str]) -> None:
     client = app.test_client()
     login(client, "revisor", demo["revisor"])
-    response = client.get(f"/plans/{_plan_id(app)}/export.csv")
+    response = client.get(f"/plans/{_plan_id(app)}/export.source.csv")
     assert response.status_code == 200
     assert response.data == PLAN_FILE.read_bytes()
 

@@ -151,12 +151,12 @@ def test_swedish_digest_texts() -> None:
     out = render_digest(digest, base_url=BASE, today=TODAY)
     assert out.locale == "sv"
     assert out.subject == "riskreg: påminnelse om 5 ärenden (2 försenade)"
-    assert out.text.startswith("Hej CE funktionsbrevlåda!\n\nFöljande kontroller och åtgärder")
+    assert out.text.startswith("Hej CE funktionsbrevlåda!\n\nFöljande granskningar och åtgärder")
     assert "* [FÖRSENAD] Åtgärd: Åtgärd nr 1: rätta avtalsregistret\n" in out.text
     assert "  Ansvarig enhet: CE\n" in out.text
     assert "  Sista dag var 2025-09-25, 14 dagar sedan\n" in out.text
     assert "  Sista dag var 2025-10-08, 1 dag sedan\n" in out.text
-    assert "* Kontroll: Passerkort\n  Ansvarig enhet: CE\n  Sista dag i dag, 2025-10-09\n" in (
+    assert "* Granskning: Passerkort\n  Ansvarig enhet: CE\n  Sista dag i dag, 2025-10-09\n" in (
         out.text
     )
     assert "  Sista dag 2025-10-10, i morgon\n" in out.text
@@ -180,7 +180,7 @@ def test_english_digest_texts() -> None:
     )
     out = render_digest(digest, base_url=BASE, today=TODAY)
     assert out.subject == "riskreg: reminder about 2 items (1 overdue)"
-    assert out.text.startswith("Hello Anna Åström,\n\nThe following controls and actions")
+    assert out.text.startswith("Hello Anna Åström,\n\nThe following reviews and actions")
     assert "* [OVERDUE] Action: Åtgärd nr 1" in out.text
     assert "  Was due 2025-10-02, 7 days ago\n" in out.text
     assert "  Due 2025-10-12, in 3 days\n" in out.text

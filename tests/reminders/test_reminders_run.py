@@ -62,7 +62,7 @@ def test_first_run_sends_one_digest_per_recipient(
     assert anna.message["To"].addresses[0].display_name == "Anna Ekonom"
     text = anna.text()
     assert text.startswith("Hej Anna Ekonom!")
-    assert "Kontroll: Utbetalningar till privata vårdgivare 2025" in text
+    assert "Granskning: Utbetalningar till privata vårdgivare 2025" in text
     assert "Sista dag 2025-09-04, om 3 dagar" in text
     assert "Åtgärd: Återkräv felaktiga utbetalningar från vårdgivaren" in text
     assert "Sista dag 2025-09-15, om 14 dagar" in text

@@ -104,7 +104,7 @@ def test_my_work_for_controllers_admins_and_auditors(app: Flask, world: World) -
 
     auditor = client_for(app, "revisor").get("/reminders/my-work").get_data(as_text=True)
     assert work_items(auditor) == []
-    assert "Du och dina enheter har inga öppna kontroller eller åtgärder." in auditor
+    assert "Du och dina enheter har inga öppna granskningar eller åtgärder." in auditor
 
 
 def test_done_items_are_hidden_unless_asked_for(app: Flask, world: World) -> None:

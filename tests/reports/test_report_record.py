@@ -99,7 +99,7 @@ def _xlsx_row(client: FlaskClient, plan_id: int, title: str) -> dict[str, Any]:
     rows = list(sheet.iter_rows(values_only=True))
     header = rows[0]
     for row in rows[1:]:
-        if row[header.index("Kontroll")] == title:
+        if row[header.index("Granskning")] == title:
             return dict(zip(header, row, strict=True))
     raise AssertionError(f"{title} is not in the follow-up workbook")
 
@@ -299,7 +299,7 @@ def test_the_review_pdf_is_tagged_in_reading_order(
         "Granskningsrapport – intern kontroll",
         "Sammanfattning",
         "1. Risk och kontrollområde",
-        "2. Kontroll",
+        "2. Granskning",
     ]
     assert headings.index("5. Så återskapas urvalet") < headings.index("9. Slutsats")
     # Tables are tables: header cells with their scope, then the data cells.
