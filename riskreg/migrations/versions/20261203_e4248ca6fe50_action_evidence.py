@@ -1,7 +1,7 @@
 """action evidence
 
 Revision ID: e4248ca6fe50
-Revises: 5c5f7d2a0fff
+Revises: 4c218b6bb504
 Create Date: 2026-12-03 17:51:18.470375
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e4248ca6fe50'
-down_revision = '5c5f7d2a0fff'
+down_revision = '4c218b6bb504'
 branch_labels = None
 depends_on = None
 
