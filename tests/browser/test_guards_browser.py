@@ -127,7 +127,7 @@ def test_answer_with_evidence_then_approval_needs_a_reason_that_reaches_the_repo
     page.goto(control_url)
     page.get_by_label("Skäl att öppna igen").fill("Åtgärden är besvarad; ny bedömning.")
     page.get_by_role("button", name="Öppna igen").click()
-    expect(page.get_by_test_id("control-status")).to_have_text("Pågår")
+    expect(page.get_by_test_id("control-status")).to_contain_text("Pågår")
     _logout(page)
 
     _login(page, live_server, "granskare", demo["granskare"])
@@ -148,7 +148,7 @@ def test_answer_with_evidence_then_approval_needs_a_reason_that_reaches_the_repo
     expect(page.get_by_role("link", name="avtal.txt")).to_have_count(1)
     page.goto(control_url)
     page.get_by_role("button", name="Lämna för godkännande").click()
-    expect(page.get_by_test_id("control-status")).to_have_text("Klar för granskning")
+    expect(page.get_by_test_id("control-status")).to_contain_text("Klar för granskning")
     _logout(page)
 
     # Approval is refused while the answer is unverified ...
@@ -159,7 +159,7 @@ def test_answer_with_evidence_then_approval_needs_a_reason_that_reaches_the_repo
     expect(page.get_by_role("alert")).to_contain_text(
         f"Besvarade åtgärder som granskaren inte har verifierat: {action_id}"
     )
-    expect(page.get_by_test_id("control-status")).to_have_text("Klar för granskning")
+    expect(page.get_by_test_id("control-status")).to_contain_text("Klar för granskning")
     # ... and allowed with an explicit override and its reason.
     page.get_by_label("Godkänn ändå, trots att åtgärderna inte är verifierade").check()
     page.get_by_label("Skäl (krävs om du godkänner ändå)").fill(REASON)
