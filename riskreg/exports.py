@@ -38,7 +38,7 @@ from typing import Any, Final
 from flask import Response, stream_with_context
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 
 __all__ = [
@@ -222,11 +222,12 @@ def xlsx_response(
     )
 
 
-def _text_cell(worksheet: Any, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(worksheet, value=xlsx_safe_text(text))
+def _text_cell(worksheet: Any, text: str) -> Cell:
+    safe = xlsx_safe_text(text)
+    cell = WriteOnlyCell(worksheet, value=safe)
     # openpyxl would store "=..." as a formula and "#N/A" as an error value; text is text.
     cell.data_type = "s"
-    if cell.value.startswith(FORMULA_START):
+    if safe.startswith(FORMULA_START):
         cell.quotePrefix = True
     return cell
 
@@ -240,7 +241,8 @@ def _xlsx_value(worksheet: Any, value: Any) -> Any:
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
         return cell
     if isinstance(value, date):
-        cell = WriteOnlyCell(worksheet, value=value)
+        # openpyxl writes a date as a date; types-openpyxl's value type leaves it out
+        cell = WriteOnlyCell(worksheet, value=value)  # type: ignore[arg-type]
         cell.number_format = "yyyy-mm-dd"
         return cell
     return value

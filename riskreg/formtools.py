@@ -6,9 +6,12 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from wtforms.fields.choices import SelectChoice
+# SelectChoice is WTForms 3.3's; types-WTForms (3.2) does not know it yet.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
+
+T = TypeVar("T")
 
 
 def flash_errors(form: Any) -> None:
@@ -24,6 +27,14 @@ def flash_errors(form: Any) -> None:
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """Select options from (value, label) pairs; WTForms 3.3 deprecates bare tuples."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def required(data: T | None) -> T:
+    """A validated field's data where its validators (DataRequired, InputRequired) rule out
+    None; WTForms' stubs type every field's ``data`` as optional."""
+    if data is None:
+        raise ValueError("a required form field has no data; validate the form first")
+    return data
 
 
 def new_form_token() -> str:

@@ -12,9 +12,6 @@ Outside an application (scripts, some tests) the Swedish source is returned.
 
 from __future__ import annotations
 
-from flask import has_app_context
-from flask_babel import gettext
-
 
 def N_(message: str) -> str:
     return message
@@ -22,6 +19,12 @@ def N_(message: str) -> str:
 
 def gettext_now(message: str, **values: object) -> str:
     """A message for the reader: Swedish source, English from the catalogue in the app."""
+    # Flask is imported here, not at the top: framework-free modules (riskreg.tabular,
+    # riskreg.cellvalues) translate their messages with this too.
+    from flask import has_app_context
+
     if has_app_context():
+        from flask_babel import gettext
+
         return gettext(message, **values)
     return message % values if values else message

@@ -60,6 +60,8 @@ from decimal import Decimal
 from typing import IO, Final, Literal, NamedTuple, Protocol, Self
 
 from riskreg.cellvalues import Cell, parse_text
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -76,16 +78,22 @@ __all__ = [
 
 
 class TableError(Exception):
-    """A file-level problem, with a Swedish message meant for the end user.
+    """A file-level problem, with a message meant for the end user: Swedish source, translated
+    for the reader when raised inside the app (:func:`riskreg.i18n.gettext_now`).
 
     ``line`` is set when the problem sits at a known line/row of the file.  ``str(error)``
     includes it ("Rad 7: ..."), ``error.message`` does not.
     """
 
     def __init__(self, message: str, line: int | None = None) -> None:
+        # message: already translated for the reader (gettext_now), as every caller passes it
         self.message = message
         self.line = line
-        super().__init__(f"Rad {line}: {message}" if line is not None else message)
+        super().__init__(
+            _("Rad %(line)s: %(text)s", line=line, text=message)
+            if line is not None
+            else message
+        )
 
 
 class TableRow(NamedTuple):
@@ -140,21 +148,21 @@ _BOMS: Final = (
 )
 _BINARY_MAGIC: Final = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-     "Filen är i Excels gamla format (.xls) eller en lösenordsskyddad Excel-fil. "
-     "Öppna den i Excel och spara som Excel-arbetsbok (.xlsx) eller CSV."),
-    (b"\x89PNG\r\n\x1a\n", "Filen är en bild (PNG), inte en tabell."),
-    (b"\xff\xd8\xff", "Filen är en bild (JPEG), inte en tabell."),
-    (b"GIF8", "Filen är en bild (GIF), inte en tabell."),
-    (b"%PDF-", "Filen är en PDF, inte en tabell. Exportera tabellen som .xlsx eller CSV."),
-    (b"\x1f\x8b", "Filen är komprimerad (gzip). Packa upp den först."),
-    (b"7z\xbc\xaf\x27\x1c", "Filen är ett 7-Zip-arkiv, inte en tabell."),
-    (b"Rar!", "Filen är ett RAR-arkiv, inte en tabell."),
-    (b"{\\rtf", "Filen är ett RTF-dokument, inte en tabell."),
+     N_("Filen är i Excels gamla format (.xls) eller en lösenordsskyddad Excel-fil. "
+        "Öppna den i Excel och spara som Excel-arbetsbok (.xlsx) eller CSV.")),
+    (b"\x89PNG\r\n\x1a\n", N_("Filen är en bild (PNG), inte en tabell.")),
+    (b"\xff\xd8\xff", N_("Filen är en bild (JPEG), inte en tabell.")),
+    (b"GIF8", N_("Filen är en bild (GIF), inte en tabell.")),
+    (b"%PDF-", N_("Filen är en PDF, inte en tabell. Exportera tabellen som .xlsx eller CSV.")),
+    (b"\x1f\x8b", N_("Filen är komprimerad (gzip). Packa upp den först.")),
+    (b"7z\xbc\xaf\x27\x1c", N_("Filen är ett 7-Zip-arkiv, inte en tabell.")),
+    (b"Rar!", N_("Filen är ett RAR-arkiv, inte en tabell.")),
+    (b"{\\rtf", N_("Filen är ett RTF-dokument, inte en tabell.")),
 )
-_SUPPORTED_HINT: Final = "Tillåtna format är Excel-arbetsbok (.xlsx) och CSV."
+_SUPPORTED_HINT: Final = N_("Tillåtna format är Excel-arbetsbok (.xlsx) och CSV.")
 
 
-def cell_is_blank(value: Cell | None) -> bool:
+def cell_is_blank(value: Cell) -> bool:
     """True for an empty or whitespace-only cell; typed XLSX values are never blank."""
     return isinstance(value, str) and not value.strip()
 
@@ -210,7 +218,8 @@ def open_table(
     ``filename`` is the user's name for the file; it only shapes error messages, because the
     format is decided by content.  Use the result as a context manager.
 
-    Raises :class:`TableError` (Swedish message) for anything the user must fix.
+    Raises :class:`TableError` (its message in the reader's language, see
+    :func:`riskreg.i18n.gettext_now`) for anything the user must fix.
     """
     owned: IO[bytes] | None = None
     if isinstance(source, str | os.PathLike):
@@ -218,7 +227,7 @@ def open_table(
         try:
             owned = open(source, "rb")  # noqa: SIM115 - closed by TableReader.close
         except OSError as exc:
-            raise TableError(f"Filen ”{filename}” kunde inte öppnas.") from exc
+            raise TableError(_("Filen ”%(name)s” kunde inte öppnas.", name=filename)) from exc
         stream: IO[bytes] = owned
     else:
         stream = source
@@ -266,7 +275,9 @@ def _spool(stream: IO[bytes], limits: TableLimits) -> IO[bytes]:
 
 
 def _too_large(limits: TableLimits) -> str:
-    return f"Filen är större än den tillåtna gränsen på {limits.max_file_bytes // 2**20} MB."
+    return _(
+        "Filen är större än den tillåtna gränsen på %(mb)s MB.", mb=limits.max_file_bytes // 2**20
+    )
 
 
 class TableReader:
@@ -308,7 +319,7 @@ class TableReader:
         head = stream.read(8192)
         stream.seek(start)
         if len(head) < 8192 and not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
-            raise TableError("Filen är tom.")
+            raise TableError(_("Filen är tom."))
         try:
             if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
                 self._open_xlsx(stream, start, limits)
@@ -326,8 +337,13 @@ class TableReader:
     def _open_csv(self, stream: IO[bytes], start: int, head: bytes, limits: TableLimits) -> None:
         if _filename_ext(self.filename) in {".xlsx", ".xlsm"}:
             raise TableError(
-                f"{self.filename} heter .xlsx men är ingen Excel-arbetsbok; den kan vara "
-                f"omdöpt eller skadad. {_SUPPORTED_HINT}"
+                _(
+                    "%(name)s heter .xlsx men är ingen Excel-arbetsbok; den kan vara omdöpt "
+                    "eller skadad.",
+                    name=self.filename,
+                )
+                + " "
+                + _(_SUPPORTED_HINT)
             )
         encoding = _detect_encoding(stream, start, head)
         stream.seek(start)
@@ -359,7 +375,10 @@ class TableReader:
                 raise TableError(_csv_error_message(exc), start_line) from exc
             except UnicodeDecodeError as exc:
                 raise TableError(
-                    f"Filen innehåller tecken som inte kan läsas som {self.encoding}.",
+                    _(
+                        "Filen innehåller tecken som inte kan läsas som %(encoding)s.",
+                        encoding=self.encoding,
+                    ),
                     reader.line_num + 1,
                 ) from exc
             previous_end = reader.line_num
@@ -387,15 +406,18 @@ class TableReader:
                 workbook = load_workbook(stream, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for malformed input
             raise TableError(
-                f"{self.filename} är en skadad eller ofullständig Excel-arbetsbok och kan inte "
-                "läsas. Spara om den i Excel och försök igen."
+                _(
+                    "%(name)s är en skadad eller ofullständig Excel-arbetsbok och kan inte "
+                    "läsas. Spara om den i Excel och försök igen.",
+                    name=self.filename,
+                )
             ) from exc
         self._workbook = workbook
         if not workbook.worksheets:
-            raise TableError("Excel-arbetsboken har inga kalkylblad.")
+            raise TableError(_("Excel-arbetsboken har inga kalkylblad."))
         sheet = workbook.worksheets[0]
         if not hasattr(sheet, "iter_rows"):
-            raise TableError("Första bladet i arbetsboken är ett diagram, inte en tabell.")
+            raise TableError(_("Första bladet i arbetsboken är ett diagram, inte en tabell."))
         self.kind = "xlsx"
         self.sheet_name = sheet.title
         self._rows = self._xlsx_rows(sheet)
@@ -419,7 +441,11 @@ class TableReader:
             raise
         except Exception as exc:  # corrupt deflate stream, broken XML, ...
             raise TableError(
-                f"{self.filename} är skadad: arbetsboken kunde inte läsas efter rad {line}.",
+                _(
+                    "%(name)s är skadad: arbetsboken kunde inte läsas efter rad %(line)s.",
+                    name=self.filename,
+                    line=line,
+                ),
             ) from exc
 
     # -- shared ----------------------------------------------------------------------------
@@ -431,8 +457,10 @@ class TableReader:
         seen: set[str] = set()
         for name in names:
             if name and name in seen:
-                raise TableError(f"Kolumnen ”{name}” förekommer mer än en gång i rubrikraden.",
-                                 line)
+                raise TableError(
+                    _("Kolumnen ”%(name)s” förekommer mer än en gång i rubrikraden.", name=name),
+                    line,
+                )
             seen.add(name)
         self.header = tuple(names)
         self.header_line = line
@@ -464,14 +492,20 @@ class TableReader:
             if name:
                 values[name] = value
             elif not _is_blank(value) and problem is None:
-                problem = f"värde i kolumn {index + 1} som saknar rubrik ({_preview(value)})."
+                problem = _(
+                    "värde i kolumn %(column)s som saknar rubrik (%(value)s).",
+                    column=index + 1,
+                    value=_preview(value),
+                )
         if any(not _is_blank(f) for f in fields[len(header):]):
             used = len(fields)
             while used and _is_blank(fields[used - 1]):
                 used -= 1
-            problem = (
-                f"raden har {used} fält men rubrikraden har {len(header)}. "
-                "Kontrollera avgränsare och citattecken."
+            problem = _(
+                "raden har %(used)s fält men rubrikraden har %(header)s. Kontrollera avgränsare "
+                "och citattecken.",
+                used=used,
+                header=len(header),
             )
         return TableRow(line, values, problem)
 
@@ -481,7 +515,7 @@ class TableReader:
         try:
             next(self._rows)
         except StopIteration:
-            raise TableError("Filen är tom (ingen rubrikrad).") from None
+            raise TableError(_("Filen är tom (ingen rubrikrad).")) from None
 
     def __iter__(self) -> Iterator[TableRow]:
         if self._started:
@@ -589,19 +623,20 @@ def _xlsx_value(value: object) -> Cell:
 def _csv_error_message(exc: csv.Error) -> str:
     text = str(exc)
     if "unexpected end of data" in text:
-        return ("ett citattecken (\") som börjar här avslutas aldrig; resten av filen kan inte "
-                "läsas.")
+        return _(
+            "ett citattecken (\") som börjar här avslutas aldrig; resten av filen kan inte läsas."
+        )
     if "expected after" in text:
-        return ("felaktig citering: efter ett avslutande citattecken måste en avgränsare "
+        return _("felaktig citering: efter ett avslutande citattecken måste en avgränsare "
                 "eller radbrytning följa.")
     if "field larger than field limit" in text:
-        return "ett fält är orimligt långt (troligen ett citattecken som aldrig avslutas)."
+        return _("ett fält är orimligt långt (troligen ett citattecken som aldrig avslutas).")
     if "NUL" in text or "line contains NUL" in text:
-        return "raden innehåller NUL-tecken; filen är troligen inte en textfil."
-    return f"raden kunde inte tolkas som CSV ({text})."
+        return _("raden innehåller NUL-tecken; filen är troligen inte en textfil.")
+    return _("raden kunde inte tolkas som CSV (%(error)s).", error=text)
 
 
-UTF16_WITHOUT_BOM: Final = "UTF-16 utan BOM stöds inte; spara som UTF-8."
+UTF16_WITHOUT_BOM: Final = N_("UTF-16 utan BOM stöds inte; spara som UTF-8.")
 
 
 def looks_like_bomless_utf16(sample: bytes) -> bool:
@@ -624,30 +659,42 @@ def _refuse_binary(head: bytes, filename: str) -> None:
     """Give binary files a message that says what they are, instead of CSV noise."""
     for magic, message in _BINARY_MAGIC:
         if head.startswith(magic):
-            raise TableError(message)
+            raise TableError(_(message))
     if any(head.startswith(bom) for bom, enc in _BOMS if enc == "utf-16"):
         return
     sample = head[:4096]
     if sample.startswith(b"MZ") and b"\x00" in sample:
-        raise TableError("Filen är ett program (.exe), inte en tabell.")
+        raise TableError(_("Filen är ett program (.exe), inte en tabell."))
     stripped = sample.lstrip(codecs.BOM_UTF8 + b" \t\r\n").lower()
     if stripped.startswith((b"<!doctype html", b"<html", b"<table")):
         raise TableError(
-            "Filen är en HTML-sida (så exporterar vissa system \"Excel\"). Öppna den i Excel "
-            "och spara som Excel-arbetsbok (.xlsx) eller CSV."
+            _(
+                "Filen är en HTML-sida (så exporterar vissa system \"Excel\"). Öppna den i "
+                "Excel och spara som Excel-arbetsbok (.xlsx) eller CSV."
+            )
         )
     if stripped.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
         raise TableError(
-            "Filen är i formatet XML-kalkylblad 2003. Öppna den i Excel och spara som "
-            "Excel-arbetsbok (.xlsx)."
+            _(
+                "Filen är i formatet XML-kalkylblad 2003. Öppna den i Excel och spara som "
+                "Excel-arbetsbok (.xlsx)."
+            )
         )
     if b"\x00" in sample:
         if looks_like_bomless_utf16(sample):
-            raise TableError(UTF16_WITHOUT_BOM)
-        raise TableError(f"{filename} är ingen textfil (binärt innehåll). {_SUPPORTED_HINT}")
+            raise TableError(_(UTF16_WITHOUT_BOM))
+        raise TableError(_not_text(filename))
     controls = sum(1 for b in sample if b < 32 and b not in b"\t\r\n\x0c\x1a")
     if controls > max(8, len(sample) // 50):
-        raise TableError(f"{filename} är ingen textfil (binärt innehåll). {_SUPPORTED_HINT}")
+        raise TableError(_not_text(filename))
+
+
+def _not_text(filename: str) -> str:
+    return (
+        _("%(name)s är ingen textfil (binärt innehåll).", name=filename)
+        + " "
+        + _(_SUPPORTED_HINT)
+    )
 
 
 def _detect_encoding(stream: IO[bytes], start: int, head: bytes) -> str:
@@ -682,13 +729,15 @@ def _detect_encoding(stream: IO[bytes], start: int, head: bytes) -> str:
                     prefix_text = ""
                 if bom_utf8:
                     raise TableError(
-                        "Filen är märkt som UTF-8 men innehåller tecken som inte är UTF-8.",
+                        _("Filen är märkt som UTF-8 men innehåller tecken som inte är UTF-8."),
                         line,
                     ) from exc
                 if saw_non_ascii or not prefix_text.isascii():
                     raise TableError(
-                        "Filen blandar teckenkodningar (UTF-8 och Windows-1252), så å, ä och ö "
-                        "kan inte läsas säkert. Spara om filen som \"CSV UTF-8\".",
+                        _(
+                            "Filen blandar teckenkodningar (UTF-8 och Windows-1252), så å, ä och "
+                            "ö kan inte läsas säkert. Spara om filen som \"CSV UTF-8\"."
+                        ),
                         line,
                     ) from exc
                 _check_cp1252(exc.object, newlines)
@@ -710,8 +759,10 @@ def _check_cp1252(chunk: bytes, newlines_before: int) -> None:
     if positions:
         first = min(positions)
         raise TableError(
-            "Filen är varken UTF-8 eller Windows-1252 (okänd teckenkodning). Spara om den som "
-            "\"CSV UTF-8\".",
+            _(
+                "Filen är varken UTF-8 eller Windows-1252 (okänd teckenkodning). Spara om den "
+                "som \"CSV UTF-8\"."
+            ),
             newlines_before + chunk[:first].count(b"\n") + 1,
         )
 
@@ -741,18 +792,22 @@ def _sniff_delimiter(prefix: str, *, complete: bool, limits: TableLimits) -> str
             if not char.isspace():
                 seen_text = True
     if not ended and not complete:
-        raise TableError("Rubrikraden är orimligt lång (över "
-                         f"{limits.max_header_bytes // 1024} kB).", 1)
+        raise TableError(
+            _("Rubrikraden är orimligt lång (över %(kb)s kB).", kb=limits.max_header_bytes // 1024),
+            1,
+        )
     best = max(counts.values())
     if best == 0:
         return ","  # a single column: any delimiter reads it the same
     winners = [d for d, n in counts.items() if n == best]
     if len(winners) > 1:
-        names = {";": "semikolon", ",": "komma", "\t": "tabb"}
+        names = {";": _("semikolon"), ",": _("komma"), "\t": _("tabb")}
         raise TableError(
-            "Rubrikraden har lika många "
-            + " och ".join(names[w] for w in winners)
-            + "; det går inte att avgöra vilket som är avgränsare.",
+            _(
+                "Rubrikraden har lika många %(delimiters)s; det går inte att avgöra vilket som "
+                "är avgränsare.",
+                delimiters=_(" och ").join(names[w] for w in winners),
+            ),
             1,
         )
     return winners[0]
@@ -772,33 +827,50 @@ def _check_zip(stream: IO[bytes], filename: str, limits: TableLimits) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
             NotImplementedError, KeyError) as exc:
         raise TableError(
-            f"{filename} ser ut som en Excel-arbetsbok men är skadad eller ofullständig "
-            "(kanske avbruten uppladdning). Spara om den i Excel och försök igen."
+            _(
+                "%(name)s ser ut som en Excel-arbetsbok men är skadad eller ofullständig "
+                "(kanske avbruten uppladdning). Spara om den i Excel och försök igen.",
+                name=filename,
+            )
         ) from exc
     if len(infos) > limits.max_xlsx_entries:
-        raise TableError(f"{filename} innehåller orimligt många delar ({len(infos)}).")
+        raise TableError(
+            _("%(name)s innehåller orimligt många delar (%(count)s).", name=filename,
+              count=len(infos))
+        )
     total = 0
     for info in infos:
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > limits.xlsx_ratio_min_bytes and ratio > limits.max_xlsx_ratio:
             raise TableError(
-                f"{filename} packas upp till orimligt mycket data (komprimeringsgrad "
-                f"{ratio:.0f}:1) och avvisas som en möjlig zip-bomb."
+                _(
+                    "%(name)s packas upp till orimligt mycket data (komprimeringsgrad "
+                    "%(ratio)s:1) och avvisas som en möjlig zip-bomb.",
+                    name=filename,
+                    ratio=f"{ratio:.0f}",
+                )
             )
     if total > limits.max_xlsx_uncompressed_bytes:
         raise TableError(
-            f"{filename} packas upp till {total // 2**20} MB, mer än gränsen "
-            f"{limits.max_xlsx_uncompressed_bytes // 2**20} MB."
+            _(
+                "%(name)s packas upp till %(mb)s MB, mer än gränsen %(limit)s MB.",
+                name=filename,
+                mb=total // 2**20,
+                limit=limits.max_xlsx_uncompressed_bytes // 2**20,
+            )
         )
     if b"opendocument.spreadsheet" in mimetype:
-        raise TableError("OpenDocument-kalkylblad (.ods) stöds inte. Spara som .xlsx eller CSV.")
+        raise TableError(_("OpenDocument-kalkylblad (.ods) stöds inte. Spara som .xlsx eller CSV."))
     if "xl/workbook.bin" in names:
-        raise TableError("Binära Excel-arbetsböcker (.xlsb) stöds inte. Spara som .xlsx.")
+        raise TableError(_("Binära Excel-arbetsböcker (.xlsb) stöds inte. Spara som .xlsx."))
     if "word/document.xml" in names:
-        raise TableError("Filen är ett Word-dokument, inte en tabell.")
+        raise TableError(_("Filen är ett Word-dokument, inte en tabell."))
     if "xl/workbook.xml" not in names and not any(n.endswith("workbook.xml") for n in names):
-        raise TableError(f"{filename} är ett ZIP-arkiv men ingen Excel-arbetsbok. "
-                         f"{_SUPPORTED_HINT}")
+        raise TableError(
+            _("%(name)s är ett ZIP-arkiv men ingen Excel-arbetsbok.", name=filename)
+            + " "
+            + _(_SUPPORTED_HINT)
+        )
 
 

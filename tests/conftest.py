@@ -173,6 +173,17 @@ def app(_app: Flask, demo_templates: DemoTemplates) -> Iterator[Flask]:
 
 
 @pytest.fixture()
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No RISKREG_* variable of the caller's shell, and an empty instance folder: what a
+    fresh deployment's create_app() sees. Returns the instance folder."""
+    for key in list(os.environ):
+        if key.startswith("RISKREG_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RISKREG_INSTANCE_PATH", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture()
 def ctx(app: Flask) -> Iterator[Flask]:
     """An application context for tests that call services directly."""
     with app.app_context():

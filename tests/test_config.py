@@ -8,14 +8,6 @@ from riskreg import create_app
 from riskreg.config import ConfigError
 
 
-@pytest.fixture()
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for key in ("RISKREG_DATABASE_URL", "RISKREG_SECRET_KEY", "RISKREG_ENV_NAME", "RISKREG_DEBUG"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("RISKREG_INSTANCE_PATH", str(tmp_path))
-    return tmp_path
-
-
 def test_defaults_sqlite_in_instance_and_a_kept_secret_key(clean_env: Path) -> None:
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{clean_env / 'riskreg.sqlite3'}"

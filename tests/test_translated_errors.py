@@ -7,7 +7,9 @@ message is looked up in the catalogue of the reader's language when it is raised
 from __future__ import annotations
 
 import ast
+import io
 import re
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from riskreg.auth.services import create_unit, create_user
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
 from riskreg.plans import services as plans
+from riskreg.tabular import TableError, open_table
 from tests.conftest import login
 
 ROOT = Path(riskreg.__file__).parent
@@ -156,3 +159,59 @@ def test_no_service_error_is_raised_with_a_bare_string() -> None:
     """A string literal (or f-string) handed straight to ServiceError is never translated."""
     offenders = [hit for path in sorted(ROOT.rglob("*.py")) for hit in _untranslated_raises(path)]
     assert not offenders, offenders
+
+
+def _zip_without_workbook() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "not a workbook")
+    return buffer.getvalue()
+
+
+#: Files an import refuses before reading a row (riskreg.tabular), and one row it cannot read.
+BAD_FILES: dict[str, bytes] = {
+    "empty": b"",
+    "html": b"<!DOCTYPE html><html><body><table><tr><td>1</td></tr></table></body></html>",
+    "png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+    "zip": _zip_without_workbook(),
+    "duplicate column": b"Id;Id\n1;2\n",
+    "mixed encodings": "Namn;Ort\nÅsa;Umeå\n".encode() + "Örjan;Älvsbyn\n".encode("cp1252"),
+    "broken quote": b'Id;Text\n1;"never closed\n',
+}
+
+
+def _read_all(content: bytes) -> list[str]:
+    """Open and read a file as an import does; the row problems it reports, if any."""
+    with open_table(io.BytesIO(content), "data.csv") as table:
+        return [row.problem for row in table if row.problem]
+
+
+def test_import_file_errors_are_english_in_an_english_request(app: Flask) -> None:
+    seen: dict[str, str] = {}
+    for name, content in BAD_FILES.items():
+        with (
+            app.test_request_context(),
+            force_locale("en"),
+            pytest.raises(TableError) as raised,
+        ):
+            _read_all(content)
+        seen[name] = str(raised.value)
+    with app.test_request_context(), force_locale("en"):
+        seen["too many fields"] = " ".join(_read_all(b"Id;Namn\n1;Anna;extra\n"))
+    # The one English text that names å, ä and ö on purpose.
+    assert seen.pop("mixed encodings").startswith("Row 3: The file mixes character encodings")
+    swedish = {name: (text, _swedish(text)) for name, text in seen.items() if _swedish(text)}
+    assert not swedish, swedish
+    assert seen["empty"] == "The file is empty."
+    assert seen["duplicate column"] == (
+        "Row 1: The column “Id” appears more than once in the header row."
+    )
+    assert seen["too many fields"].startswith("the row has 3 fields but the header row has 2.")
+
+    # A Swedish reader gets the Swedish source text.
+    with (
+        app.test_request_context(),
+        force_locale("sv"),
+        pytest.raises(TableError, match=r"^Filen är tom\.$"),
+    ):
+        _read_all(BAD_FILES["empty"])

@@ -16,7 +16,7 @@ from riskreg.auth.models import Unit, User
 from riskreg.auth.throttle import throttle
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.formtools import choices, saving
+from riskreg.formtools import choices, required, saving
 from riskreg.permissions import requires
 from riskreg.risks.matrix import Level, Matrix, load_matrix, matrix_version, save_matrix
 from riskreg.risks.models import MATRIX_SIZE
@@ -264,10 +264,10 @@ def _matrix_from_form(form: MatrixForm) -> Matrix:
     levels = tuple(
         Level(
             i + 1,
-            e.form.name.data.strip(),
-            e.form.colour.data.lower(),
-            e.form.min_value.data,
-            e.form.max_value.data,
+            required(e.form.name.data).strip(),
+            required(e.form.colour.data).lower(),
+            required(e.form.min_value.data),
+            required(e.form.max_value.data),
         )
         for i, e in enumerate(form.levels)
     )
@@ -278,14 +278,16 @@ def _matrix_from_form(form: MatrixForm) -> Matrix:
             cell = form.cells[(p - 1) * MATRIX_SIZE + (k - 1)].form
             if cell.level.data not in positions:
                 raise ServiceError(_("Varje ruta måste ha en nivå."))
-            cells[(p, k)] = (cell.level.data, cell.colour.data.lower())
+            cells[(p, k)] = (cell.level.data, required(cell.colour.data).lower())
     return Matrix(
         levels=levels,
         probability_labels={
-            i + 1: e.form.label.data.strip() for i, e in enumerate(form.probability_labels)
+            i + 1: required(e.form.label.data).strip()
+            for i, e in enumerate(form.probability_labels)
         },
         consequence_labels={
-            i + 1: e.form.label.data.strip() for i, e in enumerate(form.consequence_labels)
+            i + 1: required(e.form.label.data).strip()
+            for i, e in enumerate(form.consequence_labels)
         },
         cells=cells,
     )

@@ -157,13 +157,13 @@ def change_password() -> str | Response:
     form = PasswordChangeForm()
     if form.validate_on_submit():
         if not verify_password(current_user.password_hash, form.current_password.data or ""):
-            form.current_password.errors.append(_("Fel lösenord."))
+            form.current_password.errors = [*form.current_password.errors, _("Fel lösenord.")]
         else:
             try:
                 set_password(db.session(), current_user, form.new_password.data or "")
             except ServiceError as exc:
                 db.session.rollback()
-                form.new_password.errors.extend(exc.messages)
+                form.new_password.errors = [*form.new_password.errors, *exc.messages]
             else:
                 db.session.commit()
                 # Keep this browser signed in under the new epoch; every other session ends.

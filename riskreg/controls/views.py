@@ -76,7 +76,7 @@ from riskreg.controls.services import (
 from riskreg.db import now_utc
 from riskreg.errors import AlreadyDone, ServiceError, StaleObject
 from riskreg.extensions import db
-from riskreg.formtools import choices, flash_errors, new_form_token, saving
+from riskreg.formtools import choices, flash_errors, new_form_token, required, saving
 from riskreg.money import format_sek
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan
@@ -461,7 +461,7 @@ def new_action(control_id: int) -> str | Response:
                 control,
                 description=form.description.data or "",
                 owner_unit=db.get_or_404(Unit, form.owner_unit_id.data),
-                due_date=form.due_date.data,
+                due_date=required(form.due_date.data),
                 actor=current_user,
                 now=now_utc(),
                 form_token=form.token.data or None,
@@ -648,7 +648,7 @@ def due_date(action_id: int) -> str | Response:
             change_action_due_date(
                 db.session(),
                 action,
-                due_date=form.due_date.data,
+                due_date=required(form.due_date.data),
                 reason=form.reason.data or "",
                 now=now_utc(),
                 expected_version=_version(form.version.data),

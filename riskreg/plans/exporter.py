@@ -146,7 +146,9 @@ def plan_rows_to_xlsx(rows: Iterable[PlanRow]) -> bytes:
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    page_setup = sheet.sheet_properties.pageSetUpPr
+    assert page_setup is not None  # a new worksheet has one; the stub allows None
+    page_setup.fitToPage = True
     sheet.print_title_rows = "1:1"
     output = io.BytesIO()
     workbook.save(output)

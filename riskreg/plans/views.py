@@ -22,6 +22,7 @@ from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.exports import csv_response
 from riskreg.extensions import db
+from riskreg.formtools import required
 from riskreg.permissions import require, requires
 from riskreg.plans import exporter
 from riskreg.plans.file_import import import_plan_file, plan_export_rows
@@ -95,7 +96,7 @@ def adopt(plan_id: int) -> str | WResponse:
                 plan,
                 actor=current_user,
                 now=now_utc(),
-                decision_date=form.decision_date.data,
+                decision_date=required(form.decision_date.data),
                 decision_body=form.decision_body.data or "",
                 decision_paragraph=form.decision_paragraph.data or "",
                 diary_number=form.diary_number.data or "",

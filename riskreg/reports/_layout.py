@@ -158,6 +158,8 @@ class TaggedTable(Table):
     """A table that tags its rows and cells (see :mod:`riskreg.reports._tagging`); the parts
     of a table split over pages stay one Table element."""
 
+    tag_header_columns: int = 0  # leading columns whose cells head their rows (TH scope Row)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("renderCB", table_render_callback)
         super().__init__(*args, **kwargs)
@@ -285,7 +287,7 @@ class NumberedCanvas(Canvas):
 
     def showPage(self) -> None:
         self._page_states.append(dict(self.__dict__))
-        self._startPage()
+        self._startPage()  # type: ignore[attr-defined]  # Canvas internal the stubs omit
 
     def save(self) -> None:
         total = len(self._page_states)
@@ -295,7 +297,7 @@ class NumberedCanvas(Canvas):
             self.tagger.bookmark_page(self, index)
             super().showPage()
         self.tagger.outline(self)
-        self.tagger.finish(self._doc, total)
+        self.tagger.finish(self._doc, total)  # type: ignore[attr-defined]  # as above
         super().save()
 
     def _draw_footer(self, total: int) -> None:
@@ -307,7 +309,8 @@ class NumberedCanvas(Canvas):
         self.setFont(FONT, 8)
         self.setFillColor(colors.HexColor("#444444"))
         self.drawString(MARGIN, FOOTER_Y, self._footer_left)
-        self.drawRightString(PAGE_WIDTH - MARGIN, FOOTER_Y, f"Sida {self._pageNumber} av {total}")
+        page = self._pageNumber  # type: ignore[attr-defined]  # Canvas internal, no stub
+        self.drawRightString(PAGE_WIDTH - MARGIN, FOOTER_Y, f"Sida {page} av {total}")
         self.restoreState()
         self.tagger.end_artifact(self)
 
@@ -416,7 +419,7 @@ def build_document(
     def canvasmaker(*args: Any, **kwargs: Any) -> NumberedCanvas:
         canvas = NumberedCanvas(*args, footer_left=footer_left, **kwargs)
         if created_at is not None:
-            canvas._doc._timeStamp = _timestamp(created_at)
+            canvas._doc._timeStamp = _timestamp(created_at)  # type: ignore[attr-defined]  # no stub
         return canvas
 
     doc.build(full_story, canvasmaker=canvasmaker)

@@ -51,6 +51,10 @@ STYLE_ROLES = {"title": "H1", "h1": "H2", "h2": "H3"}
 #: Headings that get an outline entry, with their outline level.
 OUTLINE_LEVELS = {"h1": 0, "h2": 1}
 
+# A reportlab Table that carries our marks between the renderCB calls (_tag_group,
+# _tag_continued, _tag_artifact_row, _tag_cell_content): attributes no stub can know.
+TagTable = Any
+
 
 @dataclass(eq=False)
 class Element:
@@ -138,7 +142,7 @@ class Tagger:
 
     # ------------------------------------------------------------ tables
 
-    def table_element(self, table: Table) -> tuple[Element, bool]:
+    def table_element(self, table: TagTable) -> tuple[Element, bool]:
         """The Table element of ``table``, shared by the parts of a table split over pages."""
         group = getattr(table, "_tag_group", None)
         if group is None:
@@ -226,7 +230,8 @@ class Tagger:
         element.kids = kept
 
 
-def _mark_page(page: PDFPage, number: int) -> None:
+def _mark_page(page: Any, number: int) -> None:
+    # a reportlab PDFPage; the attributes set here are written into the page dictionary
     page.__NoDefault__ = [*PDFPage.__NoDefault__, "StructParents", "Tabs"]
     page.StructParents = number
     page.Tabs = PDFName("S")
@@ -242,14 +247,14 @@ class TaggedParagraph(Paragraph):
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:
         tagger = _tagger(canvas)
         if tagger is None:
-            super().drawOn(canvas, x, y, _sW)
+            super().drawOn(canvas, x, y, _sW)  # type: ignore[call-arg]  # stub lacks _sW
             return
         style = self.style.name
         if style in OUTLINE_LEVELS and not tagger._artifact_depth:
             top = y + self.height
             tagger.heading(canvas, self.getPlainText(), OUTLINE_LEVELS[style], top)
         tagged = tagger.begin_content(canvas, STYLE_ROLES.get(style, "P"))
-        super().drawOn(canvas, x, y, _sW)
+        super().drawOn(canvas, x, y, _sW)  # type: ignore[call-arg]  # as above
         if tagged:
             tagger.end_content(canvas)
 
@@ -269,12 +274,12 @@ class TaggedFigure(Flowable):
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:
         tagger = _tagger(canvas)
         tagged = tagger.begin_content(canvas, "Figure", alt=self.alt) if tagger else False
-        self.inner.drawOn(canvas, x, y, _sW)
+        self.inner.drawOn(canvas, x, y, _sW)  # type: ignore[call-arg]  # as above
         if tagged and tagger is not None:
             tagger.end_content(canvas)
 
 
-def table_render_callback(table: Table, command: str, *args: Any) -> None:
+def table_render_callback(table: TagTable, command: str, *args: Any) -> None:
     """ReportLab's ``renderCB`` hook: Table/TR/TH/TD elements, decoration as artifacts."""
     canvas = table.canv
     tagger = _tagger(canvas)
@@ -334,11 +339,11 @@ def _tags_itself(cell: Any) -> bool:
     return False
 
 
-def mark_split_parts(table: Table, parts: list[Any]) -> list[Any]:
+def mark_split_parts(table: TagTable, parts: list[Any]) -> list[Any]:
     """Give the parts of a split table the group of the table they came from."""
     group = getattr(table, "_tag_group", None) or id(table)
     table._tag_group = group
     for part in parts:
         if isinstance(part, Table):
-            part._tag_group = group
+            setattr(part, "_tag_group", group)  # noqa: B010  (a mark no stub knows: TagTable)
     return parts

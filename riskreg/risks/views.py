@@ -11,7 +11,7 @@ from riskreg.auth.models import Unit
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
 from riskreg.extensions import db
-from riskreg.formtools import choices, saving
+from riskreg.formtools import choices, required, saving
 from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan, Section
 from riskreg.plans.services import (
@@ -114,8 +114,8 @@ def _data(form: RiskForm) -> RiskData:
         review_area=(form.review_area.data or "").strip(),
         regulation=(form.regulation.data or "").strip(),
         method=(form.method.data or "").strip(),
-        probability=form.probability.data,
-        consequence=form.consequence.data,
+        probability=required(form.probability.data),
+        consequence=required(form.consequence.data),
         deadline=form.deadline.data,
         responsible_unit_id=form.responsible_unit_id.data,
     )

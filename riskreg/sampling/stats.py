@@ -340,7 +340,7 @@ def _search_binomial(risk: Fraction, tolerable: Fraction, expected: Fraction) ->
     start = _first_n_with_zero_deviations(float(risk), tolerable)
     for sizes in _size_chunks(start, PLAN_SIZE_LIMIT):
         counts = _allowed_counts(sizes, expected)
-        cdf = binom.cdf(counts, sizes, float(tolerable))
+        cdf = np.asarray(binom.cdf(counts, sizes, float(tolerable)))  # an array for array input
         hit = _first_accepted(
             cdf, risk, sizes, counts, partial(_binomial_by_count, tolerable=tolerable)
         )

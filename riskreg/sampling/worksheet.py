@@ -276,7 +276,9 @@ def read_paper(draw: SampleDraw, table: Table) -> list[tuple[int, RowInput]]:
         seen.add(item_id)
         values = []
         for attribute in attributes:
-            cell = row.values.get(attribute)
+            # A row may hold fewer cells than the header (a table that ends a row early): a
+            # missing cell is an empty one, not the text "None".
+            cell = row.values.get(attribute, "")
             text = "" if cell_is_blank(cell) else str(cell).strip().lower()
             value = "" if not text else _TITLES.get(text)
             if value is None:

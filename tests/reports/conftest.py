@@ -1,11 +1,15 @@
-"""Fixtures for the report tests: report data, poppler tools, temporary folders."""
+"""Fixtures for the report tests: report data, poppler tools, temporary folders, the signing
+scenario (an approved control with its signers' certificates) and signed-in clients."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from report_helpers import (
     Pki,
     SignedReport,
@@ -18,6 +22,8 @@ from report_samples import PASSPHRASE, make_followup_report, make_review_report
 from riskreg.reports.data import FollowupReport, ReviewReport
 from riskreg.reports.keys import KeyAlgorithm, create_dev_pki
 from riskreg.reports.pdf import build_review_report
+from tests.conftest import login
+from tests.reports.scenario import ClientAs, Scenario, build, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +89,37 @@ def demo(app):  # type: ignore[no-untyped-def]
     from tests.conftest import load_demo_data
 
     return load_demo_data(app, ())
+
+
+@pytest.fixture()
+def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Signed reports of this test go to their own folder."""
+    folder = tmp_path / "archive"
+    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def uncertified_scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
+    """An approved control ready for its report; no signer has a certificate yet."""
+    return build(app)
+
+
+@pytest.fixture()
+def scenario(app: Flask, uncertified_scenario: Scenario) -> Scenario:
+    """An approved control ready for its report, the dev keys made and every active user
+    holding a personal certificate (``settings_for``)."""
+    settings_for(app)
+    return uncertified_scenario
+
+
+@pytest.fixture()
+def client_as(app: Flask, demo: dict[str, str]) -> ClientAs:
+    """``client_as("revisor")``: a test client signed in as that demo user."""
+
+    def signed_in(username: str) -> FlaskClient:
+        client = app.test_client()
+        assert login(client, username, demo[username]).status_code == 302
+        return client
+
+    return signed_in

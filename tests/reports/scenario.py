@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
 
 from flask import Flask
+from flask.testing import FlaskClient
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -251,6 +253,10 @@ def approved_control(session: Session, scenario: Scenario) -> Control:
 
 
 # ---------------------------------------------------------------- signing helpers
+
+
+ClientAs = Callable[[str], FlaskClient]
+"""The ``client_as`` fixture (tests/reports/conftest.py): a test client signed in as a demo user."""
 
 
 def settings_for(app: Flask) -> SigningSettings:

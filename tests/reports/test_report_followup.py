@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -23,27 +22,7 @@ from riskreg.plans.models import Plan
 from riskreg.reports import services
 from riskreg.reports.models import Report, ReportKind, ReportState
 from riskreg.reports.verify import Verdict, verify_pdf
-from tests.conftest import login
-from tests.reports.scenario import Scenario, build, settings_for, user
-
-
-@pytest.fixture()
-def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "archive"
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
-def scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
-    settings_for(app)
-    return build(app)
-
-
-def client_as(app: Flask, demo: dict[str, str], username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username, demo[username]).status_code == 302
-    return client
+from tests.reports.scenario import ClientAs, Scenario, settings_for, user
 
 
 def plan_id(app: Flask) -> int:
@@ -59,9 +38,9 @@ def chef_id(app: Flask) -> int:
 
 
 def test_followup_page_lists_every_plan_row_with_a_light(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
-    client = client_as(app, demo, "revisor")
+    client = client_as("revisor")
     page = client.get(f"/reports/plans/{plan_id(app)}/followup").get_data(as_text=True)
     rows = page.count('data-testid="followup-row"')
     assert rows == 7  # six plan rows without a control and the approved payments control
@@ -79,10 +58,10 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
     demo: dict[str, str],
     scenario: Scenario,
     poppler: Callable[[str], str],
-    tmp_path: Path,
+    tmp_path: Path, client_as: ClientAs,
 ) -> None:
     url = f"/reports/plans/{plan_id(app)}/followup"
-    admin = client_as(app, demo, "admin")
+    admin = client_as("admin")
     assert "Signera uppföljningen som samordnare" in admin.get(url).get_data(as_text=True)
     assert admin.post(f"{url}/sign", data={"cosigner": chef_id(app)}).status_code == 302
     with app.app_context():
@@ -99,7 +78,7 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
         assert report.certified_role == "internkontrollsamordnare"
         report_id = report.id
 
-    approver = client_as(app, demo, "chef")
+    approver = client_as("chef")
     assert "Medsignera uppföljningen" in approver.get(url).get_data(as_text=True)
     approver.post(
         f"/reports/{report_id}/cosign", data={"confirm": "y", "password": demo["chef"]}
@@ -108,7 +87,7 @@ def test_coordinator_signs_and_approver_cosigns_the_followup(
         report = db.session.get(Report, report_id)
         assert report is not None and report.state == ReportState.SIGNED
 
-    content = client_as(app, demo, "revisor").get(f"/reports/{report_id}/download").data
+    content = client_as("revisor").get(f"/reports/{report_id}/download").data
     assert verify_pdf(content, settings_for(app).trust_roots()).verdict is Verdict.VALID
     path = tmp_path / "uppfoljning.pdf"
     path.write_bytes(content)
@@ -154,7 +133,7 @@ def test_only_one_followup_waits_for_a_cosignature(app: Flask, scenario: Scenari
 
 
 def test_xlsx_export_neutralises_formulas(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
     with app.app_context():
         control = db.session.get(Control, scenario.control_id)
@@ -163,7 +142,7 @@ def test_xlsx_export_neutralises_formulas(
         control.actions[0].description = "+SUM(A1:A9)"
         control.responsible_unit.code = "@CE"
         db.session.commit()
-    response = client_as(app, demo, "revisor").get(f"/reports/plans/{plan_id(app)}/followup.xlsx")
+    response = client_as("revisor").get(f"/reports/plans/{plan_id(app)}/followup.xlsx")
     assert response.status_code == 200
     assert response.mimetype.endswith("spreadsheetml.sheet")
     book = load_workbook(io.BytesIO(response.data))
@@ -183,15 +162,15 @@ def test_xlsx_export_neutralises_formulas(
 
 
 def test_followup_is_not_for_unit_members(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
-    client = client_as(app, demo, "smittskydd")
+    client = client_as("smittskydd")
     assert client.get(f"/reports/plans/{plan_id(app)}/followup").status_code == 403
     assert client.get(f"/reports/plans/{plan_id(app)}/followup.xlsx").status_code == 403
 
 
-def test_preview_is_marked_as_draft(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
-    response = client_as(app, demo, "chef").get(
+def test_preview_is_marked_as_draft(app: Flask, scenario: Scenario, client_as: ClientAs) -> None:
+    response = client_as("chef").get(
         f"/reports/plans/{plan_id(app)}/followup/preview.pdf"
     )
     assert response.status_code == 200 and response.data.startswith(b"%PDF")

@@ -39,19 +39,6 @@ from tests.reports.scenario import (
 
 
 @pytest.fixture()
-def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Signed reports of this test go to their own folder."""
-    folder = tmp_path / "archive"
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
-def scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
-    return build(app)
-
-
-@pytest.fixture()
 def signed(app: Flask, scenario: Scenario) -> Iterator[tuple[Report, bytes]]:
     """The scenario's report, certified and co-signed, with the stored final file's bytes."""
     report_id = sign_both(app, scenario)
@@ -333,8 +320,9 @@ def test_a_certified_report_of_a_reopened_control_cannot_be_cosigned(
 
 
 def test_a_signer_without_a_certificate_is_told_how_to_get_one(
-    app: Flask, scenario: Scenario
+    app: Flask, uncertified_scenario: Scenario
 ) -> None:
+    scenario = uncertified_scenario
     settings = services.SigningSettings.from_config(app.config, app.instance_path)
     with app.app_context():
         with pytest.raises(ServiceError, match="riskreg keys issue granskare") as refused:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,35 +12,14 @@ from sqlalchemy import func, select
 from riskreg.extensions import db
 from riskreg.reports.models import Report, ReportState
 from riskreg.reports.verify import Verdict, verify_pdf
-from tests.conftest import login
 from tests.reports.scenario import (
+    ClientAs,
     Scenario,
     append_text_revision,
-    build,
     flip_byte_in_first_page,
     settings_for,
     sign_both,
 )
-
-
-@pytest.fixture()
-def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "archive"
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
-def scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
-    settings_for(app)
-    return build(app)
-
-
-def client_as(app: Flask, demo: dict[str, str], username: str) -> FlaskClient:
-    client = app.test_client()
-    response = login(client, username, demo[username])
-    assert response.status_code == 302
-    return client
 
 
 def _report(app: Flask) -> Report:
@@ -56,10 +34,10 @@ def _report(app: Flask) -> Report:
 
 
 def test_auditor_lists_completed_controls_and_downloads_the_signed_report(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
     report_id = sign_both(app, scenario)
-    client = client_as(app, demo, "revisor")
+    client = client_as("revisor")
     page = client.get("/reports/").get_data(as_text=True)
     assert "Utbetalningar till privata vårdgivare 2025" in page
     assert "Signerad och medsignerad" in page
@@ -73,8 +51,8 @@ def test_auditor_lists_completed_controls_and_downloads_the_signed_report(
     assert f'filename="{report.reference}.pdf"' in response.headers["Content-Disposition"]
 
 
-def test_auditor_sees_no_sign_buttons(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
-    client = client_as(app, demo, "revisor")
+def test_auditor_sees_no_sign_buttons(app: Flask, scenario: Scenario, client_as: ClientAs) -> None:
+    client = client_as("revisor")
     page = client.get(f"/reports/controls/{scenario.control_id}").get_data(as_text=True)
     assert "Godkänd, väntar på granskarens signatur" in page
     assert "Signera som granskare" not in page and "Medsignera" not in page
@@ -83,24 +61,24 @@ def test_auditor_sees_no_sign_buttons(app: Flask, demo: dict[str, str], scenario
 
 
 def test_other_units_member_neither_lists_nor_downloads(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
     report_id = sign_both(app, scenario)
-    client = client_as(app, demo, "smittskydd")
+    client = client_as("smittskydd")
     page = client.get("/reports/").get_data(as_text=True)
     assert "Utbetalningar till privata vårdgivare 2025" not in page
     assert client.get(f"/reports/{report_id}/download").status_code == 404
 
 
 def test_a_changed_stored_file_is_refused_on_download(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
     report_id = sign_both(app, scenario)
     report = _report(app)
     path = settings_for(app).store().path(report.final_file or "")
     path.chmod(0o600)
     path.write_bytes(flip_byte_in_first_page(path.read_bytes()))
-    client = client_as(app, demo, "revisor")
+    client = client_as("revisor")
     assert client.get(f"/reports/{report_id}/download").status_code == 500
 
 
@@ -108,10 +86,10 @@ def test_a_changed_stored_file_is_refused_on_download(
 
 
 def test_controller_signs_then_approver_cosigns(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, demo: dict[str, str], scenario: Scenario, client_as: ClientAs
 ) -> None:
     control_url = f"/reports/controls/{scenario.control_id}"
-    controller = client_as(app, demo, "granskare")
+    controller = client_as("granskare")
     page = controller.get(control_url).get_data(as_text=True)
     assert "Signera som granskare" in page
     preview = controller.get(f"{control_url}/preview.pdf")
@@ -138,7 +116,7 @@ def test_controller_signs_then_approver_cosigns(
     )
     assert refused.status_code == 403
 
-    approver = client_as(app, demo, "chef")
+    approver = client_as("chef")
     page = approver.get(control_url).get_data(as_text=True)
     assert "Medsignera som godkännare" in page
     done = approver.post(
@@ -164,8 +142,8 @@ def test_controller_signs_then_approver_cosigns(
     assert "redan signerad" in again.get_data(as_text=True)
 
 
-def test_next_must_stay_on_the_site(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
-    controller = client_as(app, demo, "granskare")
+def test_next_must_stay_on_the_site(app: Flask, scenario: Scenario, client_as: ClientAs) -> None:
+    controller = client_as("granskare")
     # A browser reads "/\\evil.example" as "//evil.example": another site.
     for target in (
         "https://evil.example/",
@@ -197,26 +175,26 @@ def _upload(client: FlaskClient, content: bytes, name: str = "rapport.pdf") -> s
 
 
 def test_verify_page_accepts_the_issued_report(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
     sign_both(app, scenario)
     report = _report(app)
     content = settings_for(app).store().path(report.final_file or "").read_bytes()
-    client = client_as(app, demo, "smittskydd")  # anyone signed in may verify
+    client = client_as("smittskydd")  # anyone signed in may verify
     page = _upload(client, content)
     assert 'data-testid="verdict">Äkta, utfärdad av riskreg<' in page
     assert f"medsignerade rapporten {report.reference}" in page
     # smittskydd may not read the CE control: its title is not revealed.
     assert "Utbetalningar till privata vårdgivare 2025" not in page
-    auditor_page = _upload(client_as(app, demo, "revisor"), content)
+    auditor_page = _upload(client_as("revisor"), content)
     assert "Utbetalningar till privata vårdgivare 2025" in auditor_page
 
 
-def test_verify_page_reports_changes(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
+def test_verify_page_reports_changes(app: Flask, scenario: Scenario, client_as: ClientAs) -> None:
     sign_both(app, scenario)
     report = _report(app)
     content = settings_for(app).store().path(report.final_file or "").read_bytes()
-    client = client_as(app, demo, "revisor")
+    client = client_as("revisor")
     page = _upload(client, flip_byte_in_first_page(content))
     assert 'data-testid="verdict">Ändrad efter signeringen<' in page
     assert "hashvärdet stämmer inte" in page
@@ -227,9 +205,9 @@ def test_verify_page_reports_changes(app: Flask, demo: dict[str, str], scenario:
 
 
 def test_verify_page_checks_content_and_size(
-    app: Flask, demo: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    app: Flask, monkeypatch: pytest.MonkeyPatch, client_as: ClientAs
 ) -> None:
-    client = client_as(app, demo, "revisor")
+    client = client_as("revisor")
     page = _upload(client, b"GIF89a pretending", "bild.pdf")
     assert "bild.pdf är en GIF-bild, inte en tillåten filtyp" in page
     assert 'data-testid="verify-result"' not in page
@@ -240,8 +218,8 @@ def test_verify_page_checks_content_and_size(
     assert "Välj en PDF-fil." in page
 
 
-def test_verify_page_says_unsigned(app: Flask, demo: dict[str, str], scenario: Scenario) -> None:
-    client = client_as(app, demo, "granskare")
+def test_verify_page_says_unsigned(app: Flask, scenario: Scenario, client_as: ClientAs) -> None:
+    client = client_as("granskare")
     preview = client.get(f"/reports/controls/{scenario.control_id}/preview.pdf").data
     page = _upload(client, preview)
     assert 'data-testid="verdict">Osignerad<' in page
@@ -251,13 +229,13 @@ def test_verify_page_says_unsigned(app: Flask, demo: dict[str, str], scenario: S
 
 
 def test_reopened_review_keeps_its_signed_report_listed_as_superseded(
-    app: Flask, demo: dict[str, str], scenario: Scenario
+    app: Flask, scenario: Scenario, client_as: ClientAs
 ) -> None:
     from riskreg.controls.models import Control, ControlStatus
 
     sign_both(app, scenario)
     report = _report(app)
-    controller = client_as(app, demo, "granskare")
+    controller = client_as("granskare")
     with app.app_context():
         control = db.session.get(Control, scenario.control_id)
         assert control is not None
@@ -267,7 +245,7 @@ def test_reopened_review_keeps_its_signed_report_listed_as_superseded(
         data={"version": str(version), "note": "Ändra en post."},
     )
     assert refused.status_code == 403
-    chef = client_as(app, demo, "chef")
+    chef = client_as("chef")
     response = chef.post(
         f"/controls/{scenario.control_id}/reopen",
         data={"version": str(version), "note": "Leverantören har skickat nya underlag."},
@@ -277,7 +255,7 @@ def test_reopened_review_keeps_its_signed_report_listed_as_superseded(
         control = db.session.get(Control, scenario.control_id)
         assert control is not None and control.status == ControlStatus.IN_PROGRESS
 
-    auditor = client_as(app, demo, "revisor")
+    auditor = client_as("revisor")
     listing = auditor.get("/reports/").get_data(as_text=True)
     row = listing[listing.index("Utbetalningar till privata vårdgivare 2025") :]
     row = row[: row.index("</tr>")]

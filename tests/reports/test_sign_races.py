@@ -7,8 +7,6 @@ the first signs, every other one is told that the report is signed already; one 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -16,14 +14,7 @@ from sqlalchemy import func, select
 from riskreg.extensions import db
 from riskreg.reports.models import Report
 from tests.races import PARALLEL, at_once, on_postgresql, signed_in_clients
-from tests.reports.scenario import Scenario, build, settings_for
-
-
-@pytest.fixture()
-def scenario(app: Flask, demo: dict[str, str], tmp_path: Path, monkeypatch) -> Scenario:  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(tmp_path / "archive"))
-    settings_for(app)
-    return build(app)
+from tests.reports.scenario import Scenario
 
 
 def test_twenty_parallel_signatures_make_one_report(

@@ -21,7 +21,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from riskreg.auth.throttle import EXTENSION_KEY, LoginThrottle
@@ -38,31 +37,11 @@ from riskreg.reports.keys import (
 from riskreg.reports.models import Report, SigningCertificate
 from riskreg.reports.signers import active_certificate, identify
 from riskreg.reports.verify import Verdict, verify_pdf
-from tests.conftest import login
-from tests.reports.scenario import Scenario, build, settings_for, sign_both, user
+from tests.reports.scenario import ClientAs, Scenario, build, settings_for, sign_both, user
 
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 TOKEN_LABEL = "riskreg-test"
 TOKEN_PIN = "4711-test"
-
-
-@pytest.fixture()
-def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "archive"
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
-def scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
-    settings_for(app)
-    return build(app)
-
-
-def client_as(app: Flask, demo: dict[str, str], username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username, demo[username]).status_code == 302
-    return client
 
 
 def final_pdf(app: Flask, report_id: int) -> bytes:
@@ -122,10 +101,10 @@ def test_pdfsig_shows_the_two_people_who_signed_the_review_report(
 
 
 def test_verify_page_and_cli_name_who_signed_and_whether_the_certificate_was_theirs(
-    app: Flask, demo: dict[str, str], scenario: Scenario, tmp_path: Path
+    app: Flask, scenario: Scenario, tmp_path: Path, client_as: ClientAs
 ) -> None:
     content = final_pdf(app, sign_both(app, scenario))
-    client = client_as(app, demo, "revisor")
+    client = client_as("revisor")
     page = client.post(
         "/reports/verify",
         data={"file": (BytesIO(content), "rapport.pdf")},
@@ -190,10 +169,14 @@ def throttled(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoginThro
 
 
 def test_a_wrong_password_refuses_to_sign_and_counts_towards_the_lockout(
-    app: Flask, demo: dict[str, str], scenario: Scenario, throttled: LoginThrottle
+    app: Flask,
+    demo: dict[str, str],
+    scenario: Scenario,
+    throttled: LoginThrottle,
+    client_as: ClientAs,
 ) -> None:
     url = f"/reports/controls/{scenario.control_id}"
-    client = client_as(app, demo, "granskare")
+    client = client_as("granskare")
     page = client.get(url).get_data(as_text=True)
     assert 'name="password"' in page and "mitt personliga signeringscertifikat" in page
     assert "Du signerar med certifikatet UID=granskare,CN=Karin Åström" in page
@@ -225,10 +208,14 @@ def test_a_wrong_password_refuses_to_sign_and_counts_towards_the_lockout(
 
 
 def test_the_right_password_signs(
-    app: Flask, demo: dict[str, str], scenario: Scenario, throttled: LoginThrottle
+    app: Flask,
+    demo: dict[str, str],
+    scenario: Scenario,
+    throttled: LoginThrottle,
+    client_as: ClientAs,
 ) -> None:
     url = f"/reports/controls/{scenario.control_id}"
-    client = client_as(app, demo, "granskare")
+    client = client_as("granskare")
     client.post(f"{url}/sign", data={"confirm": "y", "password": "fel", "next": url})
     signed = client.post(
         f"{url}/sign",
@@ -293,10 +280,10 @@ def test_keys_import_registers_a_certificate_from_the_regions_pki(
 
 
 def test_the_sign_form_tells_a_user_without_a_certificate_how_to_get_one(
-    app: Flask, demo: dict[str, str], archive: Path
+    uncertified_scenario: Scenario, client_as: ClientAs
 ) -> None:
-    scenario = build(app)  # no certificates issued
-    page = client_as(app, demo, "granskare").get(f"/reports/controls/{scenario.control_id}")
+    scenario = uncertified_scenario
+    page = client_as("granskare").get(f"/reports/controls/{scenario.control_id}")
     text = re.sub(r"\s+", " ", page.get_data(as_text=True))
     assert "Du har inget personligt signeringscertifikat och kan inte signera ännu" in text
     assert "riskreg keys issue granskare" in text

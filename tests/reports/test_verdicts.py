@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pyhanko.pdf_utils import generic
@@ -55,19 +54,6 @@ LABELS = {
 
 #: Texts that must never reach a user: library exceptions and tracebacks.
 LIBRARY_TEXT = ("Traceback", "asn1crypto", "Error parsing", "pyhanko", "EOF marker", "Exception")
-
-
-@pytest.fixture()
-def archive(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "archive"
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
-def scenario(app: Flask, demo: dict[str, str], archive: Path) -> Scenario:
-    settings_for(app)
-    return build(app)
 
 
 # ---------------------------------------------------------------- crafting

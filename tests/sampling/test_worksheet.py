@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 
 import openpyxl
 from flask import Flask
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from riskreg.audit.models import AuditEntry
 from riskreg.controls.models import ControlStatus, Deviation
 from riskreg.extensions import db
-from riskreg.sampling import drawing, importing, item_results, planning
+from riskreg.sampling import drawing, importing, item_results, planning, worksheet
 from riskreg.sampling.models import SampleDraw, SampleItem
+from riskreg.tabular import TableRow
 from tests.conftest import login
 from tests.sampling.conftest import NOW, World, csv_bytes
 
@@ -287,3 +289,31 @@ def test_working_paper_reports_items_changed_on_the_web_as_conflicts(
     assert "Inget sparades" in page
     assert "Rad 3 (post 2" in page and "ändrats av någon annan" in page
     assert [r for r, _ in _items(app, ids)][:2] == [None, "ok"]
+
+
+class _Paper:
+    """A table as the paper reader sees it; its rows may end before the last column."""
+
+    def __init__(self, header: tuple[str, ...], rows: list[TableRow]) -> None:
+        self.header = header
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[TableRow]:
+        return iter(self._rows)
+
+
+def test_a_missing_result_cell_reads_as_not_chosen(app: Flask, world: World) -> None:
+    """A row without a cell for an attribute is that attribute left empty, not "None"."""
+    _, ids = _sample(app, world)
+    with app.app_context():
+        item = db.session.get_one(SampleItem, ids[0])
+        attributes = _attribute_names(item)
+        version = item.version
+        header = (worksheet.ID_HEADING, worksheet.VERSION_HEADING, *attributes)
+        short_row = TableRow(
+            2,
+            {worksheet.ID_HEADING: item.id, worksheet.VERSION_HEADING: item.version,
+             attributes[0]: "OK"},
+        )
+        read = worksheet.read_paper(item.draw, _Paper(header, [short_row]))
+    assert read == [(2, worksheet.RowInput(ids[0], version, ("ok",) + ("",) * (ATTRIBUTES - 1)))]

@@ -16,17 +16,6 @@ from tests.conftest import TEST_PASSWORD, csrf_token_from
 from tests.security.apps import hardened_app
 
 
-@pytest.fixture()
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    import os
-
-    for key in list(os.environ):
-        if key.startswith("RISKREG_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("RISKREG_INSTANCE_PATH", str(tmp_path))
-    return tmp_path
-
-
 def test_session_cookie_is_secure_by_default_only_in_production(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
