@@ -79,6 +79,11 @@ class DigestEntry:
     def escalated(self) -> bool:
         return any(r.reason == "escalation" for r in self.reminders)
 
+    @property
+    def assigned(self) -> bool:
+        """The unit is told that the action is new (riskreg.reminders.decide, "assigned")."""
+        return any(r.reason == "assigned" for r in self.reminders)
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -176,6 +181,7 @@ _TEXTS: Mapping[Locale, Mapping[str, str]] = {
         "overdue_days": "Sista dag var {date}, {n} dagar sedan",
         "overdue_day": "Sista dag var {date}, 1 dag sedan",
         "escalated": "Eskalerad till dig som chef för {unit}.",
+        "assigned": "Ny åtgärd: den har just tilldelats {unit}.",
         "open": "Öppna i riskreg",
         "footer": (
             "Markera ärendet som klart i riskreg när det är utfört, så upphör påminnelserna. "
@@ -201,6 +207,7 @@ _TEXTS: Mapping[Locale, Mapping[str, str]] = {
         "overdue_days": "Was due {date}, {n} days ago",
         "overdue_day": "Was due {date}, 1 day ago",
         "escalated": "Escalated to you as the manager of {unit}.",
+        "assigned": "New action: it has just been assigned to {unit}.",
         "open": "Open in riskreg",
         "footer": (
             "Mark the item as done in riskreg when it is finished and the reminders stop. "
@@ -251,7 +258,11 @@ def _entry_view(
         overdue=days_left < 0,
         status=status,
         escalation_note=(
-            texts["escalated"].format(unit=item.owner_unit_code) if entry.escalated else None
+            texts["escalated"].format(unit=item.owner_unit_code)
+            if entry.escalated
+            else texts["assigned"].format(unit=item.owner_unit_code)
+            if entry.assigned
+            else None
         ),
         url=item_url(base_url, item),
     )

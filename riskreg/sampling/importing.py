@@ -54,6 +54,7 @@ from riskreg.sampling.checktypes import (
     generic_spec,
     normalise_heading,
     spec_for,
+    with_extra_columns,
 )
 from riskreg.sampling.models import (
     HygieneObservation,
@@ -377,6 +378,8 @@ def import_population(
                         value=amount_column.strip(),
                     )
                 )
+        else:
+            spec = with_extra_columns(spec, table.header)
         mapping, problems = _map_header(spec, table.header)
         if problems:
             raise ServiceError(problems[0], messages=problems)
