@@ -14,6 +14,8 @@ Timed steps (wall clock, ``time.perf_counter``):
 * ``decide``: ``due_reminders`` alone on items and recipients already in memory (the pure core);
 * ``load + decide``: load the items and recipients from the database, then decide;
 * ``build``: load, decide and build the 500 messages, nothing written or sent;
+* ``dry``: ``run_reminders(dry_run=True)``, what ``riskreg reminders send --dry-run`` does
+  (``build`` plus the check against the send log);
 * ``run``: ``run_reminders`` (load, decide, check the log, claim, build, send over SMTP to the
   server in another process, record sent, notifications, audit entry, both commits);
 * ``rerun``: the same run again, which finds everything sent and sends nothing.
@@ -49,6 +51,7 @@ STEPS = {
     "decide": "decide (pure `due_reminders`)",
     "load": "load + decide",
     "build": "build messages (no send)",
+    "dry": "**dry run** (`run_reminders(dry_run=True)`: load, decide, check the log, build)",
     "run": "**run** (claim, send, record)",
     "rerun": "rerun (nothing to send)",
 }
@@ -232,6 +235,8 @@ def _round(session: Any, mail: Any, count: Any) -> tuple[dict[str, float], int, 
             load_and_decide(), base_url=mail.base_url, sender=mail.sender, now=NOW
         )
     )
+    times["dry"], dry = _timed(lambda: run_reminders(session, now=NOW, mail=mail, dry_run=True))
+    assert dry.due == len(due) and len(dry.digests) == len(outgoing), dry.lines()[:3]
     before = count.value
     times["run"], report = _timed(lambda: run_reminders(session, now=NOW, mail=mail))
     assert report.ok, report.lines()

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import click
 from flask import current_app
@@ -35,7 +38,15 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-__all__ = ["Leftover", "StorageReport", "check_storage", "remove_orphans"]
+__all__ = [
+    "EVIDENCE_KINDS",
+    "Leftover",
+    "StorageReport",
+    "check_storage",
+    "evidence_dir",
+    "remove_orphans",
+    "store_by_sha256",
+]
 
 #: Prefixes of the temporary names the stores write to before a file is complete.
 TEMPORARY_PREFIXES = (".tmp-", ".upload-")
@@ -57,6 +68,40 @@ class StorageReport:
     orphans: tuple[Leftover, ...]
     missing: tuple[Leftover, ...]
     young: int  # unreferenced files inside the grace period, left alone
+
+
+#: What may be evidence (riskreg.uploads.KINDS): documents, pictures, spreadsheets and text.
+EVIDENCE_KINDS: frozenset[str] = frozenset({"pdf", "png", "jpeg", "xlsx", "docx", "csv", "txt"})
+
+
+def evidence_dir(instance_path: str | os.PathLike[str]) -> Path:
+    """The folder of every evidence file: the sampled items' and the actions' answers."""
+    path = Path(instance_path) / "evidence"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_by_sha256(stream: IO[bytes], sha256: str, storage: Path) -> str:
+    """Copy a checked upload's ``stream`` into ``storage`` under its SHA-256 (the name it
+    returns). Identical content is stored once; a re-used file is touched so that
+    ``riskreg storage check`` does not take it for an orphan."""
+    storage.mkdir(parents=True, exist_ok=True)
+    target = storage / sha256
+    if target.exists():
+        touch(target)
+        return sha256
+    # Written beside the target and renamed, so a half-copied file never has the name.
+    handle = tempfile.NamedTemporaryFile(dir=storage, prefix=".upload-", delete=False)  # noqa: SIM115
+    try:
+        with handle:
+            stream.seek(0)
+            shutil.copyfileobj(stream, handle)
+        os.replace(handle.name, target)
+    except BaseException:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+        raise
+    return sha256
 
 
 def _files(folder: Path) -> Iterable[Path]:
@@ -101,6 +146,7 @@ def check_storage(
     min_age: timedelta = timedelta(hours=1),
 ) -> StorageReport:
     """Compare the two stores with the rows that refer to their files."""
+    from riskreg.controls.models import ActionEvidence
     from riskreg.reports.models import Report
     from riskreg.sampling.models import Evidence
 
@@ -110,6 +156,7 @@ def check_storage(
         if final:
             report_files.add(final)
     evidence_files = set(session.scalars(select(Evidence.stored_name).distinct()))
+    evidence_files |= set(session.scalars(select(ActionEvidence.stored_name).distinct()))
     orphans, missing, young = _scan(
         "rapporter", reports_dir, report_files, now=now, min_age=min_age
     )

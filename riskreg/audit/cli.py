@@ -47,7 +47,12 @@ def audit_verify(no_reconcile: bool) -> None:
     Avslutar med kod 1 vid varje fynd.
     """
     from riskreg.audit.checkpoint import chain_problems, read_checkpoints
-    from riskreg.audit.verify import NOT_RECONCILED, describe, verify_trail
+    from riskreg.audit.verify import (
+        NOT_RECONCILED,
+        describe,
+        entry_count_estimate,
+        verify_trail,
+    )
     from riskreg.extensions import db
 
     settings = _settings()
@@ -58,7 +63,20 @@ def audit_verify(no_reconcile: bool) -> None:
         db.session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
-    report = verify_trail(db.session(), checkpoints, reconcile=not no_reconcile)
+    session = db.session()
+    if sys.stderr.isatty():
+        # A bar only for a person at a terminal: cron mail and CI logs get the summary alone.
+        with click.progressbar(
+            length=entry_count_estimate(session),
+            label="Kontrollerar spåret",
+            file=sys.stderr,
+            show_pos=True,
+        ) as bar:
+            report = verify_trail(
+                session, checkpoints, reconcile=not no_reconcile, progress=bar.update
+            )
+    else:
+        report = verify_trail(session, checkpoints, reconcile=not no_reconcile)
     problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
     problems += chain_problems(checkpoints)
     notes = [

@@ -16,7 +16,12 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entry"
     __audit__ = False
-    __table_args__ = (Index("ix_audit_entry_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_entry_object", "object_type", "object_id"),
+        # The trail page's date filter (issue 15); its keyset pages go by the primary key.
+        Index("ix_audit_entry_at", "at"),
+        Index("ix_audit_entry_action", "action", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime]

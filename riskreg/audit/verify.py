@@ -17,20 +17,21 @@ What is checked (docs/security.md says what that proves and what it cannot):
   changed, inserted or deleted by SQL without an audit entry is found. Bulk tables that are not
   audited row by row are listed in :data:`NOT_RECONCILED` with the reason.
 
-Everything is streamed (``yield_per``): memory grows with the number of audited rows (their
+Everything is streamed (``yield_per``; raw driver rows, no ORM objects, a server-side cursor on
+PostgreSQL): memory grows with the number of audited rows (their
 replayed values), not with the number of entries.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import TypeDecorator, select
+from sqlalchemy import TypeDecorator, func, select
 from sqlalchemy.orm import Mapper, Session
 
 from riskreg.audit.digests import DIGEST_KEY
@@ -41,7 +42,7 @@ from riskreg.db import Base
 if TYPE_CHECKING:
     from riskreg.audit.checkpoint import Checkpoint
 
-__all__ = ["NOT_RECONCILED", "Finding", "TrailReport", "verify_trail"]
+__all__ = ["NOT_RECONCILED", "Finding", "TrailReport", "entry_count_estimate", "verify_trail"]
 
 #: Tables (or columns, as "table.column") the reconciliation does not compare, and why.
 NOT_RECONCILED: dict[str, str] = {
@@ -393,39 +394,113 @@ class _Replay:
         report.reconciled = True
 
 
+#: The entries as the driver returns them, in number order. Raw SQL, no type processing: the
+#: loop below runs once per entry, and SQLAlchemy's row processing (SQLite's date-time regex,
+#: the UTC decorator) cost more than the hashing itself.
+_ENTRIES_SQL = (
+    "SELECT id, at, actor_id, actor_name, ip, action, object_type, object_id, reason, payload, "
+    "prev_hash, hash FROM audit_entry ORDER BY id"
+)
+
+
+def _utc(value: datetime | str) -> datetime:
+    """An entry's ``at`` as the driver gives it (SQLite: text, PostgreSQL: aware) in UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stream_entries(
+    session: Session, batch: int, progress: Callable[[int], None] | None
+) -> Iterator[Any]:
+    """The entries straight from the driver's cursor, ``batch`` rows per fetch.
+
+    On PostgreSQL a named (server-side) cursor in the session's transaction, so the snapshot
+    is the one the reconciliation reads, and the client never holds more than one batch.
+    SQLAlchemy's result layer is bypassed on purpose: with it, fetching cost as much as the
+    hashing and the JSON together.
+    """
+    connection = session.connection().connection  # the pooled DBAPI connection, in the tx
+    if session.get_bind().dialect.name == "postgresql":
+        cursor = connection.cursor(name="riskreg_audit_verify")
+    else:
+        cursor = connection.cursor()
+    try:
+        cursor.execute(_ENTRIES_SQL)
+        while chunk := cursor.fetchmany(batch):
+            yield from chunk
+            if progress is not None:
+                progress(len(chunk))
+    finally:
+        cursor.close()
+
+
+#: How SQLite holds a date-time (UTC, fixed width): such texts sort as the moments do.
+_SQLITE_AT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _same_at(raw: datetime | str, written: object) -> bool:
+    """Whether the ``at`` column holds the moment the hashed payload names (as ISO, UTC).
+
+    The fast path compares SQLite's stored text (``2025-01-01 00:00:01.000000``, always UTC)
+    with the payload's text (``2025-01-01T00:00:01+00:00``) without building datetimes, which
+    cost as much as the hash; anything else takes the exact comparison.
+    """
+    if (
+        isinstance(raw, str)
+        and isinstance(written, str)
+        and len(raw) == 26
+        and written[10:11] == "T"
+        and written.endswith("+00:00")
+        and raw[:10] == written[:10]
+    ):
+        rest = written[11:-6]
+        if raw[11:] == (rest if len(rest) == 15 else rest + ".000000"):
+            return True
+    return written == _utc(raw).isoformat()
+
+
+def entry_count_estimate(session: Session) -> int:
+    """The highest entry number: the length of a progress bar, from the primary key alone."""
+    return int(session.scalar(select(func.max(AuditEntry.id))) or 0)
+
+
 def verify_trail(
     session: Session,
     checkpoints: Sequence[Checkpoint] = (),
     *,
     reconcile: bool = True,
     batch: int = 5000,
+    progress: Callable[[int], None] | None = None,
 ) -> TrailReport:
-    """Check the whole trail in one pass over the entries; see the module docstring."""
+    """Check the whole trail in one pass over the entries; see the module docstring.
+
+    ``progress`` is called after each batch with the number of entries it held (for a
+    progress bar). The entries are streamed: a server-side cursor on PostgreSQL, ``fetchmany``
+    on SQLite; only the replayed state of the audited rows stays in memory.
+    """
     report = TrailReport()
     usable = sorted((c for c in checkpoints if c.usable), key=lambda c: (c.entry, c.created_at))
     report.checkpoints = len(usable)
+    n_usable = len(usable)
     at_entry: dict[int, list[Checkpoint]] = {}
     for checkpoint in usable:
         at_entry.setdefault(checkpoint.entry, []).append(checkpoint)
     replay = _Replay(_audited_tables(), report) if reconcile else None
+    replayed = replay.tables if replay is not None else {}
 
     cp_index = 0  # checkpoints with entry < current id are usable[:cp_index]
     latest_before: Checkpoint | None = None
     last_good_checkpoint = 0  # entry number of the newest checkpoint that matched
     expected = 1
     prev = GENESIS_HASH
-    c = AuditEntry.__table__.c
-    query = (
-        select(c.id, c.at, c.actor_id, c.actor_name, c.ip, c.action, c.object_type,
-               c.object_id, c.reason, c.payload, c.prev_hash, c.hash)
-        .order_by(c.id)
-        .execution_options(yield_per=batch)
-    )  # fmt: skip
-    entries = session.connection().execute(query)
-    for row in entries:
-        (entry_id, at, actor_id, actor_name, ip, action, object_type, object_id, reason,
+    checked = 0
+    last_id: int | None = None
+    loads = json.loads
+    limit, limit_text = datetime.min.replace(tzinfo=UTC), ""  # set with latest_before
+    for row in _stream_entries(session, batch, progress):
+        (entry_id, raw_at, actor_id, actor_name, ip, action, object_type, object_id, reason,
          payload, prev_hash, digest) = row  # fmt: skip
-        report.checked += 1
+        checked += 1
         if entry_id > expected:
             report.add(
                 "gap",
@@ -444,7 +519,7 @@ def verify_trail(
                 "chain", f"post {entry_id}: innehållet har ändrats efter att det skrevs", entry_id
             )
         try:
-            data = json.loads(payload)
+            data = loads(payload)
         except ValueError:
             data = None
         if not isinstance(data, dict):
@@ -458,8 +533,9 @@ def verify_trail(
             or data.get("actor_id") != actor_id
             or data.get("ip") != ip
             or data.get("reason") != reason
-            or data.get("at") != at.isoformat()
+            or not _same_at(raw_at, data.get("at"))
         ):
+            at = _utc(raw_at)
             mirrored = {
                 "actor_id": actor_id,
                 "actor_name": actor_name,
@@ -476,12 +552,19 @@ def verify_trail(
                 f"post {entry_id}: kolumnen {key} stämmer inte med den hashade posten",
                 entry_id,
             )
-        while cp_index < len(usable) and usable[cp_index].entry < entry_id:
+        while cp_index < n_usable and usable[cp_index].entry < entry_id:
             candidate = usable[cp_index]
             if latest_before is None or candidate.created_at > latest_before.created_at:
                 latest_before = candidate
+                limit = candidate.created_at.astimezone(UTC) - BACKDATE_TOLERANCE
+                limit_text = limit.strftime(_SQLITE_AT)
             cp_index += 1
-        if latest_before is not None and at < latest_before.created_at - BACKDATE_TOLERANCE:
+        if latest_before is not None and (
+            raw_at < limit_text
+            if isinstance(raw_at, str) and len(raw_at) == 26
+            else _utc(raw_at) < limit
+        ):
+            at = _utc(raw_at)
             report.add(
                 "backdated",
                 f"post {entry_id}: daterad {_local(at)} men numrerad efter kontrollpunkten "
@@ -489,7 +572,7 @@ def verify_trail(
                 f"{latest_before.entry}: posten har lagts till i efterhand",
                 entry_id,
             )
-        for checkpoint in at_entry.get(entry_id, ()):
+        for checkpoint in at_entry.get(entry_id, ()) if at_entry else ():
             if checkpoint.hash != digest:
                 report.add(
                     "rewrite",
@@ -502,15 +585,20 @@ def verify_trail(
             else:
                 last_good_checkpoint = entry_id
         if replay is not None:
-            replay.apply(entry_id, action, object_type, object_id, data)
+            if object_type in replayed:
+                replay.apply(entry_id, action, object_type, object_id, data)
             changes = data.get("changes")
             if isinstance(changes, dict) and isinstance(changes.get(DIGEST_KEY), dict):
                 replay.digest(entry_id, changes[DIGEST_KEY])
         prev = digest
-        expected = max(expected, entry_id + 1)
-        report.last_id, report.last_hash = entry_id, digest
+        if entry_id >= expected:
+            expected = entry_id + 1
+        last_id = entry_id
 
-    last = report.last_id or 0
+    report.checked = checked
+    if last_id is not None:
+        report.last_id, report.last_hash = last_id, prev
+    last = last_id or 0
     for checkpoint in usable:
         if checkpoint.entry > last:
             report.add(

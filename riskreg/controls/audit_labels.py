@@ -12,6 +12,7 @@ from riskreg.controls.models import (
     CHECK_TYPE_TITLES,
     CONTROL_STATUS_TITLES,
     Action,
+    ActionEvidence,
     Control,
     ControlEvent,
     Deviation,
@@ -134,3 +135,30 @@ register_names("control", _controls)
 register_names("control_event", _control_events)
 register_names("deviation", _deviations)
 register_names("action", _actions)
+
+
+register_labels(
+    "action_evidence",
+    {
+        "action_id": _l("Åtgärd"),
+        "file_name": _l("Fil"),
+        "content_type": _l("Filtyp"),
+        "size": _l("Storlek (byte)"),
+        "sha256": _l("SHA-256"),
+        "stored_name": _l("Lagrad som"),
+        "uploaded_by_id": _l("Uppladdad av"),
+        "uploaded_at": _l("Uppladdad"),
+    },
+    label=_l("Underlag till åtgärd"),
+    references={"action_id": "action"},
+)
+
+
+def _action_evidence(session: Session, ids: set[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(ActionEvidence.id, ActionEvidence.file_name).where(ActionEvidence.id.in_(ids))
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+register_names("action_evidence", _action_evidence)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     SelectField,
@@ -71,6 +73,8 @@ class StatusForm(FlaskForm):
 
     version = HiddenField(validators=VERSION)
     note = TextAreaField(_l("Skäl"), validators=[Length(max=4000)])
+    # Approval only: approve although answered actions wait for the controller's verification.
+    override_unverified = BooleanField(_l("Godkänn ändå"))
 
 
 class ConclusionForm(FlaskForm):
@@ -95,6 +99,11 @@ class AnswerForm(FlaskForm):
         _l("Svar"),
         validators=[DataRequired(_l("Beskriv vad som har gjorts.")), Length(max=10000)],
         description=_l("Vad har enheten gjort? Granskaren verifierar sedan svaret."),
+    )
+    # Optional: the unit's evidence (e.g. the recovery invoice), checked by the view.
+    file = FileField(
+        _l("Underlag (frivilligt)"),
+        description=_l("T.ex. fakturan för återkravet. PDF, bild, Excel, Word eller text."),
     )
     version = HiddenField(validators=VERSION)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskreg.auth.models import Unit, User
@@ -13,6 +14,9 @@ from riskreg.db import Base, now_utc
 from riskreg.glossary import ACTION_STATES, CONTROL_STATES
 from riskreg.i18n import N_
 from riskreg.risks.models import Risk
+
+if TYPE_CHECKING:
+    from riskreg.sampling.models import SampleItem
 
 
 class CheckType(StrEnum):
@@ -65,6 +69,12 @@ class Control(Base):
     """A review (granskning) of one risk of the plan, run as a sample check."""
 
     __tablename__ = "control"
+    # The list page filters by status and sorts by deadline; "Mitt arbete", the dashboard and
+    # the reminder run select the controls that are not approved (issue 15).
+    __table_args__ = (
+        Index("ix_control_status_deadline", "status", "deadline", "id"),
+        Index("ix_control_deadline", "deadline", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     risk_id: Mapped[int] = mapped_column(ForeignKey("risk.id", ondelete="RESTRICT"), index=True)
@@ -158,6 +168,8 @@ class Deviation(Base):
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
 
     control: Mapped[Control] = relationship(back_populates="deviations")
+    # The sampled item it was found on (resolved by name: sampling's models build on these).
+    sample_item: Mapped[SampleItem | None] = relationship("SampleItem")
     actions: Mapped[list[Action]] = relationship(back_populates="deviation", order_by="Action.id")
     created_by: Mapped[User | None] = relationship()
 
@@ -166,6 +178,12 @@ class Action(Base):
     """An åtgärd: owned by a unit, due on a date; the unit answers, the controller verifies."""
 
     __tablename__ = "action"
+    # The reminder run selects the open actions, the list page filters by status and overdue
+    # (due_date < today) and sorts by due date, then id (issue 15).
+    __table_args__ = (
+        Index("ix_action_status_due", "status", "due_date", "id"),
+        Index("ix_action_due_date", "due_date", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     control_id: Mapped[int] = mapped_column(
@@ -199,6 +217,9 @@ class Action(Base):
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    evidence: Mapped[list[ActionEvidence]] = relationship(
+        back_populates="action", order_by="ActionEvidence.id", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -209,3 +230,25 @@ class Action(Base):
     @property
     def is_done(self) -> bool:
         return self.status == ActionStatus.VERIFIED
+
+
+class ActionEvidence(Base):
+    """A file the owner unit attaches to its answer (e.g. the recovery invoice). Stored in the
+    evidence folder under its SHA-256, like the evidence of sampled items."""
+
+    __tablename__ = "action_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("action.id", ondelete="CASCADE"), index=True
+    )
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    action: Mapped[Action] = relationship(back_populates="evidence")
+    uploaded_by: Mapped[User | None] = relationship()

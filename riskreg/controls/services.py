@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from riskreg import permissions
 from riskreg.auth.models import Role, Unit, User
+from riskreg.controls.guards import approval_note, notify_assigned
 from riskreg.controls.models import (
     CONTROL_STATUS_TITLES,
     Action,
@@ -186,11 +187,13 @@ def change_status(
     note: str = "",
     expected_version: int | None = None,
     expected_status: ControlStatus | str | None = None,
+    override_unverified: bool = False,
 ) -> Control:
     """Move a control to its next status, recording who, when and why.
 
     `expected_status` names the step the user asked for (sending back and reopening both lead
-    to "in progress"): the control must be in that status now.
+    to "in progress"): the control must be in that status now. `override_unverified`: approve
+    over unverified answers, with the reason in `note` (riskreg.controls.guards.approval_note).
     """
     if expected_version is not None and control.version != expected_version:
         raise StaleObject(_("Granskningen har ändrats av någon annan. Ladda om sidan."))
@@ -238,6 +241,7 @@ def change_status(
             raise NotAllowed(_("Den som har utfört granskningen kan inte godkänna den."))
         if not permissions.can_approve_control(actor, control):
             raise NotAllowed(_("Bara en godkännare för granskningens enhet kan godkänna den."))
+        note = approval_note(control, note, override=override_unverified)
         control.approved_by = actor
         control.approved_at = now
     elif current == ControlStatus.APPROVED:
@@ -402,6 +406,7 @@ def raise_action(
     )
     session.add(action)
     session.flush()  # the unique token is the database's last word (a 409 page, see lost_race)
+    notify_assigned(session, action, actor=actor, now=now)
     return action
 
 

@@ -15,7 +15,16 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, func, select
@@ -26,7 +35,6 @@ from riskreg.auth.models import Role, Unit, User
 from riskreg.controls import audit_labels  # noqa: F401  (registers the trail labels)
 from riskreg.controls.forms import (
     AnswerForm,
-    ConclusionForm,
     ControlForm,
     DueDateForm,
     NewActionForm,
@@ -34,11 +42,17 @@ from riskreg.controls.forms import (
     StatusForm,
     VerifyForm,
 )
+from riskreg.controls.guards import (
+    attach_action_evidence,
+    suggest_check_type,
+    unverified_actions,
+)
 from riskreg.controls.models import (
     ACTION_STATUS_TITLES,
     CHECK_TYPE_TITLES,
     CONTROL_STATUS_TITLES,
     Action,
+    ActionEvidence,
     ActionStatus,
     CheckType,
     Control,
@@ -58,7 +72,6 @@ from riskreg.controls.services import (
     overdue_actions,
     overdue_controls,
     raise_action,
-    set_conclusion,
     update_control,
     verify_action,
 )
@@ -72,6 +85,8 @@ from riskreg.permissions import require, requires
 from riskreg.plans.models import Plan
 from riskreg.plans.services import RiskFilter, latest_plan, risk_query
 from riskreg.risks.models import Risk
+from riskreg.storage import EVIDENCE_KINDS, evidence_dir
+from riskreg.uploads import check_upload
 from riskreg.web import parse_id, parse_version
 
 bp = Blueprint("controls", __name__, url_prefix="/controls")
@@ -285,6 +300,10 @@ def new() -> str | Response:
         form.title.data = risk.review_area or risk.title
         form.responsible_unit_id.data = risk.responsible_unit_id
         form.deadline.data = risk.deadline
+        form.check_type.data = suggest_check_type(risk).value
+        form.check_type.description = _(
+            "Föreslagen utifrån planraden. Ändra om granskningen är av annat slag."
+        )
         if current_user.role == Role.CONTROLLER:
             form.controllers.data = [current_user.id]
     if form.validate_on_submit():
@@ -318,22 +337,12 @@ def show(control_id: int) -> str:
     return _render_show(_control_or_404(control_id))
 
 
-def _render_show(
-    control: Control,
-    *,
-    conclusion_form: ConclusionForm | None = None,
-    conflict: Control | None = None,
-) -> str:
-    if conclusion_form is None:
-        conclusion_form = ConclusionForm(
-            formdata=None, data={"conclusion": control.conclusion, "version": control.version}
-        )
+def _render_show(control: Control) -> str:
     return render_template(
         "controls/show.html",
         control=control,
         risk=control.risk,
-        conclusion_form=conclusion_form,
-        conflict=conflict,
+        unverified_actions=unverified_actions(control),
         audit_related=[
             *(("control_event", e.id) for e in control.events),
             *(("deviation", d.id) for d in control.deviations),
@@ -379,36 +388,6 @@ def edit(control_id: int) -> str | Response:
     )
 
 
-@bp.route("/<int:control_id>/conclusion", methods=["POST"])
-@requires(permissions.is_authenticated)
-def conclusion(control_id: int) -> str | Response:
-    control = _control_or_404(control_id)
-    require(permissions.can_work_on_control(current_user, control))
-    form = ConclusionForm()
-    if not form.validate_on_submit():
-        return _render_show(control, conclusion_form=form)
-    try:
-        set_conclusion(
-            db.session(),
-            control,
-            form.conclusion.data or "",
-            expected_version=_version(form.version.data),
-        )
-    except StaleObject as exc:
-        db.session.rollback()
-        form.form_errors.append(exc.message)
-        current = db.get_or_404(Control, control_id)
-        form.version.data = str(current.version)
-        return _render_show(current, conclusion_form=form, conflict=current)
-    except ServiceError as exc:
-        db.session.rollback()
-        form.form_errors.extend(exc.messages)
-        return _render_show(control, conclusion_form=form)
-    db.session.commit()
-    flash(_("Slutsatsen är sparad."), "success")
-    return redirect(url_for("controls.show", control_id=control.id, _anchor="slutsats"))
-
-
 def _transition(
     control_id: int,
     *,
@@ -434,6 +413,7 @@ def _transition(
             note=form.note.data or "",
             expected_version=_version(form.version.data),
             expected_status=from_status,
+            override_unverified=bool(form.override_unverified.data),
         )
     except StaleObject as exc:
         db.session.rollback()
@@ -632,22 +612,67 @@ def answer(action_id: int) -> str | Response:
     require(permissions.can_answer_action(current_user, action))
     form = AnswerForm()
     if form.validate_on_submit():
+        attached = None
         with saving(form) as attempt:
+            now = now_utc()
             answer_action(
                 db.session(),
                 action,
                 answer=form.answer.data or "",
                 actor=current_user,
-                now=now_utc(),
+                now=now,
                 expected_version=_version(form.version.data),
             )
+            if form.file.data:  # a chosen file is stored with the answer, or both are refused
+                upload = check_upload(
+                    form.file.data,
+                    allowed=EVIDENCE_KINDS,
+                    max_bytes=int(current_app.config["EVIDENCE_MAX_BYTES"]),
+                )
+                with upload:
+                    attached = attach_action_evidence(
+                        db.session(),
+                        action,
+                        upload,
+                        storage=evidence_dir(current_app.instance_path),
+                        actor=current_user,
+                        now=now,
+                    ).file_name
         if attempt.stale:
             current = _action_conflict(action_id, form)
             return _render_action(current, answer_form=form, conflict=current)
         if attempt.saved:
-            flash(_("Svaret är sparat. Granskaren verifierar det."), "success")
+            if attached:
+                flash(
+                    _(
+                        "Svaret och underlaget ”%(name)s” är sparade. Granskaren verifierar det.",
+                        name=attached,
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Svaret är sparat. Granskaren verifierar det."), "success")
             return redirect(url_for("controls.action", action_id=action.id))
     return _render_action(action, answer_form=form)
+
+
+@bp.route("/actions/evidence/<int:evidence_id>")
+@requires(permissions.is_authenticated)
+def action_evidence(evidence_id: int) -> Response:
+    stored = db.get_or_404(ActionEvidence, evidence_id)
+    require(permissions.can_view_action(current_user, stored.action), hide=True)
+    path = evidence_dir(current_app.instance_path) / stored.stored_name
+    if not path.is_file():
+        flash(_("Filen finns inte längre i lagringen."), "danger")
+        return redirect(url_for("controls.action", action_id=stored.action_id))
+    # The sniffed type and an attachment: a stored file is never shown as a page of ours.
+    return send_file(
+        path,
+        mimetype=stored.content_type,
+        as_attachment=True,
+        download_name=stored.file_name,
+        max_age=0,
+    )
 
 
 @bp.route("/actions/<int:action_id>/verify", methods=["POST"])

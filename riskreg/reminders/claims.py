@@ -340,6 +340,8 @@ def record_results(
             if user_id is not None:
                 for entry in out.digest.entries:
                     reasons = [r.reason for r in entry.reminders]
+                    if set(reasons) == {"assigned"}:
+                        continue  # told in the app when the action was raised (raise_action)
                     notifications.append(
                         {
                             "user_id": user_id,

@@ -56,7 +56,11 @@ __all__ = [
 STOCKHOLM = LOCAL_TIMEZONE
 
 ItemKind = Literal["control", "action"]
-Reason = Literal["before", "due", "overdue", "escalation"]
+Reason = Literal["assigned", "before", "due", "overdue", "escalation"]
+
+#: How many days after an action is raised its unit may still be told of it by e-mail: a run
+#: that did not happen for a few days still sends the notice, an old action never gets one.
+ASSIGNED_WITHIN_DAYS = 7
 
 _KINDS: frozenset[str] = frozenset(get_args(ItemKind))
 _REASONS: frozenset[str] = frozenset(get_args(Reason))
@@ -89,6 +93,8 @@ class ReminderItem:
     due_date: dt.date
     done: bool
     url_path: str
+    #: The local date an action was raised: its unit is told of it once ("assigned").
+    assigned_on: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -238,7 +244,26 @@ def _unique_recipients(recipients: Iterable[Recipient]) -> list[Recipient]:
     return list(chosen.values())
 
 
-_REASON_ORDER: dict[str, int] = {"before": 0, "due": 1, "overdue": 2, "escalation": 3}
+_REASON_ORDER: dict[str, int] = {
+    "assigned": -1,
+    "before": 0,
+    "due": 1,
+    "overdue": 2,
+    "escalation": 3,
+}
+
+
+def _assigned_candidate(item: ReminderItem, today: dt.date) -> _Candidate | None:
+    """The notice to the owner unit that an action was raised for it, on its first working
+    day and for ASSIGNED_WITHIN_DAYS after. Its own track beside the due-date reminders; the
+    key (with the due date in it) makes it go once, and again only if the due date is moved
+    in that first week, which then tells the unit the new date."""
+    assigned = item.assigned_on
+    if assigned is None or assigned > today:
+        return None
+    if (today - assigned).days > ASSIGNED_WITHIN_DAYS:
+        return None
+    return _Candidate("assigned", 0, assigned)
 
 
 def due_reminders(
@@ -289,6 +314,10 @@ def due_reminders(
     for item in items:
         if item.done:
             continue
+        assigned = _assigned_candidate(item, today)
+        if assigned is not None:
+            for recipient in unit_recipients(item.owner_unit_id):
+                result.append(_make(item, assigned, recipient))
         unit_candidate = _unit_candidate(item.due_date, policy, today)
         if unit_candidate is not None:
             for recipient in unit_recipients(item.owner_unit_id):

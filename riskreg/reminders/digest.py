@@ -42,6 +42,8 @@ __all__ = [
     "RenderedDigest",
     "build_message",
     "build_messages",
+    "check_settings",
+    "digest_subject",
     "group_digests",
     "item_url",
     "normalize_locale",
@@ -76,6 +78,11 @@ class DigestEntry:
     @property
     def escalated(self) -> bool:
         return any(r.reason == "escalation" for r in self.reminders)
+
+    @property
+    def assigned(self) -> bool:
+        """The unit is told that the action is new (riskreg.reminders.decide, "assigned")."""
+        return any(r.reason == "assigned" for r in self.reminders)
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,7 @@ _TEXTS: Mapping[Locale, Mapping[str, str]] = {
         "overdue_days": "Sista dag var {date}, {n} dagar sedan",
         "overdue_day": "Sista dag var {date}, 1 dag sedan",
         "escalated": "Eskalerad till dig som chef för {unit}.",
+        "assigned": "Ny åtgärd: den har just tilldelats {unit}.",
         "open": "Öppna i riskreg",
         "footer": (
             "Markera ärendet som klart i riskreg när det är utfört, så upphör påminnelserna. "
@@ -199,6 +207,7 @@ _TEXTS: Mapping[Locale, Mapping[str, str]] = {
         "overdue_days": "Was due {date}, {n} days ago",
         "overdue_day": "Was due {date}, 1 day ago",
         "escalated": "Escalated to you as the manager of {unit}.",
+        "assigned": "New action: it has just been assigned to {unit}.",
         "open": "Open in riskreg",
         "footer": (
             "Mark the item as done in riskreg when it is finished and the reminders stop. "
@@ -249,7 +258,11 @@ def _entry_view(
         overdue=days_left < 0,
         status=status,
         escalation_note=(
-            texts["escalated"].format(unit=item.owner_unit_code) if entry.escalated else None
+            texts["escalated"].format(unit=item.owner_unit_code)
+            if entry.escalated
+            else texts["assigned"].format(unit=item.owner_unit_code)
+            if entry.assigned
+            else None
         ),
         url=item_url(base_url, item),
     )
@@ -303,6 +316,11 @@ def _subject(digest: Digest, texts: Mapping[str, str], today: dt.date) -> str:
     if any(e.escalated for e in digest.entries):
         subject = texts["subject_escalation"] + subject
     return subject
+
+
+def digest_subject(digest: Digest, now: dt.datetime) -> str:
+    """The subject line alone, as :func:`build_message` writes it (what a dry run reports)."""
+    return _subject(digest, _TEXTS[digest.locale], local_date(now))
 
 
 def render_digest(digest: Digest, *, base_url: str, today: dt.date) -> RenderedDigest:
@@ -386,7 +404,7 @@ def build_message(
     digest: Digest,
     *,
     base_url: str,
-    sender: str | tuple[str, str],
+    sender: str | tuple[str, str] | Address,
     now: dt.datetime,
 ) -> EmailMessage:
     """A ready-to-send multipart/alternative message (text first, HTML preferred by clients).
@@ -398,7 +416,7 @@ def build_message(
     """
     today = local_date(now)
     rendered = render_digest(digest, base_url=base_url, today=today)
-    from_address = _sender_header(sender)
+    from_address = sender if isinstance(sender, Address) else _sender_header(sender)
     to_address = _recipient_header(digest.recipient)
 
     message = EmailMessage()
@@ -433,7 +451,17 @@ def build_messages(
     now: dt.datetime,
 ) -> list[OutgoingDigest]:
     """Group reminders into digests and build one message per digest (in address order)."""
+    from_address = _sender_header(sender)  # parsed once, not once per message
     return [
-        OutgoingDigest(digest, build_message(digest, base_url=base_url, sender=sender, now=now))
+        OutgoingDigest(
+            digest, build_message(digest, base_url=base_url, sender=from_address, now=now)
+        )
         for digest in group_digests(reminders)
     ]
+
+
+def check_settings(sender: str | tuple[str, str], base_url: str) -> None:
+    """Raise ValueError for settings no message could be built with, as
+    :func:`build_messages` would (a dry run checks them without building the messages)."""
+    _sender_header(sender)
+    _check_base_url(base_url)

@@ -10,6 +10,7 @@ from riskreg.reminders.policy import MAX_DAYS
 
 KIND_LABELS = {"control": _l("Granskning"), "action": _l("Åtgärd")}
 REASON_LABELS = {
+    "assigned": _l("Ny åtgärd tilldelad"),
     "before": _l("Före sista dag"),
     "due": _l("På sista dag"),
     "overdue": _l("Försenad"),

@@ -19,7 +19,7 @@ from riskreg.reminders.claims import _rowcount
 from riskreg.reminders.models import (
     Notification,
 )
-from riskreg.reminders.paths import TITLE_MAX, control_path, short_title
+from riskreg.reminders.paths import TITLE_MAX, action_path, control_path, short_title
 
 # --- notifications ----------------------------------------------------------------------------
 
@@ -56,6 +56,36 @@ def notify_control_event(
             reason=reason,
             due_date=control.deadline,
             url_path=control_path(control.id),
+        )
+        session.add(notification)
+        created.append(notification)
+    session.flush()
+    return created
+
+
+def notify_action_assigned(
+    session: Session, action: Any, *, actor: User | None, now: dt.datetime
+) -> list[Notification]:
+    """Tell the owner unit's active members in the app that an action was raised for their
+    unit (the e-mail goes with the next reminder run: riskreg.reminders.decide, "assigned").
+    The one who raised it is not told of their own act."""
+    unit = action.owner_unit
+    run_id = f"assigned-{uuid.uuid4().hex[:20]}"
+    created: list[Notification] = []
+    for user in sorted(unit.members, key=lambda u: u.id):
+        if not user.active or (actor is not None and user.id == actor.id):
+            continue
+        notification = Notification(
+            user_id=user.id,
+            created_at=now,
+            run_id=run_id,
+            item_kind="action",
+            item_id=action.id,
+            title=short_title(action.description, TITLE_MAX * 2),
+            unit_code=unit.code[:40],
+            reason="assigned",
+            due_date=action.due_date,
+            url_path=action_path(action.id),
         )
         session.add(notification)
         created.append(notification)

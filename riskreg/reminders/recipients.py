@@ -14,6 +14,7 @@ from riskreg.controls.models import (
     Control,
     ControlStatus,
 )
+from riskreg.db import local_date
 from riskreg.reminders.decide import (
     Recipient,
     ReminderItem,
@@ -45,16 +46,31 @@ def open_items(session: Session) -> list[ReminderItem]:
             )
         )
     actions = session.execute(
-        select(Action.id, Action.description, Action.owner_unit_id, Unit.code, Action.due_date)
+        select(
+            Action.id,
+            Action.description,
+            Action.owner_unit_id,
+            Unit.code,
+            Action.due_date,
+            Action.created_at,
+        )
         .join(Unit, Unit.id == Action.owner_unit_id)
         # Only open actions: once the unit has answered, the next step is the controller's,
         # and reminding the unit about work it reported done would teach it to ignore mail.
         .where(Action.status == ActionStatus.OPEN.value)
     )
-    for aid, description, unit_id, code, due in actions:
+    for aid, description, unit_id, code, due, created in actions:
         items.append(
             ReminderItem(
-                "action", aid, short_title(description), unit_id, code, due, False, action_path(aid)
+                "action",
+                aid,
+                short_title(description),
+                unit_id,
+                code,
+                due,
+                False,
+                action_path(aid),
+                assigned_on=local_date(created) if created is not None else None,
             )
         )
     return items

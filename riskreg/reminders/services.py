@@ -65,7 +65,14 @@ from riskreg.reminders.decide import (
     due_reminders,
     local_date,
 )
-from riskreg.reminders.digest import OutgoingDigest, build_messages
+from riskreg.reminders.digest import (
+    Digest,
+    OutgoingDigest,
+    build_messages,
+    check_settings,
+    digest_subject,
+    group_digests,
+)
 from riskreg.reminders.policy import non_working_reason
 from riskreg.reminders.policy_store import load_policy
 from riskreg.reminders.recipients import RecipientDirectory, open_items
@@ -205,6 +212,18 @@ def _outcomes(outgoing: Sequence[OutgoingDigest], result: SendResult | None) -> 
     return found
 
 
+def _dry_outcome(digest: Digest, now: dt.datetime) -> DigestOutcome:
+    return DigestOutcome(
+        address=digest.recipient.key_address,
+        name=digest.recipient.name,
+        locale=digest.locale,
+        subject=digest_subject(digest, now),
+        entries=len(digest.entries),
+        reminders=len(digest.reminders),
+        ok=None,
+    )
+
+
 Sender = Callable[[Sequence[Any], Mapping[str, Any]], SendResult]
 
 
@@ -262,15 +281,22 @@ def run_reminders(
     report.due = len(reminders)
     report.problems = directory.problems
 
+    if dry_run:
+        # What would be sent, without rendering and MIME-encoding 500 messages nobody reads:
+        # the digests and their subjects are what the report shows.
+        session.rollback()
+        try:
+            if reminders:  # as build_messages: settings matter once there is a message
+                check_settings(mail.sender, mail.base_url)
+        except ValueError as exc:
+            raise ServiceError(_("Påminnelserna kan inte byggas: %(exc)s", exc=exc)) from exc
+        report.digests = [_dry_outcome(d, now) for d in group_digests(reminders)]
+        return report
     try:
         outgoing = build_messages(reminders, base_url=mail.base_url, sender=mail.sender, now=now)
     except ValueError as exc:
         session.rollback()
         raise ServiceError(_("Påminnelserna kan inte byggas: %(exc)s", exc=exc)) from exc
-    if dry_run:
-        report.digests = _outcomes(outgoing, None)
-        session.rollback()
-        return report
     if not reminders:
         session.rollback()
         return report

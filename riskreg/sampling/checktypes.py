@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Final, Literal
 
@@ -286,6 +286,24 @@ def attributes_for(control: Control) -> tuple[str, ...]:
                 seen.append(line[:100])
         return tuple(seen)
     return spec.attributes
+
+
+def with_extra_columns(spec: CheckTypeSpec, header: tuple[str, ...]) -> CheckTypeSpec:
+    """The spec plus one optional text column for each heading of the file it does not know.
+
+    A file exported from a real system carries more than the check type asks for, and the
+    controller often tests an attribute from exactly such a column ("Attesterad av" in a
+    payments file): the extra columns are kept with every row and shown with each item.
+    """
+    known = spec.heading_map()
+    extras: list[Column] = []
+    for index, heading in enumerate(header):
+        normalised = normalise_heading(heading or "")
+        if not normalised or normalised in known:
+            continue
+        known[normalised] = f"x{index}"  # a repeated unknown heading is kept once
+        extras.append(Column(f"x{index}", heading.strip()[:100], (heading,), required=False))
+    return replace(spec, columns=(*spec.columns, *extras)) if extras else spec
 
 
 def generic_spec(header: tuple[str, ...], key_heading: str, amount_heading: str = "") -> (

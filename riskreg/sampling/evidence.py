@@ -8,9 +8,6 @@ its SHA-256, which also de-duplicates identical uploads, and recorded on the ite
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -18,17 +15,13 @@ from typing import Final
 from riskreg.auth.models import User
 from riskreg.controls.services import require_open_for_testing
 from riskreg.sampling.models import Evidence, SampleItem
-from riskreg.storage import touch
+from riskreg.storage import EVIDENCE_KINDS, evidence_dir, store_by_sha256
 from riskreg.uploads import CheckedUpload
 
+__all__ = ["ALLOWED_KINDS", "evidence_dir", "store_evidence"]
+
 #: What may be evidence (riskreg.uploads.KINDS): documents, pictures, spreadsheets and text.
-ALLOWED_KINDS: Final = frozenset({"pdf", "png", "jpeg", "xlsx", "docx", "csv", "txt"})
-
-
-def evidence_dir(instance_path: str | os.PathLike[str]) -> Path:
-    path = Path(instance_path) / "evidence"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+ALLOWED_KINDS: Final = EVIDENCE_KINDS
 
 
 def store_evidence(
@@ -41,22 +34,7 @@ def store_evidence(
 ) -> Evidence:
     """Store a checked upload; returns the (unflushed) Evidence attached to the item."""
     require_open_for_testing(item.draw.control)
-    storage.mkdir(parents=True, exist_ok=True)
-    target = storage / upload.sha256
-    if target.exists():
-        touch(target)  # re-used: keep `riskreg storage check` from taking it for an orphan
-    else:
-        # Written beside the target and renamed, so a half-copied file never has the name.
-        handle = tempfile.NamedTemporaryFile(dir=storage, prefix=".upload-", delete=False)  # noqa: SIM115
-        try:
-            with handle:
-                upload.stream.seek(0)
-                shutil.copyfileobj(upload.stream, handle)
-            os.replace(handle.name, target)
-        except BaseException:
-            if os.path.exists(handle.name):
-                os.unlink(handle.name)
-            raise
+    store_by_sha256(upload.stream, upload.sha256, storage)
     evidence = Evidence(
         file_name=upload.filename,
         content_type=upload.mimetype,

@@ -178,10 +178,12 @@ class ExtendForm(FlaskForm):
 
 class ItemResultForm(FlaskForm):
     version = HiddenField()
+    # Optional: left open, it follows from the attributes (riskreg.sampling.worksheet.
+    # derive_overall); the controller sets it only to judge otherwise.
     overall = RadioField(
         _l("Helhetsbedömning"),
         choices=choices(RESULT_CHOICES),
-        validators=[DataRequired(_l("Ange helhetsbedömning."))],
+        validators=[Optional()],
     )
     comment = TextAreaField(_l("Kommentar"), validators=[Optional(), Length(max=4000)])
     audited_amount = SekField(
@@ -192,6 +194,9 @@ class ItemResultForm(FlaskForm):
         _l("Beskrivning av avvikelsen"), validators=[Optional(), Length(max=4000)]
     )
     recovery_claim = SekField(_l("Återkrav (kr, valfritt)"))
+    # The evidence input of the item page belongs to this form too (its `form` attribute):
+    # a file chosen there is stored by "Spara" and "Spara och nästa", never silently dropped.
+    file = FileField(_l("Underlag"))
 
 
 def item_form_class(attributes: tuple[str, ...]) -> type[ItemResultForm]:

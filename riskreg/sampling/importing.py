@@ -5,7 +5,8 @@ batching, header mapping and all-or-nothing error collection.
 
 Why this shape: a population can hold a million payment rows, so the file is never held in
 memory. Rows are read one by one from :func:`riskreg.tabular.open_table`, validated, and
-written with Core ``INSERT``s in batches of ``BATCH_SIZE`` inside the caller's transaction.
+written in batches of ``BATCH_SIZE`` inside the caller's transaction (``COPY`` on PostgreSQL,
+``executemany`` on SQLite: :mod:`riskreg.sampling.population_store`).
 Every bad row is reported with the line the user sees ("Rad 12: …"); if there is any, the
 service raises :class:`ServiceError` and the caller rolls back, so nothing is half-written.
 The file's SHA-256 is computed from the bytes as the reader streams them (see
@@ -53,6 +54,7 @@ from riskreg.sampling.checktypes import (
     generic_spec,
     normalise_heading,
     spec_for,
+    with_extra_columns,
 )
 from riskreg.sampling.models import (
     HygieneObservation,
@@ -61,6 +63,7 @@ from riskreg.sampling.models import (
     SampleDraw,
     SamplePlan,
 )
+from riskreg.sampling.population_store import ItemRow, write_items
 from riskreg.tabular import Cell, TableError, TableRow, cell_is_blank, open_table
 
 BATCH_SIZE: Final = 5000
@@ -266,18 +269,22 @@ def _parse_row(
     return values if ok else None
 
 
+#: One encoder for every row: ``json.dumps`` with options builds a new one per call.
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _jsonable(values: dict[str, object], skip: str | None) -> str:
     data = {
         key: value.isoformat() if isinstance(value, date) else value
         for key, value in values.items()
         if key != skip
     }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _ROW_JSON.encode(data)
 
 
 @dataclass
 class _Batch:
-    rows: list[dict[str, Any]]
+    rows: list[ItemRow]
     lines: dict[str, int]
 
 
@@ -371,6 +378,8 @@ def import_population(
                         value=amount_column.strip(),
                     )
                 )
+        else:
+            spec = with_extra_columns(spec, table.header)
         mapping, problems = _map_header(spec, table.header)
         if problems:
             raise ServiceError(problems[0], messages=problems)
@@ -491,14 +500,14 @@ def _insert_rows(
                 strata[stratum] = strata.get(stratum, 0) + 1
             batch.lines[key] = row.line
             batch.rows.append(
-                {
-                    "population_id": population_id,
-                    "line": row.line,
-                    "record_key": key,
-                    "amount_ore": amount,
-                    "stratum": stratum,
-                    "data_json": _jsonable(values, spec.key_column),
-                }
+                (
+                    population_id,
+                    row.line,
+                    key,
+                    amount if isinstance(amount, int) else None,
+                    stratum,
+                    _jsonable(values, spec.key_column),
+                )
             )
             if len(batch.rows) >= batch_size:
                 _flush_batch(session, population_id, batch, key_label, errors)
@@ -531,10 +540,10 @@ def _flush_batch(
                 "varje post måste ha en unik nyckel.",
             )
         clash_keys = {key for key, _ in clashes}
-        batch.rows = [r for r in batch.rows if r["record_key"] not in clash_keys]
+        batch.rows = [r for r in batch.rows if r[2] not in clash_keys]
     if errors:
         return  # nothing will be kept; only keep checking for duplicates
-    session.execute(insert(table_of(PopulationItem)), batch.rows)
+    write_items(session, batch.rows)
 
 
 def _supersede_stale_plans(

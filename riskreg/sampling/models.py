@@ -74,7 +74,11 @@ class PopulationItem(Base):
 
     __tablename__ = "population_item"
     __audit__ = False
-    __table_args__ = (UniqueConstraint("population_id", "record_key"),)
+    __table_args__ = (
+        UniqueConstraint("population_id", "record_key"),
+        # The draw and the worksheet read a population in file order (issue 15).
+        Index("ix_population_item_population_line", "population_id", "line"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     population_id: Mapped[int] = mapped_column(ForeignKey("population.id", ondelete="CASCADE"))

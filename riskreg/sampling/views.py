@@ -95,12 +95,14 @@ from riskreg.sampling.forms import (
     WorksheetUploadForm,
     item_form_class,
 )
+from riskreg.sampling.item_context import ItemContext, item_context
 from riskreg.sampling.models import (
     ITEM_RESULT_TITLES,
     Evidence,
     HygieneObservation,
     ItemResult,
     SampleItem,
+    SamplePlan,
     SamplingMethod,
     SelectionMethod,
 )
@@ -210,6 +212,12 @@ def percent_filter(value: Decimal | None) -> str:
 def sampling_summary(control: Control) -> overview.Summary:
     """For templates/sampling/_control_panel.html, which the control page includes."""
     return overview.summary(db.session(), control)
+
+
+@bp.app_template_global("sample_item_context")
+def sample_item_context(item: SampleItem) -> ItemContext:
+    """For templates/sampling/_item_context.html: a sampled item in its population."""
+    return item_context(item)
 
 
 @bp.app_context_processor
@@ -393,6 +401,9 @@ def plan(control_id: int) -> str | WResponse:
             )
             if request.method == "GET" and book_value is not None:
                 form.book_value.data = format_sek_input(book_value)
+    current_plan = lookups.current_plan(db.session(), control)
+    if request.method == "GET" and current_plan is not None:
+        _fill_plan_form(form, current_plan, mus=mus, imported=population is not None)
     if form.validate_on_submit():
         try:
             made = planning.plan_sample(
@@ -418,7 +429,6 @@ def plan(control_id: int) -> str | WResponse:
             db.session.commit()
             flash(_("Urvalsplanen är sparad: %(n)s poster.", n=made.sample_size), "success")
             return redirect(url_for("sampling.plan", control_id=control.id))
-    current_plan = lookups.current_plan(db.session(), control)
     # The form carries what this page shows as current (see _based_on).
     form.based_on.data = str(current_plan.id if current_plan else 0)
     return render_template(
@@ -432,6 +442,34 @@ def plan(control_id: int) -> str | WResponse:
         drawn=lookups.current_draw(db.session(), control) is not None,
         **_titles(),
     )
+
+
+def _percent_input(fraction: Decimal | None) -> str:
+    """0.025 -> "2,5" (as a Swedish user types it into a percent field)."""
+    if fraction is None:
+        return ""
+    text = format((fraction * 100).normalize(), "f")
+    return text.replace(".", ",")
+
+
+def _fill_plan_form(form: PlanForm, saved: SamplePlan, *, mus: bool, imported: bool) -> None:
+    """The planning form shows the saved plan: its method and parameters, not the defaults, so
+    saving again without a change keeps the plan as it was."""
+    form.method.data = saved.method
+    if saved.confidence is not None:
+        form.confidence.data = f"{saved.confidence:.2f}"
+    form.tolerable_rate.data = _percent_input(saved.tolerable_rate)
+    form.expected_rate.data = _percent_input(saved.expected_rate) or "0"
+    if not imported:
+        form.population_size.data = saved.population_size
+    if saved.method == SamplingMethod.NON_STATISTICAL:
+        form.sample_size.data = saved.sample_size
+    form.justification.data = saved.justification
+    if mus:
+        if saved.tolerable_misstatement_ore is not None:
+            form.tolerable_misstatement.data = format_sek_input(saved.tolerable_misstatement_ore)
+        if saved.expected_misstatement_ore is not None:
+            form.expected_misstatement.data = format_sek_input(saved.expected_misstatement_ore)
 
 
 # --- draw ---------------------------------------------------------------------------------------
@@ -803,14 +841,19 @@ def item(item_id: int) -> str | WResponse:
             attribute: getattr(form, f"attr_{index}").data or ""
             for index, attribute in enumerate(attributes)
         }
+        # Left open, the overall judgement follows from the attributes (all OK: OK).
+        overall = form.overall.data or worksheet_service.derive_overall(
+            tuple(results[a] for a in attributes)
+        )
         # A missing or damaged version is a conflict, never a silent overwrite.
         version = parse_version(form.version.data)
+        attached: str | None = None
         try:
             item_results.record_result(
                 db.session(),
                 sample_item,
                 attribute_results=results,
-                overall=form.overall.data or "",
+                overall=overall,
                 actor=current_user,
                 now=now_utc(),
                 comment=form.comment.data or "",
@@ -819,6 +862,21 @@ def item(item_id: int) -> str | WResponse:
                 recovery_claim_ore=form.recovery_claim.ore if payments else None,
                 expected_version=version,
             )
+            if form.file.data:  # chosen under "Underlag": stored with the result, or refused
+                upload = check_upload(
+                    form.file.data,
+                    allowed=evidence_store.ALLOWED_KINDS,
+                    max_bytes=int(current_app.config["EVIDENCE_MAX_BYTES"]),
+                )
+                with upload:
+                    attached = evidence_store.store_evidence(
+                        sample_item,
+                        upload,
+                        storage=evidence_store.evidence_dir(current_app.instance_path),
+                        actor=current_user,
+                        now=now_utc(),
+                    ).file_name
+                db.session.flush()
             db.session.commit()
         except ServiceError as exc:
             _failed(exc)
@@ -826,7 +884,17 @@ def item(item_id: int) -> str | WResponse:
             db.session.rollback()
             flash(_("Posten har ändrats av någon annan. Ladda om sidan och försök igen."), "danger")
         else:
-            flash(_("Resultatet för post %(n)s är sparat.", n=sample_item.position), "success")
+            if attached:
+                flash(
+                    _(
+                        "Resultatet för post %(n)s och underlaget ”%(name)s” är sparade.",
+                        n=sample_item.position,
+                        name=attached,
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Resultatet för post %(n)s är sparat.", n=sample_item.position), "success")
             if request.form.get("next") == "1":
                 following = _next_unassessed(sample_item)
                 if following is not None:

@@ -40,9 +40,17 @@ def test_controller_runs_a_control_and_the_approver_approves_it(
     expect(page.get_by_role("alert")).to_contain_text("Granskningen är påbörjad.")
     expect(page.get_by_test_id("control-status")).to_have_text("Pågår")
 
+    # The conclusion is written in one place: beside the evaluation.
+    control_url = page.url
+    expect(page.get_by_test_id("conclusion-form")).to_have_count(0)
+    page.get_by_test_id("conclusion-link").click()
     page.get_by_label("Slutsats").fill("Inga väsentliga fel i de 60 utbetalningarna.")
     page.get_by_role("button", name="Spara slutsats").click()
     expect(page.get_by_role("alert")).to_contain_text("Slutsatsen är sparad.")
+    page.goto(control_url)
+    expect(page.get_by_test_id("conclusion")).to_have_text(
+        "Inga väsentliga fel i de 60 utbetalningarna."
+    )
     page.get_by_role("button", name="Lämna för godkännande").click()
     expect(page.get_by_role("alert")).to_contain_text("lämnad för godkännande")
     expect(page.get_by_test_id("control-status")).to_have_text(
@@ -53,7 +61,6 @@ def test_controller_runs_a_control_and_the_approver_approves_it(
     )
     # The controller has no approve button: segregation of duties.
     expect(page.get_by_role("button", name="Godkänn")).to_have_count(0)
-    control_url = page.url
     page.get_by_role("button", name="Logga ut").click()
 
     _login(page, live_server, "chef", demo["chef"])

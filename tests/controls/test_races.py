@@ -47,7 +47,7 @@ def test_twenty_parallel_approvals_approve_once(app: Flask, demo: dict[str, str]
     _step(controller, app, control_id, "start")
     version = _reload(app, control_id).version
     controller.post(
-        f"/controls/{control_id}/conclusion",
+        f"/sampling/controls/{control_id}/evaluate",
         data={"conclusion": "Inga väsentliga fel.", "version": str(version)},
     )
     _step(controller, app, control_id, "submit")
@@ -82,7 +82,7 @@ def test_twenty_parallel_conclusions_save_one(app: Flask, demo: dict[str, str]) 
     responses = at_once(
         clients,
         lambda c: c.post(
-            f"/controls/{control_id}/conclusion",
+            f"/sampling/controls/{control_id}/evaluate",
             data={"conclusion": f"Slutsats {next(texts)}", "version": str(version)},
             follow_redirects=True,
         ),

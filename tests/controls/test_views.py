@@ -370,7 +370,7 @@ def test_status_flow_through_http_with_refusals(app: Flask, demo: dict[str, str]
 
     version = _reload(app, control_id).version
     response = controller.post(
-        f"/controls/{control_id}/conclusion",
+        f"/sampling/controls/{control_id}/evaluate",
         data={"conclusion": "Inga väsentliga fel.", "version": str(version)},
     )
     assert response.status_code == 302
@@ -486,12 +486,12 @@ def test_stale_conclusion_keeps_both_texts(app: Flask, demo: dict[str, str]) -> 
     control = _control(app, CheckType.GENERIC, "timanställning")
     client = _as(app, demo, "granskare")
     first = client.post(
-        f"/controls/{control.id}/conclusion",
+        f"/sampling/controls/{control.id}/evaluate",
         data={"conclusion": "Första", "version": str(control.version)},
     )
     assert first.status_code == 302
     response = client.post(
-        f"/controls/{control.id}/conclusion",
+        f"/sampling/controls/{control.id}/evaluate",
         data={"conclusion": "Andra", "version": str(control.version)},
     )
     assert response.status_code == 200

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from riskreg.auth.models import Unit
-from riskreg.controls.models import Action, CheckType, Control
+from riskreg.controls.models import Action, ActionEvidence, CheckType, Control
 from riskreg.extensions import db
 from tests.permission_matrix.roles import ALL, Ids, Matrix
 
@@ -25,7 +25,6 @@ EXPECTED: Matrix = {
     "controls.new": ("GET", lambda i: f"/controls/new?risk={i['payments_risk']}", WORKERS),
     "controls.show": ("GET", lambda i: f"/controls/{i['payments']}", READERS),
     "controls.edit": ("GET", lambda i: f"/controls/{i['payments']}/edit", WORKERS),
-    "controls.conclusion": ("POST", lambda i: f"/controls/{i['payments']}/conclusion", WORKERS),
     "controls.start": ("POST", lambda i: f"/controls/{i['payments']}/start", WORKERS),
     "controls.submit": ("POST", lambda i: f"/controls/{i['payments']}/submit", WORKERS),
     "controls.approve": ("POST", lambda i: f"/controls/{i['payments']}/approve", {"approver"}),
@@ -49,6 +48,12 @@ EXPECTED: Matrix = {
         lambda i: f"/controls/actions/{i['chr_action']}/answer",
         {"admin", "approver"},
     ),
+    # The unit's evidence of its answer: whoever may read the action.
+    "controls.action_evidence": (
+        "GET",
+        lambda i: f"/controls/actions/evidence/{i['chr_action_evidence']}",
+        READERS,
+    ),
     "controls.verify": ("POST", lambda i: f"/controls/actions/{i['chr_action']}/verify", WORKERS),
     "controls.due_date": (
         "POST",
@@ -70,8 +75,21 @@ def ids(app: Flask) -> Ids:
             .where(Unit.code == "CHR")
             .order_by(Action.due_date)
         ).first()
+        # The demo has no answered action: a row without its file (the download then says
+        # the file is gone, after the permission check this matrix is about).
+        evidence = ActionEvidence(
+            action=chr_action,
+            file_name="faktura.pdf",
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+            stored_name="0" * 64,
+        )
+        db.session.add(evidence)
+        db.session.commit()
         return {
             "payments": payments.id,
             "payments_risk": payments.risk_id,
             "chr_action": chr_action.id,
+            "chr_action_evidence": evidence.id,
         }

@@ -136,6 +136,27 @@ def test_bad_payment_rows_are_all_reported_and_nothing_is_written(ctx, world: Wo
     assert len(messages) == 6
 
 
+def test_a_bad_row_after_written_batches_leaves_nothing(ctx, world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Batches already written (COPY on PostgreSQL, executemany on SQLite) go with the rollback."""
+    written: list[int] = []
+    real_write = importing.write_items
+
+    def spy(session, rows):  # type: ignore[no-untyped-def]
+        real_write(session, rows)
+        written.append(len(rows))
+        # Really in the table, inside the import's transaction.
+        assert count(PopulationItem) == sum(written)
+
+    monkeypatch.setattr(importing, "write_items", spy)
+    rows = [
+        [f"UTB-{n}", "Vårdgivare", "VV-1", "2025-01", "100,00", "2025-01-25"] for n in range(1, 11)
+    ]
+    rows[7][4] = "hundra"  # line 9, after two batches of three were written
+    messages = _refused(world, "payments", csv_bytes(PAYMENT_HEADER, rows), batch_size=3)
+    assert written == [3, 3]
+    assert len(messages) == 1 and messages[0].startswith("Rad 9: Belopp:"), messages
+
+
 def test_missing_columns_are_named(ctx, world: World) -> None:  # type: ignore[no-untyped-def]
     messages = _refused(
         world, "payments", csv_bytes(["Utbetalnings-id", "Belopp"], [["U1", "1,00"]])

@@ -103,17 +103,6 @@ def control_edit_values(app: Flask) -> dict[str, FormValue]:
         }
 
 
-def conclusion_url(app: Flask) -> str:
-    with app.app_context():
-        return f"/controls/{control_id(SALARIES)}/conclusion"
-
-
-def conclusion_values(app: Flask) -> dict[str, FormValue]:
-    with app.app_context():
-        control = _control(SALARIES)
-        return {"conclusion": "Inga väsentliga avvikelser.", "version": str(control.version)}
-
-
 def action_new_url(app: Flask) -> str:
     with app.app_context():
         return f"/controls/{control_id(SALARIES)}/actions/new"
@@ -489,14 +478,6 @@ FORMS = [
         attack=(*CONTROL_FIELDS, "version"),
         login="granskare",
         too_long=10_001,
-    ),
-    HostileForm(
-        name="control conclusion",
-        url=conclusion_url,
-        valid=conclusion_values,
-        attack=("conclusion", "version"),
-        login="granskare",
-        too_long=20_001,
     ),
     HostileForm(
         name="action new",
