@@ -44,6 +44,11 @@ UNITS_BELOW_EACH = 9
 SAMPLE_SIZE = 60
 POPULATION_SIZE = 100
 BATCH = 5_000
+#: (key, label, kind) per column, as riskreg.sampling.importing stores them.
+COLUMNS_JSON = (
+    '[["payment_id", "Betalnings-id", "key"], ["provider", "Vårdgivare", "text"], '
+    '["period", "Period", "text"], ["amount", "Belopp", "amount"]]'
+)
 
 REVIEW_AREAS = (
     ("Utbetalningar till privata vårdgivare", "LOV-avtal, attestreglemente", "payments"),
@@ -393,7 +398,7 @@ def build(conn: Connection, *, scale: float, seed: int = 15) -> BuiltData:
                 "file_sha256": hashlib.sha256(str(did).encode()).hexdigest(),
                 "row_count": POPULATION_SIZE,
                 "total_amount_ore": POPULATION_SIZE * 1_250_000,
-                "columns_json": '["id", "belopp"]',
+                "columns_json": COLUMNS_JSON,
                 "imported_by_id": admin_id,
                 "imported_at": at,
                 "superseded": False,
@@ -408,7 +413,7 @@ def build(conn: Connection, *, scale: float, seed: int = 15) -> BuiltData:
                     "record_key": f"P{did}-{line + 1}",
                     "amount_ore": 1_250_000,
                     "stratum": None,
-                    "data_json": '{"belopp": "12 500,00"}',
+                    "data_json": '{"provider": "Vårdcentralen Norr AB", "period": "2025-03"}',
                 }
             )
         sample_plans.append(
