@@ -36,6 +36,7 @@ from riskreg.i18n import gettext_now as _
 from riskreg.paging import contains_text
 from riskreg.plans.models import Plan
 from riskreg.risks.models import Risk
+from riskreg.sampling.models import SampleDraw, SampleItem
 
 # to_status -> the statuses it may be reached from
 TRANSITIONS: dict[ControlStatus, set[ControlStatus]] = {
@@ -566,6 +567,13 @@ def action_query(flt: ActionFilter, *, today: date) -> Select[Action]:
     query = select(Action).options(
         selectinload(Action.control).selectinload(Control.controllers).selectinload(User.units),
         selectinload(Action.owner_unit),
+        # The lists show the sampled item an action came from, in its population's context.
+        selectinload(Action.deviation)
+        .selectinload(Deviation.sample_item)
+        .options(
+            selectinload(SampleItem.draw).selectinload(SampleDraw.population),
+            selectinload(SampleItem.population_item),
+        ),
     )
     if flt.status:
         query = query.where(Action.status == flt.status)
