@@ -92,5 +92,6 @@ def test_control_page_fits_a_phone(live_server: str, browser, demo: dict[str, st
     page.goto(live_server + "/controls/")
     page.get_by_role("link", name="Ny lön vid byte").click()
     expect(page.get_by_test_id("control-status")).to_have_text("Pågår")
+    page.wait_for_load_state("load")  # measured with the stylesheets applied
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     context.close()

@@ -18,7 +18,9 @@ PASSCARDS = "Behörighet för passerkort och nycklar 2025"
 
 def _no_axe_violations(page: Page) -> None:
     """WCAG 2.1 A/AA on the page as shown now (the walk in test_accessibility_browser meets
-    the task list, but not the year selector: the demo has one plan)."""
+    the task list, but not the year selector: the demo has one plan). After a click the
+    elements can be in the DOM before the stylesheets have arrived: wait for the page."""
+    page.wait_for_load_state("load")
     violations = [_describe(v) for v in _axe_violations(page)]
     assert not violations, "\n".join(violations)
 

@@ -62,6 +62,9 @@ def test_plan_is_readable_on_a_phone(live_server: str, browser, demo: dict[str, 
     menu.click()
     page.get_by_role("link", name="Riskregister").click()
     expect(page.get_by_test_id("risk-row")).to_have_count(7)
+    # The rows can be in the DOM before the page's stylesheets have arrived; measure the page
+    # as it is shown.
+    page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, "the page scrolls sideways on a phone"
     context.close()
