@@ -8,10 +8,22 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, has_request_context, request, session
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    request,
+    send_file,
+    session,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
+from werkzeug.wrappers import Response as WResponse
 
 #: The largest id a database column holds (PostgreSQL INTEGER); larger ones overflow the driver.
 MAX_ID = 2**31 - 1
@@ -152,3 +164,20 @@ class ControlCharacters(BadRequest):
 def item_href(path: str) -> str:
     """An item's page (a path the controls feature builds) as a path under this installation."""
     return request.script_root + path
+
+
+def send_evidence(
+    stored_name: str, content_type: str, file_name: str, *, missing_url: str
+) -> Response | WResponse:
+    """A stored evidence file as a download, or back to ``missing_url`` when it is gone.
+
+    The sniffed type and an attachment: a stored file is never shown as a page of ours."""
+    from riskreg.storage import evidence_dir
+
+    path = evidence_dir(current_app.instance_path) / stored_name
+    if not path.is_file():
+        flash(_("Filen finns inte längre i lagringen."), "danger")
+        return redirect(missing_url)
+    return send_file(
+        path, mimetype=content_type, as_attachment=True, download_name=file_name, max_age=0
+    )

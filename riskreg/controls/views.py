@@ -22,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -87,7 +86,7 @@ from riskreg.plans.services import RiskFilter, latest_plan, risk_query
 from riskreg.risks.models import Risk
 from riskreg.storage import EVIDENCE_KINDS, evidence_dir
 from riskreg.uploads import check_upload
-from riskreg.web import parse_id, parse_version
+from riskreg.web import parse_id, parse_version, send_evidence
 
 bp = Blueprint("controls", __name__, url_prefix="/controls")
 
@@ -661,17 +660,11 @@ def answer(action_id: int) -> str | Response:
 def action_evidence(evidence_id: int) -> Response:
     stored = db.get_or_404(ActionEvidence, evidence_id)
     require(permissions.can_view_action(current_user, stored.action), hide=True)
-    path = evidence_dir(current_app.instance_path) / stored.stored_name
-    if not path.is_file():
-        flash(_("Filen finns inte längre i lagringen."), "danger")
-        return redirect(url_for("controls.action", action_id=stored.action_id))
-    # The sniffed type and an attachment: a stored file is never shown as a page of ours.
-    return send_file(
-        path,
-        mimetype=stored.content_type,
-        as_attachment=True,
-        download_name=stored.file_name,
-        max_age=0,
+    return send_evidence(
+        stored.stored_name,
+        stored.content_type,
+        stored.file_name,
+        missing_url=url_for("controls.action", action_id=stored.action_id),
     )
 
 

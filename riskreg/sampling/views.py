@@ -109,7 +109,7 @@ from riskreg.sampling.models import (
 from riskreg.sampling.selection import generate_seed
 from riskreg.tabular import TableError, open_table
 from riskreg.uploads import CheckedUpload, check_upload
-from riskreg.web import parse_id, parse_version
+from riskreg.web import parse_id, parse_version, send_evidence
 
 bp = Blueprint("sampling", __name__, url_prefix="/sampling")
 
@@ -973,16 +973,11 @@ def evidence_upload(item_id: int) -> WResponse:
 def evidence_download(evidence_id: int) -> WResponse:
     stored = db.get_or_404(Evidence, evidence_id)
     require(permissions.can_view_control(current_user, stored.item.draw.control), hide=True)
-    path = evidence_store.evidence_dir(current_app.instance_path) / stored.stored_name
-    if not path.is_file():
-        flash(_("Filen finns inte längre i lagringen."), "danger")
-        return redirect(url_for("sampling.item", item_id=stored.item_id))
-    return send_file(
-        path,
-        mimetype=stored.content_type,
-        as_attachment=True,
-        download_name=stored.file_name,
-        max_age=0,
+    return send_evidence(
+        stored.stored_name,
+        stored.content_type,
+        stored.file_name,
+        missing_url=url_for("sampling.item", item_id=stored.item_id),
     )
 
 
