@@ -10,13 +10,11 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from riskreg.auth.models import Unit, User
 from riskreg.controls.guards import attach_action_evidence, suggest_check_type
 from riskreg.controls.models import Action, CheckType, Control
 from riskreg.controls.services import (
     answer_action,
     change_status,
-    create_control,
     raise_action,
     set_conclusion,
     verify_action,
@@ -30,27 +28,6 @@ from riskreg.uploads import check_upload
 from tests.conftest import login
 
 NOW = datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture()
-def world(app: Flask, demo: dict[str, str]):  # type: ignore[no-untyped-def]
-    with app.app_context():
-        users = {u.username: u for u in db.session.scalars(select(User))}
-        units = {u.code: u for u in db.session.scalars(select(Unit))}
-        risk = db.session.scalar(select(Risk).where(Risk.title.contains("privata vårdgivare")))
-        control = create_control(
-            db.session,
-            risk,
-            title="Utbetalningar jan–maj 2025",
-            check_type="payments",
-            responsible_unit=units["CE"],
-            controllers=[users["granskare"]],
-            deviation_definition="Belopp som inte följer avtalets prislista.",
-            actor=users["admin"],
-            now=NOW,
-        )
-        db.session.commit()
-        yield users, units, control
 
 
 def _submitted_with_answered_action(users, units, control: Control) -> Action:  # type: ignore[no-untyped-def]
@@ -79,7 +56,11 @@ def test_approval_is_refused_while_an_answer_is_unverified(world) -> None:  # ty
     # An override needs a reason.
     with pytest.raises(ServiceError, match="Ange skäl"):
         change_status(
-            db.session, control, "approved", actor=users["chef"], now=NOW,
+            db.session,
+            control,
+            "approved",
+            actor=users["chef"],
+            now=NOW,
             override_unverified=True,
         )
     assert control.status == "ready_for_review"

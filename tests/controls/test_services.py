@@ -3,15 +3,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from flask import Flask
-from sqlalchemy import select
 
-from riskreg.auth.models import Unit, User
 from riskreg.controls.models import ActionStatus, Control, ControlStatus
 from riskreg.controls.services import (
     answer_action,
     change_status,
-    create_control,
     raise_action,
     record_deviation,
     set_conclusion,
@@ -19,30 +15,8 @@ from riskreg.controls.services import (
 )
 from riskreg.errors import NotAllowed, ServiceError
 from riskreg.extensions import db
-from riskreg.risks.models import Risk
 
 NOW = datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture()
-def world(app: Flask, demo: dict[str, str]):  # type: ignore[no-untyped-def]
-    with app.app_context():
-        users = {u.username: u for u in db.session.scalars(select(User))}
-        units = {u.code: u for u in db.session.scalars(select(Unit))}
-        risk = db.session.scalar(select(Risk).where(Risk.title.contains("privata vårdgivare")))
-        control = create_control(
-            db.session,
-            risk,
-            title="Utbetalningar jan–maj 2025",
-            check_type="payments",
-            responsible_unit=units["CE"],
-            controllers=[users["granskare"]],
-            deviation_definition="Belopp som inte följer avtalets prislista.",
-            actor=users["admin"],
-            now=NOW,
-        )
-        db.session.commit()
-        yield users, units, control
 
 
 def test_deadline_defaults_to_the_plan_row(world) -> None:  # type: ignore[no-untyped-def]
