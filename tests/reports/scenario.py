@@ -1,7 +1,8 @@
 """An approved control with a population, a draw and results, built directly with the models.
 
-The sampling services and their demo step are not on this branch, so the report tests (and
-the permission matrix, and the benchmark) build what a finished review leaves behind here:
+Built directly with the models rather than through the sampling services, so the report tests
+(and the permission matrix, and the benchmark) do not depend on those rules and get, quickly,
+what a finished review leaves behind:
 a payments control of the demo plan, worked by ``granskare`` and approved by ``chef``.
 Import it as ``tests.reports.scenario``.
 """
