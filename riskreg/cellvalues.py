@@ -12,6 +12,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
+
 #: A value as it comes out of a table.  CSV gives ``str`` only; XLSX cells arrive typed.
 #: An empty cell is always ``""`` (never ``None``), so callers test emptiness one way.
 Cell = str | int | float | Decimal | bool | datetime | date | time | timedelta
@@ -29,18 +32,21 @@ _SIMPLE_SEK_RE: Final = re.compile(
 )
 _MAX_ORE: Final = 10**17  # fits a signed 64-bit column with margin
 _MONTHS: Final = (
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
+    N_("januari"),
+    N_("februari"),
+    N_("mars"),
+    N_("april"),
+    N_("maj"),
+    N_("juni"),
+    N_("juli"),
+    N_("augusti"),
+    N_("september"),
+    N_("oktober"),
+    N_("november"),
+    N_("december"),
+)
+_TOO_MANY_DECIMALS: Final = N_(
+    "%(value)s har fler än två decimaler; belopp anges i kronor och öre."
 )
 _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -56,7 +62,7 @@ def parse_text(value: Cell) -> str:
         return "SANT" if value else "FALSKT"
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError("är inte ett ändligt tal.")
+            raise ValueError(_("är inte ett ändligt tal."))
         text = str(int(value)) if value.is_integer() else format(value, ".15g")
     elif isinstance(value, datetime):
         text = value.date().isoformat() if value.time() == time() else value.isoformat(" ")
@@ -66,9 +72,9 @@ def parse_text(value: Cell) -> str:
         text = str(value)
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if text.upper() in EXCEL_ERRORS:
-        raise ValueError(f"innehåller Excels felvärde {text}.")
+        raise ValueError(_("innehåller Excels felvärde %(value)s.", value=text))
     if _CONTROL_RE.search(text):
-        raise ValueError("innehåller otillåtna styrtecken.")
+        raise ValueError(_("innehåller otillåtna styrtecken."))
     return text
 
 
@@ -76,24 +82,24 @@ def parse_int(value: Cell) -> int:
     """Parse an integer: ``4``, ``-12``, ``1 000`` (space/NBSP grouping), or an integral XLSX
     number (``4.0``).  Decimals are refused, not truncated: "4,5" risks is a data error."""
     if isinstance(value, bool):
-        raise ValueError(f"{_quote(value)} är inte ett heltal.")
+        raise ValueError(_("%(value)s är inte ett heltal.", value=_quote(value)))
     if isinstance(value, int):
         return value
     if isinstance(value, float | Decimal):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{_quote(value)} är inte ett heltal.")
+            raise ValueError(_("%(value)s är inte ett heltal.", value=_quote(value)))
         if value != int(value):
-            raise ValueError(f"{_quote(value)} är inte ett heltal.")
+            raise ValueError(_("%(value)s är inte ett heltal.", value=_quote(value)))
         return int(value)
     if not isinstance(value, str):
-        raise ValueError(f"{_quote(value)} är inte ett heltal.")
+        raise ValueError(_("%(value)s är inte ett heltal.", value=_quote(value)))
     text = value.strip()
     if not text:
-        raise ValueError("värde saknas.")
+        raise ValueError(_("värde saknas."))
     sign, body = _split_sign(text)
     digits = _ungroup(body, ())
     if digits is None:
-        raise ValueError(f"{_quote(text)} är inte ett heltal.")
+        raise ValueError(_("%(value)s är inte ett heltal.", value=_quote(text)))
     return sign * int(digits)
 
 
@@ -119,19 +125,19 @@ def parse_decimal_sek(value: Cell) -> int:
       most two decimals.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{_quote(value)} är inte ett belopp.")
+        raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(value)))
     if isinstance(value, int):
         return _check_ore(value * 100, value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{_quote(value)} är inte ett belopp.")
+            raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(value)))
         return _decimal_to_ore(Decimal(format(value, ".15g")), value)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"{_quote(value)} är inte ett belopp.")
+            raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(value)))
         return _decimal_to_ore(value, value)
     if not isinstance(value, str):
-        raise ValueError(f"{_quote(value)} är inte ett belopp.")
+        raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(value)))
     simple = _SIMPLE_SEK_RE.fullmatch(value)
     if simple:  # the common Swedish form, e.g. "-1 234,50"; same result as the full rules
         kronor = simple["kronor"].translate(_DROP_SPACES)
@@ -139,7 +145,7 @@ def parse_decimal_sek(value: Cell) -> int:
         return _check_ore(-ore if simple["sign"] else ore, value)
     original = value.strip()
     if not original:
-        raise ValueError("belopp saknas.")
+        raise ValueError(_("belopp saknas."))
     text = original
     folded = text.casefold()
     for suffix in ("sek", "kr.", "kr"):
@@ -151,9 +157,11 @@ def parse_decimal_sek(value: Cell) -> int:
         text, whole_only = text[:-2], True
     sign, body = _split_sign(text)
     if not body or not body[0].isdigit() or not body[-1].isdigit():
-        raise ValueError(f"{_quote(original)} är inte ett belopp.")
+        raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(original)))
     if any(not (c.isdigit() and c.isascii()) and c not in ",." + _SPACE_SEPARATORS for c in body):
-        raise ValueError(f"{_quote(original)} är inte ett belopp (otillåtna tecken).")
+        raise ValueError(
+            _("%(value)s är inte ett belopp (otillåtna tecken).", value=_quote(original))
+        )
     commas, dots = body.count(","), body.count(".")
     spaced = any(c in _SPACE_SEPARATORS for c in body)
     decimal_mark: str | None = None
@@ -162,11 +170,13 @@ def parse_decimal_sek(value: Cell) -> int:
         decimal_mark = "," if body.rfind(",") > body.rfind(".") else "."
         other = "." if decimal_mark == "," else ","
         if body.count(decimal_mark) != 1 or spaced:
-            raise ValueError(f"{_quote(original)} har felaktig tusentalsgruppering.")
+            raise ValueError(
+                _("%(value)s har felaktig tusentalsgruppering.", value=_quote(original))
+            )
         thousands = (other,)
     elif commas == 1 or dots == 1:
         decimal_mark = "," if commas else "."
-        integer_part, _, fraction = body.partition(decimal_mark)
+        integer_part, _mark, fraction = body.partition(decimal_mark)
         if (
             len(fraction) == 3
             and not spaced
@@ -175,29 +185,33 @@ def parse_decimal_sek(value: Cell) -> int:
         ):
             kr = f"{integer_part} {fraction}"
             raise ValueError(
-                f"{_quote(original)} är tvetydigt: det kan betyda {kr} kr eller "
-                f"{integer_part},{fraction} kr. Skriv {kr} eller använd decimalkomma med "
-                "högst två decimaler."
+                _(
+                    "%(value)s är tvetydigt: det kan betyda %(kr)s kr eller %(decimals)s kr. "
+                    "Skriv %(kr)s eller använd decimalkomma med högst två decimaler.",
+                    value=_quote(original),
+                    kr=kr,
+                    decimals=f"{integer_part},{fraction}",
+                )
             )
     elif commas or dots:
         if spaced:
-            raise ValueError(f"{_quote(original)} har felaktig tusentalsgruppering.")
+            raise ValueError(
+                _("%(value)s har felaktig tusentalsgruppering.", value=_quote(original))
+            )
         thousands = (",",) if commas else (".",)
     if decimal_mark is not None:
-        integer_part, _, fraction = body.partition(decimal_mark)
+        integer_part, _mark, fraction = body.partition(decimal_mark)
     else:
         integer_part, fraction = body, ""
     if decimal_mark is not None and whole_only:
-        raise ValueError(f"{_quote(original)} är inte ett belopp.")
+        raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(original)))
     if decimal_mark is not None and not fraction.isdigit():
-        raise ValueError(f"{_quote(original)} är inte ett belopp.")
+        raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(original)))
     if len(fraction) > 2:
-        raise ValueError(
-            f"{_quote(original)} har fler än två decimaler; belopp anges i kronor och öre."
-        )
+        raise ValueError(_(_TOO_MANY_DECIMALS, value=_quote(original)))
     digits = _ungroup(integer_part, thousands)
     if digits is None:
-        raise ValueError(f"{_quote(original)} har felaktig tusentalsgruppering.")
+        raise ValueError(_("%(value)s har felaktig tusentalsgruppering.", value=_quote(original)))
     ore = int(digits) * 100 + int(fraction.ljust(2, "0") or "0")
     return _check_ore(sign * ore, original)
 
@@ -225,17 +239,15 @@ def _decimal_to_ore(amount: Decimal, shown: object) -> int:
     try:
         ore = amount * 100
         if ore != ore.to_integral_value():
-            raise ValueError(
-                f"{_quote(shown)} har fler än två decimaler; belopp anges i kronor och öre."
-            )
+            raise ValueError(_(_TOO_MANY_DECIMALS, value=_quote(shown)))
         return _check_ore(int(ore), shown)
     except InvalidOperation as exc:
-        raise ValueError(f"{_quote(shown)} är inte ett belopp.") from exc
+        raise ValueError(_("%(value)s är inte ett belopp.", value=_quote(shown))) from exc
 
 
 def _check_ore(ore: int, shown: object) -> int:
     if abs(ore) >= _MAX_ORE:
-        raise ValueError(f"{_quote(shown)} är orimligt stort för ett belopp.")
+        raise ValueError(_("%(value)s är orimligt stort för ett belopp.", value=_quote(shown)))
     return ore
 
 
@@ -258,45 +270,68 @@ def parse_date(value: Cell, *, allow_time: bool = False) -> date:
     """
     if isinstance(value, datetime):
         if not allow_time and value.time() != time():
-            raise ValueError(f"{_quote(value)} innehåller ett klockslag; ange bara datum.")
+            raise ValueError(
+                _("%(value)s innehåller ett klockslag; ange bara datum.", value=_quote(value))
+            )
         return _check_year(value.date(), value)
     if isinstance(value, date):
         return _check_year(value, value)
     if isinstance(value, bool | int | float | Decimal):
         raise ValueError(
-            f"{_quote(value)} är ett tal, inte ett datum. Formatera cellen som datum (ÅÅÅÅ-MM-DD)."
+            _(
+                "%(value)s är ett tal, inte ett datum. Formatera cellen som datum (ÅÅÅÅ-MM-DD).",
+                value=_quote(value),
+            )
         )
     if not isinstance(value, str):
-        raise ValueError(f"{_quote(value)} är inte ett datum.")
+        raise ValueError(_("%(value)s är inte ett datum.", value=_quote(value)))
     text = value.strip()
     if not text:
-        raise ValueError("datum saknas.")
+        raise ValueError(_("datum saknas."))
     match = _DATE_RE.fullmatch(text) or _COMPACT_DATE_RE.fullmatch(text)
     if not match:
-        raise ValueError(f"{_quote(text)} är inte ett datum i formatet ÅÅÅÅ-MM-DD.")
+        raise ValueError(
+            _("%(value)s är inte ett datum i formatet ÅÅÅÅ-MM-DD.", value=_quote(text))
+        )
     year, month, day = int(match["y"]), int(match["m"]), int(match["d"])
     if not 1 <= month <= 12:
-        raise ValueError(f"{_quote(text)} är inget giltigt datum: månad {month} finns inte.")
+        raise ValueError(
+            _(
+                "%(value)s är inget giltigt datum: månad %(month)s finns inte.",
+                value=_quote(text),
+                month=month,
+            )
+        )
     try:
         result = date(year, month, day)
     except ValueError:
         days = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
         raise ValueError(
-            f"{_quote(text)} är inget giltigt datum: {_MONTHS[month - 1]} {year} har {days} dagar."
+            _(
+                "%(value)s är inget giltigt datum: %(month)s %(year)s har %(days)s dagar.",
+                value=_quote(text),
+                month=_(_MONTHS[month - 1]),
+                year=year,
+                days=days,
+            )
         ) from None
     groups = match.groupdict()
     if groups.get("H") is not None:
         hour, minute, second = int(groups["H"]), int(groups["M"]), int(groups["S"] or 0)
         if hour > 23 or minute > 59 or second > 59:
-            raise ValueError(f"{_quote(text)} har ett ogiltigt klockslag.")
+            raise ValueError(_("%(value)s har ett ogiltigt klockslag.", value=_quote(text)))
         if not allow_time and (hour, minute, second) != (0, 0, 0):
-            raise ValueError(f"{_quote(text)} innehåller ett klockslag; ange bara datum.")
+            raise ValueError(
+                _("%(value)s innehåller ett klockslag; ange bara datum.", value=_quote(text))
+            )
     return _check_year(result, text)
 
 
 def _check_year(result: date, shown: object) -> date:
     if not 1900 <= result.year <= 2100:
-        raise ValueError(f"{_quote(shown)}: året {result.year} är orimligt.")
+        raise ValueError(
+            _("%(value)s: året %(year)s är orimligt.", value=_quote(shown), year=result.year)
+        )
     return result
 
 
@@ -313,17 +348,17 @@ def parse_bool_jn(value: Cell) -> bool | None:
     if isinstance(value, bool):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"{_quote(value)} är inte J, N eller EA.")
+        raise ValueError(_("%(value)s är inte J, N eller EA.", value=_quote(value)))
     text = value.strip().casefold()
     if not text:
-        raise ValueError("värde saknas (J, N eller EA).")
+        raise ValueError(_("värde saknas (J, N eller EA)."))
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
     if text in _NOT_APPLICABLE:
         return None
-    raise ValueError(f"{_quote(value.strip())} är inte J, N eller EA.")
+    raise ValueError(_("%(value)s är inte J, N eller EA.", value=_quote(value.strip())))
 
 
 def _quote(value: object) -> str:

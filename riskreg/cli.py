@@ -14,6 +14,7 @@ from riskreg.audit.context import acting
 from riskreg.clitools import fail
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 from riskreg.reminders import cli as reminders_cli
 from riskreg.sampling.cli import sample_group
 
@@ -81,9 +82,9 @@ def _load_demo_and_print() -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for username, password in result.passwords.items():
                 handle.write(f"{username} {password}\n")
-        click.echo("Demodata laddad.")
+        click.echo(_("Demodata laddad."))
     else:
-        click.echo("Demodata fanns redan; inget ändrat.")
+        click.echo(_("Demodata fanns redan; inget ändrat."))
     _print_logins(logins)
 
 
@@ -92,19 +93,27 @@ def _print_logins(logins: Path) -> None:
     from riskreg.demo import USERS
 
     if not logins.exists():
-        click.echo("Demoinloggningar saknas; sätt lösenord med `riskreg users set-password admin`.")
+        click.echo(
+            _("Demoinloggningar saknas; sätt lösenord med `riskreg users set-password admin`.")
+        )
         return
     pairs = [line.split(" ", 1) for line in logins.read_text(encoding="utf-8").splitlines() if line]
     passwords = dict(pairs)
     roles = {username: (str(ROLE_LABELS[role]), name) for username, name, role, _ in USERS}
     if "admin" in passwords:
-        click.secho(f"Administratör: användarnamn admin, lösenord {passwords['admin']}", bold=True)
+        click.secho(
+            _(
+                "Administratör: användarnamn admin, lösenord %(password)s",
+                password=passwords["admin"],
+            ),
+            bold=True,
+        )
     if passwords:
-        click.echo("Demoinloggningar (användarnamn / lösenord: roll, namn):")
+        click.echo(_("Demoinloggningar (användarnamn / lösenord: roll, namn):"))
     for username, password in passwords.items():
         role, name = roles.get(username, ("?", ""))
         click.echo(f"  {username} / {password}: {role}, {name}")
-    click.echo(f"(Lösenorden står i {logins}; de gäller tills någon byter dem.)")
+    click.echo(_("(Lösenorden står i %(path)s; de gäller tills någon byter dem.)", path=logins))
 
 
 @click.command("start")
@@ -117,7 +126,7 @@ def start_command(host: str, port: int) -> None:
 
     upgrade()
     _load_demo_and_print()
-    click.echo(f"riskreg körs på http://{host}:{port}/  (Ctrl+C avslutar)")
+    click.echo(_("riskreg körs på %(url)s  (Ctrl+C avslutar)", url=f"http://{host}:{port}/"))
     # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
     from werkzeug.serving import run_simple
 

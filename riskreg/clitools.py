@@ -12,13 +12,14 @@ import click
 from sqlalchemy import select
 
 from riskreg.audit.context import acting
+from riskreg.i18n import gettext_now as _
 
 if TYPE_CHECKING:
     from riskreg.auth.models import User
 
 
 def fail(message: str, details: list[str] | None = None) -> NoReturn:
-    click.echo(f"Fel: {message}", err=True)
+    click.echo(_("Fel: %(text)s", text=message), err=True)
     for line in details or []:
         click.echo(f"  {line}", err=True)
     sys.exit(1)
@@ -40,7 +41,7 @@ def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) ->
     ``--as`` names whom the action is on behalf of, for the role rules and the audit trail; it
     is no login (whoever runs the command can read the database). With ``bootstrap``, a
     command may run without it while no active administrator exists (the first account).
-    Exits with status 2 and a Swedish message otherwise.
+    Exits with status 2 and a message (in the command language, RISKREG_LANGUAGE) otherwise.
     """
     from riskreg.auth.models import Role, User
     from riskreg.extensions import db
@@ -52,19 +53,26 @@ def cli_actor(command: str, username: str | None, *, bootstrap: bool = False) ->
             select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True)).limit(1)
         ):
             return None
-        refuse(f"Ange --as ANVÄNDARNAMN: vem ”riskreg {command}” utförs för.")
+        refuse(_("Ange --as ANVÄNDARNAMN: vem ”riskreg %(command)s” utförs för.", command=command))
     from riskreg.auth.services import find_user
 
     user = find_user(db.session(), username)
     if user is None or not user.active:
-        refuse(f"Det finns ingen aktiv användare som heter {username}.")
+        refuse(_("Det finns ingen aktiv användare som heter %(username)s.", username=username))
     if not allowed(user):
-        refuse(f"{user.username} ({user.role}) får inte köra ”riskreg {command}”.")
+        refuse(
+            _(
+                "%(username)s (%(role)s) får inte köra ”riskreg %(command)s”.",
+                username=user.username,
+                role=user.role,
+                command=command,
+            )
+        )
     return user
 
 
 def refuse(message: str) -> NoReturn:
-    click.echo(f"Fel: {message}", err=True)
+    click.echo(_("Fel: %(text)s", text=message), err=True)
     sys.exit(2)
 
 

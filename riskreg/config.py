@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": LOCAL_TIMEZONE_NAME,
     "LANGUAGES": ["sv", "en"],
+    # The language of work done outside a web request: command output and messages
+    # (RISKREG_LANGUAGE=en). A request always uses its reader's language.
+    "LANGUAGE": "sv",
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     # Cookies: never readable by scripts, not sent on cross-site subrequests or POSTs, and
     # Secure (HTTPS only) in production. None means "decide by ENV_NAME": True in production,

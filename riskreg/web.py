@@ -97,6 +97,9 @@ def select_locale() -> str:
 
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI commands, services, exports run outside requests
+        chosen_for_commands = current_app.config.get("LANGUAGE")
+        if chosen_for_commands in languages:
+            return str(chosen_for_commands)
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale

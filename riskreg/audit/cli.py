@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 
 __all__ = ["audit_group", "harden_command", "maybe_checkpoint"]
 
@@ -77,40 +78,72 @@ def audit_verify(no_reconcile: bool) -> None:
             )
     else:
         report = verify_trail(session, checkpoints, reconcile=not no_reconcile)
-    problems = [f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if not c.usable]
+    problems = [
+        _("kontrollpunkten %(name)s: %(problem)s", name=c.name, problem=c.problem)
+        for c in checkpoints
+        if not c.usable
+    ]
     problems += chain_problems(checkpoints)
     notes = [
-        f"kontrollpunkten {c.name}: {c.problem}" for c in checkpoints if c.signature == "untrusted"
+        _("kontrollpunkten %(name)s: %(problem)s", name=c.name, problem=c.problem)
+        for c in checkpoints
+        if c.signature == "untrusted"
     ]
     lines = problems + list(describe(report))
     click.echo(
-        f"{report.checked} poster kontrollerade (sista: post {report.last_id or 0}), "
-        f"{report.checkpoints} kontrollpunkter i {settings.directory}"
-        + (f", {report.rows_compared} rader jämförda med spåret" if report.reconciled else "")
+        _(
+            "%(checked)s poster kontrollerade (sista: post %(last)s), %(checkpoints)s "
+            "kontrollpunkter i %(directory)s",
+            checked=report.checked,
+            last=report.last_id or 0,
+            checkpoints=report.checkpoints,
+            directory=settings.directory,
+        )
+        + (
+            _(", %(rows)s rader jämförda med spåret", rows=report.rows_compared)
+            if report.reconciled
+            else ""
+        )
         + "."
     )
     usable = [c for c in checkpoints if c.usable]
     if usable:
         newest = max(usable, key=lambda c: c.created_at)
-        click.echo(f"Senaste kontrollpunkt: {newest.name} (post {newest.entry}).")
+        click.echo(
+            _(
+                "Senaste kontrollpunkt: %(name)s (post %(entry)s).",
+                name=newest.name,
+                entry=newest.entry,
+            )
+        )
     if not checkpoints:
         click.echo(
-            "Obs: inga kontrollpunkter. Utan dem kan poster i slutet av spåret tas bort, eller "
-            "spåret skrivas om med omräknad kedja, utan att det syns; kör `riskreg audit "
-            "checkpoint` dagligen."
+            _(
+                "Obs: inga kontrollpunkter. Utan dem kan poster i slutet av spåret tas bort, "
+                "eller spåret skrivas om med omräknad kedja, utan att det syns; kör `riskreg "
+                "audit checkpoint` dagligen."
+            )
         )
     for note in notes:
-        click.echo(f"Obs: {note}")
+        click.echo(_("Obs: %(note)s", note=note))
     if report.reconciled:
         click.echo(
-            "Jämförs inte med spåret: " + "; ".join(f"{k} ({v})" for k, v in NOT_RECONCILED.items())
+            _(
+                "Jämförs inte med spåret: %(tables)s",
+                tables="; ".join(f"{k} ({_(v)})" for k, v in NOT_RECONCILED.items()),
+            )
         )
     if lines:
-        click.echo(f"Fel: granskningsspåret är inte intakt ({len(lines)} fynd):", err=True)
+        click.echo(
+            _("Fel: granskningsspåret är inte intakt (%(count)s fynd):", count=len(lines)),
+            err=True,
+        )
         for line in lines:
             click.echo(f"  {line}", err=True)
         sys.exit(1)
-    click.echo(f"Granskningsspåret är intakt: {report.checked} poster kontrollerade.")
+    click.echo(
+        _("Granskningsspåret är intakt: %(checked)s poster kontrollerade.", checked=report.checked)
+    )
 
 
 @audit_group.command("checkpoint")

@@ -38,19 +38,28 @@ from riskreg.audit.digests import DIGEST_KEY
 from riskreg.audit.models import AuditEntry
 from riskreg.audit.trail import GENESIS_HASH, REDACTED, chain_hash
 from riskreg.db import Base
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 
 if TYPE_CHECKING:
     from riskreg.audit.checkpoint import Checkpoint
 
 __all__ = ["NOT_RECONCILED", "Finding", "TrailReport", "entry_count_estimate", "verify_trail"]
 
-#: Tables (or columns, as "table.column") the reconciliation does not compare, and why.
+#: Tables (or columns, as "table.column") the reconciliation does not compare, and why
+#: (N_-marked: shown translated).
 NOT_RECONCILED: dict[str, str] = {
-    "population_item": "populationsrader importeras i bulk; importen loggas med filens SHA-256",
-    "reminder_log": "driftlogg för påminnelser; varje körning loggas som en händelse",
-    "notification": "aviseringar i riskreg; varje körning loggas som en händelse",
-    "user.session_epoch": "räknas upp vid utloggning utan radhändelse (utloggningen loggas)",
-    "user.password_hash": "döljs i spåret; lösenordsbyten syns som händelser men inte värden",
+    "population_item": N_(
+        "populationsrader importeras i bulk; importen loggas med filens SHA-256"
+    ),
+    "reminder_log": N_("driftlogg för påminnelser; varje körning loggas som en händelse"),
+    "notification": N_("aviseringar i riskreg; varje körning loggas som en händelse"),
+    "user.session_epoch": N_(
+        "räknas upp vid utloggning utan radhändelse (utloggningen loggas)"
+    ),
+    "user.password_hash": N_(
+        "döljs i spåret; lösenordsbyten syns som händelser men inte värden"
+    ),
 }
 
 #: How much earlier than a checkpoint an entry after its head may be dated: a transaction
@@ -100,7 +109,9 @@ def _local(moment: datetime) -> str:
 
 
 def _span(first: int, last: int) -> str:
-    return f"post {first}" if first == last else f"posterna {first}–{last}"
+    if first == last:
+        return _("post %(n)s", n=first)
+    return _("posterna %(first)s–%(last)s", first=first, last=last)
 
 
 # --- normalising values for comparison --------------------------------------------------------
@@ -288,8 +299,14 @@ class _Replay:
                         last = self.last_entry.get((name, ident))
                         report.add(
                             "reconciliation",
-                            f"{name} {ident}: {collection} stämmer inte med spåret "
-                            f"(senaste händelse: post {last})",
+                            _(
+                                "%(table)s %(id)s: %(columns)s stämmer inte med spåret "
+                                "(senaste händelse: post %(last)s)",
+                                table=name,
+                                id=ident,
+                                columns=collection,
+                                last=last,
+                            ),
                             last,
                         )
 
@@ -316,8 +333,13 @@ class _Replay:
             group = ", ".join(f"{k}={v}" for k, v in where.items())
             report.add(
                 "reconciliation",
-                f"{name} ({group}): raderna stämmer inte med kontrollsumman i post {entry_id} "
-                "(ändrade, tillagda eller borttagna utan händelse)",
+                _(
+                    "%(table)s (%(group)s): raderna stämmer inte med kontrollsumman i post "
+                    "%(entry)s (ändrade, tillagda eller borttagna utan händelse)",
+                    table=name,
+                    group=group,
+                    entry=entry_id,
+                ),
                 entry_id,
             )
         for name, keys in groups.items():
@@ -330,7 +352,12 @@ class _Replay:
                     group = ", ".join(f"{k}={v}" for k, v in where.items())
                     report.add(
                         "reconciliation",
-                        f"{name} ({group}): rader som ingen händelse har en kontrollsumma för",
+                        _(
+                            "%(table)s (%(group)s): rader som ingen händelse har en "
+                            "kontrollsumma för",
+                            table=name,
+                            group=group,
+                        ),
                     )
 
     def _owner_deleted(self, table: Any, where: dict[str, Any]) -> bool:
@@ -359,11 +386,21 @@ class _Replay:
                 seen.add(ident)
                 want = expected.get(ident)
                 if want is None or want is _DELETED:
-                    gone = " (spåret säger att den togs bort)" if want is _DELETED else ""
                     report.add(
                         "reconciliation",
-                        f"{name} {ident}: raden finns men spåret har ingen händelse som skapade "
-                        f"den{gone}",
+                        _(
+                            "%(table)s %(id)s: raden finns men spåret har ingen händelse som "
+                            "skapade den (spåret säger att den togs bort)",
+                            table=name,
+                            id=ident,
+                        )
+                        if want is _DELETED
+                        else _(
+                            "%(table)s %(id)s: raden finns men spåret har ingen händelse som "
+                            "skapade den",
+                            table=name,
+                            id=ident,
+                        ),
                     )
                     continue
                 unknown = self.unknown[name].get(ident, set())
@@ -378,8 +415,14 @@ class _Replay:
                     last = self.last_entry.get((name, ident))
                     report.add(
                         "reconciliation",
-                        f"{name} {ident}: {', '.join(differing)} stämmer inte med spåret "
-                        f"(senaste händelse: post {last})",
+                        _(
+                            "%(table)s %(id)s: %(columns)s stämmer inte med spåret "
+                            "(senaste händelse: post %(last)s)",
+                            table=name,
+                            id=ident,
+                            columns=", ".join(differing),
+                            last=last,
+                        ),
                         last,
                     )
             for ident, want in expected.items():
@@ -387,8 +430,13 @@ class _Replay:
                     last = self.last_entry.get((name, ident))
                     report.add(
                         "reconciliation",
-                        f"{name} {ident}: raden saknas men spåret har ingen händelse som tog bort "
-                        f"den (senaste händelse: post {last})",
+                        _(
+                            "%(table)s %(id)s: raden saknas men spåret har ingen händelse som "
+                            "tog bort den (senaste händelse: post %(last)s)",
+                            table=name,
+                            id=ident,
+                            last=last,
+                        ),
                         last,
                     )
         report.reconciled = True
@@ -504,26 +552,39 @@ def verify_trail(
         if entry_id > expected:
             report.add(
                 "gap",
-                f"{_span(expected, entry_id - 1)} saknas: numreringen hoppar från "
-                f"{expected - 1} till {entry_id}",
+                _(
+                    "%(span)s saknas: numreringen hoppar från %(before)s till %(entry)s",
+                    span=_span(expected, entry_id - 1),
+                    before=expected - 1,
+                    entry=entry_id,
+                ),
                 expected,
             )
         if prev_hash != prev:
             report.add(
                 "chain",
-                f"post {entry_id}: föregående hash stämmer inte (kedjan bruten före posten)",
+                _(
+                    "post %(entry)s: föregående hash stämmer inte (kedjan bruten före posten)",
+                    entry=entry_id,
+                ),
                 entry_id,
             )
         if chain_hash(prev_hash, payload) != digest:
             report.add(
-                "chain", f"post {entry_id}: innehållet har ändrats efter att det skrevs", entry_id
+                "chain",
+                _("post %(entry)s: innehållet har ändrats efter att det skrevs", entry=entry_id),
+                entry_id,
             )
         try:
             data = loads(payload)
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            report.add("chain", f"post {entry_id}: den hashade posten är ingen JSON", entry_id)
+            report.add(
+                "chain",
+                _("post %(entry)s: den hashade posten är ingen JSON", entry=entry_id),
+                entry_id,
+            )
             data = {}
         elif (
             data.get("object_id") != object_id
@@ -549,7 +610,11 @@ def verify_trail(
             key = next(k for k, v in mirrored.items() if data.get(k) != v)
             report.add(
                 "chain",
-                f"post {entry_id}: kolumnen {key} stämmer inte med den hashade posten",
+                _(
+                    "post %(entry)s: kolumnen %(column)s stämmer inte med den hashade posten",
+                    entry=entry_id,
+                    column=key,
+                ),
                 entry_id,
             )
         while cp_index < n_usable and usable[cp_index].entry < entry_id:
@@ -567,19 +632,29 @@ def verify_trail(
             at = _utc(raw_at)
             report.add(
                 "backdated",
-                f"post {entry_id}: daterad {_local(at)} men numrerad efter kontrollpunkten "
-                f"{_local(latest_before.created_at)}, som slutade vid post "
-                f"{latest_before.entry}: posten har lagts till i efterhand",
+                _(
+                    "post %(entry)s: daterad %(at)s men numrerad efter kontrollpunkten "
+                    "%(checkpoint)s, som slutade vid post %(end)s: posten har lagts till i "
+                    "efterhand",
+                    entry=entry_id,
+                    at=_local(at),
+                    checkpoint=_local(latest_before.created_at),
+                    end=latest_before.entry,
+                ),
                 entry_id,
             )
         for checkpoint in at_entry.get(entry_id, ()) if at_entry else ():
             if checkpoint.hash != digest:
                 report.add(
                     "rewrite",
-                    f"post {entry_id}: hashen skiljer sig från kontrollpunkten "
-                    f"{_local(checkpoint.created_at)} ({checkpoint.name}); "
-                    f"{_span(last_good_checkpoint + 1, entry_id)} har skrivits om "
-                    "och kedjan räknats om",
+                    _(
+                        "post %(entry)s: hashen skiljer sig från kontrollpunkten %(at)s "
+                        "(%(name)s); %(span)s har skrivits om och kedjan räknats om",
+                        entry=entry_id,
+                        at=_local(checkpoint.created_at),
+                        name=checkpoint.name,
+                        span=_span(last_good_checkpoint + 1, entry_id),
+                    ),
                     entry_id,
                 )
             else:
@@ -603,9 +678,15 @@ def verify_trail(
         if checkpoint.entry > last:
             report.add(
                 "truncation",
-                f"{_span(last + 1, checkpoint.entry)} saknas: kontrollpunkten "
-                f"{_local(checkpoint.created_at)} ({checkpoint.name}) visar att spåret nådde "
-                f"post {checkpoint.entry}, nu slutar det vid post {last}",
+                _(
+                    "%(span)s saknas: kontrollpunkten %(at)s (%(name)s) visar att spåret nådde "
+                    "post %(entry)s, nu slutar det vid post %(last)s",
+                    span=_span(last + 1, checkpoint.entry),
+                    at=_local(checkpoint.created_at),
+                    name=checkpoint.name,
+                    entry=checkpoint.entry,
+                    last=last,
+                ),
                 last + 1,
             )
     if replay is not None:
@@ -617,4 +698,4 @@ def describe(report: TrailReport) -> Iterable[str]:
     for finding in report.findings:
         yield finding.message
     for kind, count in report.suppressed.items():
-        yield f"… och {count} fynd till av slaget {kind}"
+        yield _("… och %(count)s fynd till av slaget %(kind)s", count=count, kind=kind)

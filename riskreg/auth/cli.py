@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from riskreg.clitools import acting_for, as_user_option, cli_actor, fail
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 
 if TYPE_CHECKING:
     pass
@@ -67,7 +68,7 @@ def users_create(
             db.session.rollback()
             fail(exc.message, exc.messages[1:])
         db.session.commit()
-    click.echo(f"Skapade {user.username} ({user.role}).")
+    click.echo(_("Skapade %(username)s (%(role)s).", username=user.username, role=user.role))
 
 
 @users_group.command("set-password")
@@ -83,7 +84,7 @@ def users_set_password(username: str, password: str, as_user: str | None) -> Non
     actor = cli_actor("users set-password", as_user)
     user = find_user(db.session(), username)
     if user is None:
-        fail(f"Ingen användare heter {username}.")
+        fail(_("Ingen användare heter %(username)s.", username=username))
     with acting_for(actor):
         try:
             set_password(db.session(), user, password)
@@ -91,7 +92,7 @@ def users_set_password(username: str, password: str, as_user: str | None) -> Non
             db.session.rollback()
             fail(exc.message, exc.messages[1:])
         db.session.commit()
-    click.echo("Lösenordet är bytt.")
+    click.echo(_("Lösenordet är bytt."))
 
 
 # --- plans ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from riskreg.clitools import acting_for, as_user_option, cli_actor, fail
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 
 if TYPE_CHECKING:
     pass
@@ -62,7 +63,12 @@ def plan_import(
             fail(exc.message, exc.messages)
         db.session.commit()
         click.echo(
-            f"Importerade {len(plan.risks)} risker till {plan.organisation.name} {plan.year}."
+            _(
+                "Importerade %(count)s risker till %(organisation)s %(year)s.",
+                count=len(plan.risks),
+                organisation=plan.organisation.name,
+                year=plan.year,
+            )
         )
 
 
@@ -90,14 +96,14 @@ def plan_export(
         query = query.where(Organisation.name == organisation)
     plans = db.session.scalars(query).all()
     if not plans:
-        fail(f"Ingen plan för {year}.")
+        fail(_("Ingen plan för %(year)s.", year=year))
     if len(plans) > 1:
-        fail("Flera organisationer har en plan för året; ange --organisation.")
+        fail(_("Flera organisationer har en plan för året; ange --organisation."))
     rows = plan_export_rows(plans[0])
     if fmt == "xlsx":
         data = exporter.plan_rows_to_xlsx(rows)
         if output is None:
-            fail("XLSX kräver --output FILE.")
+            fail(_("XLSX kräver --output FILE."))
         output.write_bytes(data)
         return
     text = exporter.plan_rows_to_csv(rows)

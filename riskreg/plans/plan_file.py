@@ -22,6 +22,8 @@ from datetime import date
 from typing import IO, Final, Literal
 
 from riskreg.cellvalues import parse_date, parse_int, parse_text
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.tabular import (
     DEFAULT_LIMITS,
     Cell,
@@ -49,8 +51,8 @@ __all__ = [
 Section = Literal["region", "administration"]
 SECTIONS: Final[tuple[Section, ...]] = ("region", "administration")
 SECTION_TITLES: Final[dict[Section, str]] = {
-    "region": "Regionövergripande kontrollområden",
-    "administration": "Förvaltningens kontrollområden",
+    "region": N_("Regionövergripande kontrollområden"),
+    "administration": N_("Förvaltningens kontrollområden"),
 }
 
 #: Column keys in the order of the shipped CSV (and of every export).
@@ -58,18 +60,19 @@ COLUMNS: Final = (
     "section", "risk", "review_area", "regulation", "method",
     "probability", "consequence", "risk_value", "deadline", "responsible",
 )
-#: Swedish headings, as in the adopted plan document; used in messages and the XLSX export.
+#: Swedish headings, as in the adopted plan document; the XLSX export writes them as they are,
+#: messages translate them for the reader.
 COLUMN_LABELS: Final[dict[str, str]] = {
-    "section": "Avsnitt",
-    "risk": "Risk",
-    "review_area": "Granskningsområde",
-    "regulation": "Berört reglemente/policy/regler",
-    "method": "Metod för granskning",
-    "probability": "Sannolikhet (S)",
-    "consequence": "Konsekvens (K)",
-    "risk_value": "Risktal (S×K)",
-    "deadline": "Granskning klar",
-    "responsible": "Ansvarig för granskning",
+    "section": N_("Avsnitt"),
+    "risk": N_("Risk"),
+    "review_area": N_("Granskningsområde"),
+    "regulation": N_("Berört reglemente/policy/regler"),
+    "method": N_("Metod för granskning"),
+    "probability": N_("Sannolikhet (S)"),
+    "consequence": N_("Konsekvens (K)"),
+    "risk_value": N_("Risktal (S×K)"),
+    "deadline": N_("Granskning klar"),
+    "responsible": N_("Ansvarig för granskning"),
 }
 _REQUIRED_COLUMNS: Final = tuple(c for c in COLUMNS if c != "risk_value")
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
@@ -136,7 +139,8 @@ class PlanRow:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """A Swedish message for the user; ``message`` already starts with "Rad N:" when ``line``
+    """A message for the user (in the reader's language, made with gettext_now); ``message``
+    already starts with "Rad N:" when ``line``
     is known, so the UI can list messages as they are.  ``column`` is the column key."""
 
     line: int | None
@@ -191,7 +195,11 @@ def _parse_section(text: str) -> Section | None:
 
 
 def _label(key: str) -> str:
-    return COLUMN_LABELS[key]
+    return _(COLUMN_LABELS[key])
+
+
+def _on_line(line: int | None, message: str) -> str:
+    return _("Rad %(line)s: %(text)s", line=line, text=message)
 
 
 def parse_plan(
@@ -223,8 +231,16 @@ def parse_plan(
         elif key in mapping:
             errors.append(RowError(
                 header_line,
-                f"Rad {header_line}: kolumnerna ”{mapping[key]}” och ”{heading}” betyder "
-                f"båda {_label(key)}; ta bort den ena.",
+                _on_line(
+                    header_line,
+                    _(
+                        "kolumnerna ”%(first)s” och ”%(second)s” betyder båda %(label)s; ta bort "
+                        "den ena.",
+                        first=mapping[key],
+                        second=heading,
+                        label=_label(key),
+                    ),
+                ),
                 key,
             ))
         else:
@@ -233,8 +249,14 @@ def parse_plan(
     if missing:
         errors.append(RowError(
             header_line,
-            f"Rad {header_line}: kolumner saknas: {', '.join(_label(k) for k in missing)}. "
-            f"Filen har kolumnerna: {', '.join(h for h in table.header if h) or '(inga)'}.",
+            _on_line(
+                header_line,
+                _(
+                    "kolumner saknas: %(missing)s. Filen har kolumnerna: %(present)s.",
+                    missing=", ".join(_label(k) for k in missing),
+                    present=", ".join(h for h in table.header if h) or _("(inga)"),
+                ),
+            ),
         ))
     if errors:
         return PlanParseResult([], errors, [], ignored)
@@ -248,21 +270,28 @@ def parse_plan(
             if count > MAX_PLAN_ROWS:
                 errors.append(RowError(
                     table_row.line,
-                    f"Rad {table_row.line}: planen har fler än {MAX_PLAN_ROWS} rader; är det "
-                    "rätt fil?",
+                    _on_line(
+                        table_row.line,
+                        _(
+                            "planen har fler än %(n)s rader; är det rätt fil?", n=MAX_PLAN_ROWS
+                        ),
+                    ),
                 ))
                 break
             row = _parse_row(table_row, mapping, known, create_missing_units, new_units, errors)
             if row is not None:
                 rows.append(row)
             if len(errors) >= MAX_ERRORS:
-                errors.append(RowError(None, f"Fler än {MAX_ERRORS} fel; resten visas inte."))
+                errors.append(
+                    RowError(None, _("Fler än %(n)s fel; resten visas inte.", n=MAX_ERRORS))
+                )
                 break
     except TableError as exc:
         errors.append(RowError(exc.line, str(exc)))
     if not errors and not rows:
         errors.append(RowError(
-            header_line, f"Rad {header_line}: filen har bara en rubrikrad och inga planrader."
+            header_line,
+            _on_line(header_line, _("filen har bara en rubrikrad och inga planrader.")),
         ))
     if errors:
         return PlanParseResult([], errors, [], ignored)
@@ -281,7 +310,7 @@ def _parse_row(
     before = len(errors)
 
     def fail(key: str | None, message: str) -> None:
-        errors.append(RowError(line, f"Rad {line}: {message}", key))
+        errors.append(RowError(line, _on_line(line, message), key))
 
     if table_row.problem:
         fail(None, table_row.problem)
@@ -295,22 +324,36 @@ def _parse_row(
         try:
             value = _FORMULA_GUARD.sub("", parse_text(raw(key)))
         except ValueError as exc:
-            fail(key, f"{_label(key)} {exc}")
+            fail(key, _("%(label)s %(text)s", label=_label(key), text=exc))
             return ""
         if required and not value:
-            fail(key, f"{_label(key)} saknas.")
+            fail(key, _("%(label)s saknas.", label=_label(key)))
         limit = MAX_LENGTHS.get(key)
         if limit is not None and len(value) > limit:
-            fail(key, f"{_label(key)} är för lång ({len(value)} tecken, högst {limit}).")
+            fail(
+                key,
+                _(
+                    "%(label)s är för lång (%(length)s tecken, högst %(limit)s).",
+                    label=_label(key),
+                    length=len(value),
+                    limit=limit,
+                ),
+            )
         return value
 
     section_text = text("section", required=True)
     section = _parse_section(section_text) if section_text else None
     if section_text and section is None:
-        fail("section", (
-            f"Avsnitt ”{section_text}” är okänt; ange region ({SECTION_TITLES['region']}) eller "
-            f"administration ({SECTION_TITLES['administration']})."
-        ))
+        fail(
+            "section",
+            _(
+                "Avsnitt ”%(value)s” är okänt; ange region (%(region)s) eller administration "
+                "(%(administration)s).",
+                value=section_text,
+                region=_(SECTION_TITLES["region"]),
+                administration=_(SECTION_TITLES["administration"]),
+            ),
+        )
     title = text("risk", required=True)
     review_area = text("review_area", required=True)
     regulation = text("regulation", required=False)
@@ -323,14 +366,23 @@ def _parse_row(
         try:
             risk_value = parse_int(risk_value_raw)
         except ValueError:
-            fail("risk_value", f"Risktal måste vara ett heltal, fick ”{risk_value_raw}”.")
+            fail(
+                "risk_value",
+                _("Risktal måste vara ett heltal, fick ”%(value)s”.", value=risk_value_raw),
+            )
         else:
             if (probability is not None and consequence is not None
                     and risk_value != probability * consequence):
-                fail("risk_value", (
-                    f"Risktal {risk_value} stämmer inte med S × K = {probability} × "
-                    f"{consequence} = {probability * consequence}."
-                ))
+                fail(
+                    "risk_value",
+                    _(
+                        "Risktal %(value)s stämmer inte med S × K = %(s)s × %(k)s = %(product)s.",
+                        value=risk_value,
+                        s=probability,
+                        k=consequence,
+                        product=probability * consequence,
+                    ),
+                )
 
     deadline: date | None = None
     deadline_raw = raw("deadline")
@@ -338,7 +390,7 @@ def _parse_row(
         try:
             deadline = parse_date(deadline_raw)
         except ValueError as exc:
-            fail("deadline", f"{_label('deadline')}: {exc}")
+            fail("deadline", _("%(label)s: %(text)s", label=_label("deadline"), text=exc))
 
     responsible = text("responsible", required=True)
     if responsible:
@@ -348,11 +400,16 @@ def _parse_row(
         elif create_missing_units:
             responsible = new_units.setdefault(folded, responsible)
         else:
-            shown = ", ".join(sorted(known.values(), key=str.casefold)[:12]) or "inga"
-            fail("responsible", (
-                f"Ansvarig för granskning ”{responsible}” finns inte som enhet "
-                f"(kända enheter: {shown})."
-            ))
+            shown = ", ".join(sorted(known.values(), key=str.casefold)[:12]) or _("inga")
+            fail(
+                "responsible",
+                _(
+                    "Ansvarig för granskning ”%(value)s” finns inte som enhet (kända enheter: "
+                    "%(known)s).",
+                    value=responsible,
+                    known=shown,
+                ),
+            )
 
     if len(errors) > before:
         return None
@@ -374,10 +431,8 @@ def _parse_row(
 def _score(value: Cell, key: str, fail: _Fail) -> int | None:
     """S or K: an integer 1-4 (the default 4×4 matrix)."""
     shown = value.strip() if isinstance(value, str) else value
-    letter = "S" if key == "probability" else "K"
-    name = "Sannolikhet" if key == "probability" else "Konsekvens"
     if shown == "":
-        fail(key, f"{name} ({letter}) saknas; ange ett heltal 1–4.")
+        fail(key, _("%(label)s saknas; ange ett heltal 1–4.", label=_label(key)))
         return None
     try:
         score = parse_int(value)
@@ -385,7 +440,14 @@ def _score(value: Cell, key: str, fail: _Fail) -> int | None:
         score = None
     if score is None or not 1 <= score <= 4:
         got = f"”{shown}”" if score is None and isinstance(shown, str) else str(shown)
-        fail(key, f"{name} ({letter}) måste vara ett heltal 1–4, fick {got}.")
+        fail(
+            key,
+            _(
+                "%(label)s måste vara ett heltal 1–4, fick %(value)s.",
+                label=_label(key),
+                value=got,
+            ),
+        )
         return None
     return score
 

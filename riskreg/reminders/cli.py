@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from riskreg.audit.context import acting
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 from riskreg.reminders.decide import STOCKHOLM
 
 
@@ -67,7 +68,7 @@ def reminders_send(dry_run: bool, now_text: str | None) -> None:
             )
         except ServiceError as exc:
             db.session.rollback()
-            click.echo(f"Fel: {exc.message}", err=True)
+            click.echo(_("Fel: %(text)s", text=exc.message), err=True)
             sys.exit(2)
     for line in report.lines():
         click.echo(line)
@@ -77,9 +78,11 @@ def reminders_send(dry_run: bool, now_text: str | None) -> None:
         maybe_checkpoint()  # the daily run also anchors the audit trail, if a day has passed
     if not report.ok:
         click.echo(
-            "Fel: alla påminnelser kunde inte skickas"
-            + (f": {report.error}" if report.error else "")
-            + ". Inget av det är loggat som skickat; nästa körning försöker igen.",
+            _(
+                "Fel: alla påminnelser kunde inte skickas%(error)s. Inget av det är loggat som "
+                "skickat; nästa körning försöker igen.",
+                error=f": {report.error}" if report.error else "",
+            ),
             err=True,
         )
         sys.exit(1)

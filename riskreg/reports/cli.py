@@ -18,6 +18,7 @@ from sqlalchemy import select
 from riskreg.clitools import as_user_option, cli_actor
 from riskreg.db import now_utc
 from riskreg.errors import ServiceError
+from riskreg.i18n import gettext_now as _
 from riskreg.reports.services import SigningSettings
 
 
@@ -26,7 +27,7 @@ def _settings() -> SigningSettings:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Fel: {message}", err=True)
+    click.echo(_("Fel: %(text)s", text=message), err=True)
     sys.exit(1)
 
 
@@ -285,22 +286,34 @@ def reports_verify(file: Path) -> None:
     except ServiceError as exc:
         _fail(exc.message)
     result = outcome.verification
-    click.echo(f"Resultat: {result.label}")
+    click.echo(_("Resultat: %(verdict)s", verdict=result.label))
     click.echo(result.headline)
     for sig in result.signatures:
         who = sig.signer_name or sig.field_name
         click.echo(
-            f"  [{sig.field_name}] {who}: signerat innehåll {_content_word(sig)}, "
-            f"certifikat betrott: {_yes(sig.trusted)}, "
-            f"omfattar hela filen: {_yes(sig.covers_whole_document)}, "
-            f"senare ändringar tillåtna: {_yes(sig.docmdp_ok)}"
+            "  "
+            + _(
+                "[%(field)s] %(who)s: signerat innehåll %(content)s, certifikat betrott: "
+                "%(trusted)s, omfattar hela filen: %(whole)s, senare ändringar tillåtna: "
+                "%(allowed)s",
+                field=sig.field_name,
+                who=who,
+                content=_content_word(sig),
+                trusted=_yes(sig.trusted),
+                whole=_yes(sig.covers_whole_document),
+                allowed=_yes(sig.docmdp_ok),
+            )
         )
     for message in result.details:
         click.echo(f"  {message}")
     if not outcome.trust_configured:
-        click.echo("  Inga betrodda rotcertifikat är konfigurerade (SIGNING_TRUST_ROOTS).")
+        click.echo(
+            "  " + _("Inga betrodda rotcertifikat är konfigurerade (SIGNING_TRUST_ROOTS).")
+        )
     for who in outcome.signers:
-        click.echo(f"  Signerare [{who.field_name}]: {who.message}")
+        click.echo(
+            "  " + _("Signerare [%(field)s]: %(text)s", field=who.field_name, text=who.message)
+        )
     click.echo(f"SHA-256: {result.sha256}")
     sys.exit(result.exit_code)
 
@@ -321,15 +334,15 @@ def _quiet_pyhanko() -> Iterator[None]:
 
 def _content_word(sig: Any) -> str:
     if not sig.readable:
-        return "GÅR INTE ATT LÄSA"
+        return _("GÅR INTE ATT LÄSA")
     if not sig.intact:
-        return "ÄNDRAT"
+        return _("ÄNDRAT")
     if not sig.valid:
-        return "SIGNATURVÄRDET STÄMMER INTE"
-    return "oförändrat"
+        return _("SIGNATURVÄRDET STÄMMER INTE")
+    return _("oförändrat")
 
 
 def _yes(value: bool | None) -> str:
     if value is None:
-        return "okänt"
-    return "ja" if value else "NEJ"
+        return _("okänt")
+    return _("ja") if value else _("NEJ")

@@ -35,6 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 from riskreg.reports.verify import SignatureReport, VerificationReport
 
 __all__ = [
@@ -56,15 +58,15 @@ class FileVerdict(StrEnum):
     UNSIGNED = "unsigned"
 
 
-#: The verdict in one or two Swedish words (the page's badge, the CLI's "Resultat:").
+#: The verdict in a few words (the badge, the CLI's "Resultat:"); translated by ``label``.
 VERDICT_LABELS: dict[FileVerdict, str] = {
-    FileVerdict.GENUINE: "äkta, utfärdad av riskreg",
-    FileVerdict.AWAITING_COSIGNATURE: "väntar på medsignatur",
-    FileVerdict.EARLIER_REVISION: "tidigare version",
-    FileVerdict.CHANGED: "ändrad efter signeringen",
-    FileVerdict.NOT_OURS: "inte utfärdad av riskreg",
-    FileVerdict.BROKEN: "trasig",
-    FileVerdict.UNSIGNED: "osignerad",
+    FileVerdict.GENUINE: N_("äkta, utfärdad av riskreg"),
+    FileVerdict.AWAITING_COSIGNATURE: N_("väntar på medsignatur"),
+    FileVerdict.EARLIER_REVISION: N_("tidigare version"),
+    FileVerdict.CHANGED: N_("ändrad efter signeringen"),
+    FileVerdict.NOT_OURS: N_("inte utfärdad av riskreg"),
+    FileVerdict.BROKEN: N_("trasig"),
+    FileVerdict.UNSIGNED: N_("osignerad"),
 }
 
 #: Exit status of ``riskreg reports verify``: 0 only for a genuine report. 1 is left for
@@ -121,7 +123,7 @@ class FileVerification:
 
     @property
     def label(self) -> str:
-        return VERDICT_LABELS[self.verdict]
+        return _(VERDICT_LABELS[self.verdict])
 
     @property
     def exit_code(self) -> int:
@@ -132,7 +134,9 @@ def judge(result: VerificationReport, lookup: Lookup) -> FileVerification:
     """Apply the rule in the module docstring to ``result``; ``lookup`` finds archived files."""
     signatures = result.signatures
     details = [m for s in signatures for m in s.messages]
-    details += [f"Signaturfältet {name} är inte signerat." for name in result.unsigned_fields]
+    details += [
+        _("Signaturfältet %(name)s är inte signerat.", name=name) for name in result.unsigned_fields
+    ]
 
     def verdict(
         kind: FileVerdict, headline: str, archived: ArchivedFile | None = None
@@ -150,8 +154,10 @@ def judge(result: VerificationReport, lookup: Lookup) -> FileVerification:
     if not result.readable:
         return verdict(
             FileVerdict.BROKEN,
-            "Filen går inte att läsa som en PDF: den är skadad eller avkortad. "
-            "Den kan inte godtas som en rapport från riskreg.",
+            _(
+                "Filen går inte att läsa som en PDF: den är skadad eller avkortad. "
+                "Den kan inte godtas som en rapport från riskreg."
+            ),
         )
     exact = lookup(result.sha256)
     origin = _origin(signatures, lookup)
@@ -161,15 +167,22 @@ def judge(result: VerificationReport, lookup: Lookup) -> FileVerification:
         if exact.final_reference:
             return verdict(
                 FileVerdict.EARLIER_REVISION,
-                f"Filen är en tidigare version av rapporten {exact.reference}: den är "
-                "signerad av granskaren men saknar medsignaturen. Den slutliga, medsignerade "
-                f"rapporten är {exact.final_reference}; begär den filen.",
+                _(
+                    "Filen är en tidigare version av rapporten %(reference)s: den är signerad "
+                    "av granskaren men saknar medsignaturen. Den slutliga, medsignerade "
+                    "rapporten är %(final)s; begär den filen.",
+                    reference=exact.reference,
+                    final=exact.final_reference,
+                ),
                 exact,
             )
         return verdict(
             FileVerdict.AWAITING_COSIGNATURE,
-            f"Filen är rapporten {exact.reference} som riskreg har utfärdat, signerad av "
-            "den första signeraren; medsignaturen saknas ännu. Den är inte en slutlig rapport.",
+            _(
+                "Filen är rapporten %(reference)s som riskreg har utfärdat, signerad av den "
+                "första signeraren; medsignaturen saknas ännu. Den är inte en slutlig rapport.",
+                reference=exact.reference,
+            ),
             exact,
         )
     broken = [s for s in signatures if not s.readable or (s.intact and not s.valid)]
@@ -178,20 +191,20 @@ def judge(result: VerificationReport, lookup: Lookup) -> FileVerification:
     if not signatures:
         return verdict(
             FileVerdict.UNSIGNED,
-            "Filen saknar digitala signaturer; den är inte en signerad rapport från riskreg.",
+            _("Filen saknar digitala signaturer; den är inte en signerad rapport från riskreg."),
         )
     changed = _changed_reason(signatures, origin)
     if changed is not None:
         return verdict(FileVerdict.CHANGED, changed, origin)
     if all(s.trusted for s in signatures):
-        headline = (
+        headline = _(
             "Signaturerna är oförändrade och gjorda med organisationens nyckel, men filen är "
             "inte en rapport som riskreg har arkiverat (ingen lagrad rapport har samma "
             "SHA-256). Den kan vara kvar efter en avbruten signering; den är inte en rapport "
             "från riskreg."
         )
     else:
-        headline = (
+        headline = _(
             "Signaturerna är oförändrade, men filen är inte en rapport som riskreg har "
             "utfärdat: den är signerad med ett certifikat som riskreg inte litar på, och "
             "ingen lagrad rapport har samma SHA-256."
@@ -216,33 +229,40 @@ def _final_of(origin: ArchivedFile) -> str:
 def _from_ours(origin: ArchivedFile | None) -> str:
     if origin is None:
         return ""
-    return (
-        f" Filen bygger på rapporten {origin.reference} från riskreg; den oförändrade "
-        f"rapporten är {_final_of(origin)}."
+    return " " + _(
+        "Filen bygger på rapporten %(reference)s från riskreg; den oförändrade rapporten är "
+        "%(final)s.",
+        reference=origin.reference,
+        final=_final_of(origin),
     )
 
 
 def _broken_headline(broken: Sequence[SignatureReport], origin: ArchivedFile | None) -> str:
     who = ", ".join(s.signer_name or s.field_name for s in broken)
     return (
-        f"Filen är trasig: signaturen av {who} går inte att läsa eller verifiera "
-        "(signaturvärdet är skadat eller ändrat). Den kan inte godtas." + _from_ours(origin)
+        _(
+            "Filen är trasig: signaturen av %(who)s går inte att läsa eller verifiera "
+            "(signaturvärdet är skadat eller ändrat). Den kan inte godtas.",
+            who=who,
+        )
+        + _from_ours(origin)
     )
 
 
 def _genuine_headline(exact: ArchivedFile) -> str:
-    headline = (
-        f"Filen är exakt den slutliga, medsignerade rapporten {exact.reference} som riskreg "
-        "har utfärdat och arkiverat (SHA-256 stämmer)."
+    headline = _(
+        "Filen är exakt den slutliga, medsignerade rapporten %(reference)s som riskreg "
+        "har utfärdat och arkiverat (SHA-256 stämmer).",
+        reference=exact.reference,
     )
     if exact.superseded_by:
-        headline += (
-            f" Granskningen har senare öppnats igen; den gällande rapporten är "
-            f"{exact.superseded_by}."
+        headline += " " + _(
+            "Granskningen har senare öppnats igen; den gällande rapporten är %(current)s.",
+            current=exact.superseded_by,
         )
     elif exact.reopened:
-        headline += (
-            " Granskningen har öppnats igen efter signeringen; rapporten är ersatt och en ny "
+        headline += " " + _(
+            "Granskningen har öppnats igen efter signeringen; rapporten är ersatt och en ny "
             "version skapas när granskningen godkänns på nytt."
         )
     return headline
@@ -255,25 +275,37 @@ def _changed_reason(
     suffix = _from_ours(origin)
     if any(not s.intact for s in signatures):
         return (
-            "Filen har ändrats efter signeringen: det signerade innehållet stämmer inte "
-            "längre med signaturen (hashvärdet stämmer inte)." + suffix
+            _(
+                "Filen har ändrats efter signeringen: det signerade innehållet stämmer inte "
+                "längre med signaturen (hashvärdet stämmer inte)."
+            )
+            + suffix
         )
     if any(s.docmdp_ok is not True for s in signatures[:-1]) or (signatures[-1].docmdp_ok is False):
         return (
-            "Filen har ändrats efter signeringen: en senare version av filen innehåller "
-            "ändringar som signaturen inte tillåter (otillåtet sätt)." + suffix
+            _(
+                "Filen har ändrats efter signeringen: en senare version av filen innehåller "
+                "ändringar som signaturen inte tillåter (otillåtet sätt)."
+            )
+            + suffix
         )
     if not signatures[-1].covers_whole_document:
         return (
-            "Filen har ändrats efter signeringen: efter den sista signaturen har något lagts "
-            "till (en ny version av innehållet eller av dokumentinformationen, eller data i "
-            "slutet av filen)." + suffix
+            _(
+                "Filen har ändrats efter signeringen: efter den sista signaturen har något "
+                "lagts till (en ny version av innehållet eller av dokumentinformationen, eller "
+                "data i slutet av filen)."
+            )
+            + suffix
         )
     if origin is not None:
         last = signatures[-1]
         return (
-            "Filen har ändrats efter signeringen: signaturen av "
-            f"{last.signer_name or last.field_name} har lagts till efter riskregs signatur "
-            "och är inte en signatur som riskreg har arkiverat." + suffix
+            _(
+                "Filen har ändrats efter signeringen: signaturen av %(who)s har lagts till "
+                "efter riskregs signatur och är inte en signatur som riskreg har arkiverat.",
+                who=last.signer_name or last.field_name,
+            )
+            + suffix
         )
     return None

@@ -47,6 +47,8 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 
 from riskreg.db import LOCAL_TIMEZONE
+from riskreg.i18n import N_
+from riskreg.i18n import gettext_now as _
 
 __all__ = [
     "Certificate",
@@ -73,12 +75,13 @@ class Verdict(StrEnum):
     """The file has no signatures at all."""
 
 
+_UNKNOWN_CHANGE = N_("okänd ändring")
 _MODIFICATION_TEXT = {
-    ModificationLevel.NONE: "inga ändringar",
-    ModificationLevel.LTA_UPDATES: "endast valideringsdata och tidsstämplar",
-    ModificationLevel.FORM_FILLING: "endast signaturer och formulärifyllnad",
-    ModificationLevel.ANNOTATIONS: "kommentarer (annoteringar)",
-    ModificationLevel.OTHER: "otillåtna ändringar av innehållet",
+    ModificationLevel.NONE: N_("inga ändringar"),
+    ModificationLevel.LTA_UPDATES: N_("endast valideringsdata och tidsstämplar"),
+    ModificationLevel.FORM_FILLING: N_("endast signaturer och formulärifyllnad"),
+    ModificationLevel.ANNOTATIONS: N_("kommentarer (annoteringar)"),
+    ModificationLevel.OTHER: N_("otillåtna ändringar av innehållet"),
 }
 
 
@@ -172,11 +175,11 @@ def verify_pdf(
         unsigned = _unsigned_field_names(reader)
         found = _collect_signatures(reader)
     except Exception:  # fail closed: anything unreadable is not a valid document
-        message = "Filen kunde inte läsas som en PDF: den är skadad, avkortad eller ingen PDF."
+        message = _("Filen kunde inte läsas som en PDF: den är skadad, avkortad eller ingen PDF.")
         return VerificationReport(digest, Verdict.INVALID, (), (), (message,), readable=False)
     if not found:
         return VerificationReport(
-            digest, Verdict.UNSIGNED, (), unsigned, ("Dokumentet saknar digitala signaturer.",)
+            digest, Verdict.UNSIGNED, (), unsigned, (_("Dokumentet saknar digitala signaturer."),)
         )
     roots = [_as_asn1(cert) for cert in trust_roots]
     reports = tuple(
@@ -203,8 +206,11 @@ def _last_signature(report: SignatureReport) -> SignatureReport:
     """
     if not report.readable or report.covers_whole_document or report.docmdp_ok is False:
         return report
-    kept = tuple(m for m in report.messages if not m.startswith("Efter signaturen"))
-    added = (
+    # The "added after the signature" notes, which the message below replaces (docmdp_ok is
+    # True here or None; only for True are they notes of that kind).
+    after = set(_modification_messages(report)) if report.docmdp_ok else set()
+    kept = tuple(m for m in report.messages if m not in after)
+    added = _(
         "Filen har ändrats efter den sista signaturen: den omfattar inte hela filen "
         "(något har lagts till efteråt)."
     )
@@ -294,8 +300,11 @@ def _unreadable_report(pdf: bytes, item: _UnreadableSignature) -> SignatureRepor
         docmdp_ok=None,
         ok=False,
         messages=(
-            f"Signaturen av {who} går inte att läsa: signaturvärdet i filen är skadat "
-            "eller borttaget.",
+            _(
+                "Signaturen av %(who)s går inte att läsa: signaturvärdet i filen är skadat "
+                "eller borttaget.",
+                who=who,
+            ),
         ),
         revision_sha256=_revision_sha256(pdf, item.byte_range),
         readable=False,
@@ -334,7 +343,9 @@ def _check_signature(
         except Exception:  # not even integrity can be established
             return _failed_report(sig, name, role)
         report = _report_from_status(sig, name, role, status)
-        problem = "Certifikatkedjan kunde inte kontrolleras; certifikatet räknas som ej betrott."
+        problem = _(
+            "Certifikatkedjan kunde inte kontrolleras; certifikatet räknas som ej betrott."
+        )
         return replace(report, trusted=False, ok=False, messages=(*report.messages, problem))
     return _report_from_status(sig, name, role, status)
 
@@ -379,7 +390,7 @@ def _failed_report(sig: EmbeddedPdfSignature, name: str, role: str) -> Signature
         modification_level=None,
         docmdp_ok=None,
         ok=False,
-        messages=(f"Signaturen av {who} kunde inte kontrolleras: den är skadad.",),
+        messages=(_("Signaturen av %(who)s kunde inte kontrolleras: den är skadad.", who=who),),
         readable=False,
     )
 
@@ -412,28 +423,41 @@ def _report_from_status(
 
 
 def _with_messages(report: SignatureReport, status: PdfSignatureStatus) -> SignatureReport:
-    """Attach plain-Swedish explanations; the first one always says who and when."""
+    """Attach plain explanations (in the reader's language); the first says who and when."""
     who = report.signer_name or report.field_name
     if report.role:
         who += f" ({report.role})"
-    when = _local_time(report.signing_time) if report.signing_time else "okänd tid"
-    messages = [f"Signatur av {who}, {when}: {_status_word(report)}"]
+    when = _local_time(report.signing_time) if report.signing_time else _("okänd tid")
+    messages = [
+        _(
+            "Signatur av %(who)s, %(when)s: %(status)s",
+            who=who,
+            when=when,
+            status=_status_word(report),
+        )
+    ]
     if not report.intact:
         messages.append(
-            "Det signerade innehållet har ändrats efter signeringen (hashvärdet stämmer inte)."
+            _("Det signerade innehållet har ändrats efter signeringen (hashvärdet stämmer inte).")
         )
     elif not report.valid:
-        messages.append("Den kryptografiska signaturen går inte att verifiera.")
+        messages.append(_("Den kryptografiska signaturen går inte att verifiera."))
     if report.intact and report.valid and not report.trusted:
         problem = status.trust_problem_indic
         # pyhanko types the subindication as its base class; every concrete one is an Enum.
         detail = f" ({cast(Enum, problem).name})" if problem is not None else ""
         messages.append(
-            f"Certifikatet ({_common_name(status)}) kedjar inte till någon betrodd "
-            f"utfärdare i riskreg{detail}."
+            _(
+                "Certifikatet (%(name)s) kedjar inte till någon betrodd utfärdare i "
+                "riskreg%(detail)s.",
+                name=_common_name(status),
+                detail=detail,
+            )
         )
     if status.timestamp_validity is not None and report.timestamp_time is None:
-        messages.append("Signaturens tidsstämpel kan inte verifieras mot en betrodd utfärdare.")
+        messages.append(
+            _("Signaturens tidsstämpel kan inte verifieras mot en betrodd utfärdare.")
+        )
     messages.extend(_modification_messages(report))
     return replace(report, messages=tuple(messages))
 
@@ -441,12 +465,12 @@ def _with_messages(report: SignatureReport, status: PdfSignatureStatus) -> Signa
 def _status_word(report: SignatureReport) -> str:
     """What this signature proves on its own; the file's verdict is decided elsewhere."""
     if not report.intact:
-        return "det signerade innehållet har ändrats."
+        return _("det signerade innehållet har ändrats.")
     if not report.valid:
-        return "signaturvärdet stämmer inte."
+        return _("signaturvärdet stämmer inte.")
     if report.trusted:
-        return "det signerade innehållet är oförändrat, certifikatet är betrott."
-    return "det signerade innehållet är oförändrat, men certifikatet är inte betrott."
+        return _("det signerade innehållet är oförändrat, certifikatet är betrott.")
+    return _("det signerade innehållet är oförändrat, men certifikatet är inte betrott.")
 
 
 def _common_name(status: PdfSignatureStatus) -> str:
@@ -464,21 +488,21 @@ def _local_time(moment: datetime) -> str:
 
 def _modification_messages(report: SignatureReport) -> list[str]:
     if report.covers_whole_document:
-        return ["Signaturen omfattar hela filen."]
+        return [_("Signaturen omfattar hela filen.")]
     level = ModificationLevel[report.modification_level] if report.modification_level else None
+    change = _(_MODIFICATION_TEXT.get(level, _UNKNOWN_CHANGE) if level else _UNKNOWN_CHANGE)
     if report.docmdp_ok is False:
         return [
-            "Dokumentet har ändrats efter signeringen på ett otillåtet sätt: "
-            f"{_MODIFICATION_TEXT.get(level, 'okänd ändring') if level else 'okänd ändring'}."
+            _(
+                "Dokumentet har ändrats efter signeringen på ett otillåtet sätt: %(change)s.",
+                change=change,
+            )
         ]
     if report.docmdp_ok is None:
-        return ["Det gick inte att avgöra om senare ändringar av dokumentet är tillåtna."]
+        return [_("Det gick inte att avgöra om senare ändringar av dokumentet är tillåtna.")]
     if level is ModificationLevel.NONE:
-        return ["Efter signaturen har data lagts till i slutet av filen."]
-    return [
-        "Efter signaturen har tillåtna tillägg gjorts: "
-        f"{_MODIFICATION_TEXT.get(level, 'okänd ändring') if level else 'okänd ändring'}."
-    ]
+        return [_("Efter signaturen har data lagts till i slutet av filen.")]
+    return [_("Efter signaturen har tillåtna tillägg gjorts: %(change)s.", change=change)]
 
 
 def _verdict(reports: Sequence[SignatureReport]) -> Verdict:
@@ -495,15 +519,15 @@ def _overall_messages(
     count = len(reports)
     headline = {
         Verdict.VALID: (
-            f"Dokumentet är oförändrat och alla {count} signaturer är giltiga."
+            _("Dokumentet är oförändrat och alla %(count)s signaturer är giltiga.", count=count)
             if count > 1
-            else "Dokumentet är oförändrat och signaturen är giltig."
+            else _("Dokumentet är oförändrat och signaturen är giltig.")
         ),
-        Verdict.UNTRUSTED: (
+        Verdict.UNTRUSTED: _(
             "Dokumentet är oförändrat, men minst en signatur är gjord med ett certifikat "
             "som riskreg inte litar på."
         ),
-        Verdict.INVALID: (
+        Verdict.INVALID: _(
             "Dokumentet kan inte godtas: det har ändrats efter signeringen eller en "
             "signatur är ogiltig."
         ),
@@ -511,5 +535,7 @@ def _overall_messages(
     messages = [headline]
     for report in reports:
         messages.extend(report.messages)
-    messages.extend(f"Signaturfältet {name} är ännu inte signerat." for name in unsigned)
+    messages.extend(
+        _("Signaturfältet %(name)s är ännu inte signerat.", name=name) for name in unsigned
+    )
     return tuple(messages)

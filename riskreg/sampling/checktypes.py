@@ -47,6 +47,8 @@ def normalise_heading(name: str) -> str:
 @dataclass(frozen=True)
 class Column:
     key: str
+    #: The heading the file is expected to have (Swedish); N_-marked, so a message naming the
+    #: column translates it with gettext_now.
     label: str
     aliases: tuple[str, ...]
     kind: ColumnKind = "text"
@@ -102,21 +104,21 @@ ATTRIBUTE_SELECTIONS = (SelectionMethod.SIMPLE_RANDOM, SelectionMethod.SYSTEMATI
 PAYMENTS = CheckTypeSpec(
     CheckType.PAYMENTS,
     columns=(
-        Column("payment_id", "Utbetalnings-id", (
+        Column("payment_id", N_("Utbetalnings-id"), (
             "payment id", "betalnings id", "betalningsid", "utbetalningsid", "utbetalning",
             "verifikation", "verifikationsnummer", "ver nr", "id",
         )),
-        Column("provider", "Vårdgivare", (
+        Column("provider", N_("Vårdgivare"), (
             "provider", "care provider", "leverantör", "leverantörsnamn", "mottagare",
         )),
-        Column("contract", "Avtal", (
+        Column("contract", N_("Avtal"), (
             "contract", "avtalsnummer", "avtals id", "avtals nr", "avtalsid",
         )),
-        Column("period", "Period", ("avser period", "avser", "månad", "period avser")),
-        Column("amount", "Belopp", (
+        Column("period", N_("Period"), ("avser period", "avser", "månad", "period avser")),
+        Column("amount", N_("Belopp"), (
             "amount", "belopp sek", "belopp kr", "utbetalt belopp", "summa", "amount sek",
         ), kind="amount"),
-        Column("payment_date", "Betalningsdatum", (
+        Column("payment_date", N_("Betalningsdatum"), (
             "payment date", "utbetalningsdatum", "bokföringsdatum", "datum", "date",
         ), kind="date", required=False),
     ),
@@ -138,18 +140,18 @@ PAYMENTS = CheckTypeSpec(
 PASSCARDS = CheckTypeSpec(
     CheckType.PASSCARDS,
     columns=(
-        Column("card_id", "Kort-/nyckel-id", (
+        Column("card_id", N_("Kort-/nyckel-id"), (
             "card id", "key id", "kortnummer", "kort id", "kortid", "nyckel id", "nyckelnummer",
             "passerkort", "id",
         )),
-        Column("holder", "Innehavare", ("holder", "namn", "kortinnehavare", "name")),
-        Column("unit", "Enhet", ("unit", "arbetsställe", "avdelning", "organisation")),
-        Column("zones", "Behörighetszoner", (
+        Column("holder", N_("Innehavare"), ("holder", "namn", "kortinnehavare", "name")),
+        Column("unit", N_("Enhet"), ("unit", "arbetsställe", "avdelning", "organisation")),
+        Column("zones", N_("Behörighetszoner"), (
             "access zones", "zones", "zoner", "behörighet", "behörigheter", "passerzoner",
         )),
-        Column("valid_to", "Giltig till", ("valid to", "giltigt till", "slutdatum kort"),
+        Column("valid_to", N_("Giltig till"), ("valid to", "giltigt till", "slutdatum kort"),
                kind="date"),
-        Column("employment_end", "Anställning upphör", (
+        Column("employment_end", N_("Anställning upphör"), (
             "employment end", "holder s employment end", "anställningens slut",
             "anställning slut", "anställd till", "avslutsdatum",
         ), kind="date", required=False),
@@ -184,10 +186,10 @@ HYGIENE_STEP_LABELS: Final = (
 HYGIENE = CheckTypeSpec(
     CheckType.HYGIENE,
     columns=(
-        Column("unit", "Enhet", ("unit", "avdelning", "vårdenhet", "mottagning")),
-        Column("profession", "Yrke", ("profession", "yrkesgrupp", "befattning", "roll")),
-        Column("date", "Datum", ("date", "observationsdatum", "mätdatum"), kind="date"),
-        Column("kind", "Typ", (
+        Column("unit", N_("Enhet"), ("unit", "avdelning", "vårdenhet", "mottagning")),
+        Column("profession", N_("Yrke"), ("profession", "yrkesgrupp", "befattning", "roll")),
+        Column("date", N_("Datum"), ("date", "observationsdatum", "mätdatum"), kind="date"),
+        Column("kind", N_("Typ"), (
             "kind", "type", "observation självskattning", "mätmetod", "metod",
         ), required=False),
         *(
@@ -212,16 +214,16 @@ HYGIENE = CheckTypeSpec(
 REFERRALS = CheckTypeSpec(
     CheckType.REFERRALS,
     columns=(
-        Column("referral_id", "Remiss-id", (
+        Column("referral_id", N_("Remiss-id"), (
             "referral id", "remissnummer", "remiss nr", "remissid", "remiss", "id",
         )),
-        Column("sender", "Avsändare", ("sender", "remittent", "inremitterande", "från")),
-        Column("receiver", "Mottagare", ("receiver", "mottagande enhet", "till")),
-        Column("received", "Mottagen", (
+        Column("sender", N_("Avsändare"), ("sender", "remittent", "inremitterande", "från")),
+        Column("receiver", N_("Mottagare"), ("receiver", "mottagande enhet", "till")),
+        Column("received", N_("Mottagen"), (
             "received", "received date", "mottagen datum", "ankomstdatum", "inkom",
             "registrerad",
         ), kind="date"),
-        Column("priority", "Prioritet", ("priority", "prio", "prioritering")),
+        Column("priority", N_("Prioritet"), ("priority", "prio", "prioritering")),
     ),
     key_column="referral_id",
     amount_column=None,

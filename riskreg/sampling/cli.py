@@ -7,6 +7,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from riskreg.i18n import gettext_now as _
+
 
 @click.group("sample", help="Stickprov.")
 def sample_group() -> None:
@@ -25,15 +27,25 @@ def sample_verify(control_id: int) -> None:
 
     control = db.session.get(Control, control_id)
     if control is None:
-        click.echo(f"Fel: ingen granskning med id {control_id}.", err=True)
+        click.echo(_("Fel: ingen granskning med id %(id)s.", id=control_id), err=True)
         sys.exit(1)
     draw = current_draw(db.session(), control)
     if draw is None or draw.status != "drawn":
-        click.echo(f"Fel: granskningen ”{control.title}” har inget draget urval.", err=True)
+        click.echo(
+            _("Fel: granskningen ”%(title)s” har inget draget urval.", title=control.title),
+            err=True,
+        )
         sys.exit(1)
     result = verify_draw(db.session(), draw)
     db.session.rollback()
     if not result.ok:
-        click.echo(f"Urvalet stämmer INTE (dragning {draw.id}): {result.message}", err=True)
+        click.echo(
+            _(
+                "Urvalet stämmer INTE (dragning %(draw)s): %(text)s",
+                draw=draw.id,
+                text=result.message,
+            ),
+            err=True,
+        )
         sys.exit(1)
     click.echo(result.message)

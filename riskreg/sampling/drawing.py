@@ -479,7 +479,7 @@ def verify_draw(session: Session, draw: SampleDraw) -> Verification:
     if stored_digest and stored_digest != derivation.digest:
         return Verification(
             False,
-            "Populationens rader har ändrats sedan urvalet drogs (kontrollsumman stämmer inte).",
+            _("Populationens rader har ändrats sedan urvalet drogs (kontrollsumman stämmer inte)."),
             0,
         )
     items = session.execute(
@@ -491,34 +491,63 @@ def verify_draw(session: Session, draw: SampleDraw) -> Verification:
     for index, pick in enumerate(derivation.picks):
         if index >= len(items):
             return Verification(
-                False, f"Post {index + 1} ({pick.key}) saknas i det lagrade urvalet.", index
+                False,
+                _(
+                    "Post %(n)s (%(key)s) saknas i det lagrade urvalet.",
+                    n=index + 1,
+                    key=pick.key,
+                ),
+                index,
             )
         position, key, stratum = items[index]
         if position != index + 1:
             return Verification(
-                False, f"Position {index + 1} saknas; lagrad post har position {position}.", index
+                False,
+                _(
+                    "Position %(n)s saknas; lagrad post har position %(position)s.",
+                    n=index + 1,
+                    position=position,
+                ),
+                index,
             )
         if key != pick.key:
             return Verification(
                 False,
-                f"Första skillnaden på position {index + 1}: lagrad post {key}, "
-                f"härledd post {pick.key}.",
+                _(
+                    "Första skillnaden på position %(n)s: lagrad post %(stored)s, härledd post "
+                    "%(derived)s.",
+                    n=index + 1,
+                    stored=key,
+                    derived=pick.key,
+                ),
                 index,
             )
         if (stratum or None) != pick.stratum:
             return Verification(
-                False, f"Position {index + 1} ({key}) ligger i fel skikt.", index
+                False,
+                _("Position %(n)s (%(key)s) ligger i fel skikt.", n=index + 1, key=key),
+                index,
             )
     if len(items) > len(derivation.picks):
         extra = items[len(derivation.picks)]
         return Verification(
             False,
-            f"Det lagrade urvalet har en post för mycket: position {extra[0]} ({extra[1]}).",
+            _(
+                "Det lagrade urvalet har en post för mycket: position %(n)s (%(key)s).",
+                n=extra[0],
+                key=extra[1],
+            ),
             len(derivation.picks),
         )
     return Verification(
         True,
-        f"Urvalet stämmer: {len(items)} poster härledda ur population {population.id} "
-        f"(SHA-256 {population.file_sha256[:12]}…) med fröet {draw.seed}.",
+        _(
+            "Urvalet stämmer: %(count)s poster härledda ur population %(population)s "
+            "(SHA-256 %(sha)s…) med fröet %(seed)s.",
+            count=len(items),
+            population=population.id,
+            sha=population.file_sha256[:12],
+            seed=draw.seed,
+        ),
         len(items),
     )

@@ -142,8 +142,21 @@ class HashingReader(io.RawIOBase):
         return self._sha.hexdigest()
 
 
+_DUPLICATE_KEY: Final = N_(
+    "%(label)s ”%(key)s” förekommer redan på rad %(line)s; varje post måste ha en unik nyckel."
+)
+
+
+def _label(column: Column) -> str:
+    """The column's name for a message, in the reader's language."""
+    if column.key.startswith("step") and column.key[4:].isdigit():
+        return _("Steg %(n)s", n=column.key[4:])
+    return _(column.label)
+
+
 class _Errors:
-    """Collects Swedish row messages, keeping at most MAX_ERRORS but counting all."""
+    """Collects row messages (translated for the reader when made), keeping at most MAX_ERRORS
+    but counting all."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
@@ -152,7 +165,11 @@ class _Errors:
     def add(self, line: int | None, message: str) -> None:
         self.count += 1
         if len(self.messages) < MAX_ERRORS:
-            self.messages.append(f"Rad {line}: {message}" if line is not None else message)
+            self.messages.append(
+                _("Rad %(line)s: %(text)s", line=line, text=message)
+                if line is not None
+                else message
+            )
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -162,7 +179,7 @@ class _Errors:
             return
         messages = list(self.messages)
         if self.count > len(messages):
-            messages.append(f"… och {self.count - len(messages)} fel till.")
+            messages.append(_("… och %(n)s fel till.", n=self.count - len(messages)))
         raise ServiceError(
             _(
                 "Filen har %(count)s fel. Inget har sparats; rätta filen och importera igen.",
@@ -203,14 +220,14 @@ def _map_header(
                     "av dem.",
                     value=found[key],
                     heading=heading,
-                    label=spec.column(key).label,
+                    label=_label(spec.column(key)),
                 )
             )
             continue
         found[key] = heading
-    missing = [c.label for c in spec.columns if c.required and c.key not in found]
+    missing = [_label(c) for c in spec.columns if c.required and c.key not in found]
     if missing:
-        expected = ", ".join(c.label for c in spec.columns if c.required)
+        expected = ", ".join(_label(c) for c in spec.columns if c.required)
         problems.append(
             _(
                 "Kolumner saknas: %(value)s. Filen ska ha kolumnerna %(expected)s.",
@@ -231,7 +248,7 @@ def _fast_text(value: str) -> str:
 
 
 def _parse_cell(column: Column, value: Cell) -> object:
-    """Parse one cell; raises ValueError with a Swedish message (no line prefix)."""
+    """Parse one cell; raises ValueError with the reader's message (no line prefix)."""
     if column.kind == "amount":
         return parse_decimal_sek(value)
     if column.kind == "date":
@@ -240,7 +257,7 @@ def _parse_cell(column: Column, value: Cell) -> object:
         return parse_int(value)
     text = _fast_text(value) if isinstance(value, str) else parse_text(value)
     if len(text) > MAX_TEXT:
-        raise ValueError(f"är längre än {MAX_TEXT} tecken.")
+        raise ValueError(_("är längre än %(n)s tecken.", n=MAX_TEXT))
     return text
 
 
@@ -257,14 +274,14 @@ def _parse_row(
         raw: Cell = row.values.get(heading, "") if heading else ""
         if cell_is_blank(raw):
             if column.required or column.key == spec.key_column:
-                errors.add(row.line, f"{column.label} saknas.")
+                errors.add(row.line, _("%(label)s saknas.", label=_label(column)))
                 ok = False
             values[column.key] = None if column.kind != "text" else ""
             continue
         try:
             values[column.key] = _parse_cell(column, raw)
         except ValueError as exc:
-            errors.add(row.line, f"{column.label}: {exc}")
+            errors.add(row.line, _("%(label)s: %(text)s", label=_label(column), text=exc))
             ok = False
     return values if ok else None
 
@@ -456,7 +473,7 @@ def _insert_rows(
     batch = _Batch([], {})
     count = total = positive = 0
     strata: dict[str, int] = {}
-    key_label = spec.column(spec.key_column).label if spec.key_column else "Nyckel"
+    key_label = _label(spec.column(spec.key_column)) if spec.key_column else _("Nyckel")
     period_column = spec.period_date_column
     try:
         rows: Iterator[TableRow] = iter(table)
@@ -466,13 +483,13 @@ def _insert_rows(
                 continue
             key = str(values[spec.key_column])  # type: ignore[index]
             if len(key) > MAX_KEY:
-                errors.add(row.line, f"{key_label} är längre än {MAX_KEY} tecken.")
+                errors.add(
+                    row.line, _("%(label)s är längre än %(n)s tecken.", label=key_label, n=MAX_KEY)
+                )
                 continue
             if key in batch.lines:
                 errors.add(
-                    row.line,
-                    f"{key_label} ”{key}” förekommer redan på rad {batch.lines[key]}; "
-                    "varje post måste ha en unik nyckel.",
+                    row.line, _(_DUPLICATE_KEY, label=key_label, key=key, line=batch.lines[key])
                 )
                 continue
             if period_column and (period_start or period_end):
@@ -482,8 +499,11 @@ def _insert_rows(
                 ):
                     errors.add(
                         row.line,
-                        f"{spec.column(period_column).label} {when.isoformat()} ligger utanför "
-                        "populationens period.",
+                        _(
+                            "%(label)s %(date)s ligger utanför populationens period.",
+                            label=_label(spec.column(period_column)),
+                            date=when.isoformat(),
+                        ),
                     )
                     continue
             amount = values.get(spec.amount_column) if spec.amount_column else None
@@ -535,9 +555,7 @@ def _flush_batch(
     if clashes:
         for key, first_line in clashes:
             errors.add(
-                batch.lines[key],
-                f"{key_label} ”{key}” förekommer redan på rad {first_line}; "
-                "varje post måste ha en unik nyckel.",
+                batch.lines[key], _(_DUPLICATE_KEY, label=key_label, key=key, line=first_line)
             )
         clash_keys = {key for key, _ in clashes}
         batch.rows = [r for r in batch.rows if r[2] not in clash_keys]
@@ -585,7 +603,7 @@ def parse_kind(value: Cell) -> str:
     text = parse_text(value).casefold() if not cell_is_blank(value) else "observation"
     kind = HYGIENE_KINDS.get(text)
     if kind is None:
-        raise ValueError(f"”{text}” är varken observation eller självskattning.")
+        raise ValueError(_("”%(value)s” är varken observation eller självskattning.", value=text))
     return kind
 
 
@@ -694,30 +712,32 @@ def _parse_observation_row(
         return row.values.get(heading, "") if heading else ""
 
     texts: dict[str, str] = {}
-    for key, label in (("unit", "Enhet"), ("profession", "Yrke")):
+    for key, label in (("unit", _("Enhet")), ("profession", _("Yrke"))):
         try:
             texts[key] = parse_text(cell(key))
         except ValueError as exc:
-            errors.add(row.line, f"{label}: {exc}")
+            errors.add(row.line, _("%(label)s: %(text)s", label=label, text=exc))
             continue
         if not texts[key]:
-            errors.add(row.line, f"{label} saknas.")
+            errors.add(row.line, _("%(label)s saknas.", label=label))
     observed_on: date | None = None
     try:
         observed_on = parse_date(cell("date"))
     except ValueError as exc:
-        errors.add(row.line, f"Datum: {exc}")
+        errors.add(row.line, _("%(label)s: %(text)s", label=_("Datum"), text=exc))
     kind = "observation"
     try:
         kind = parse_kind(cell("kind"))
     except ValueError as exc:
-        errors.add(row.line, f"Typ: {exc}")
+        errors.add(row.line, _("%(label)s: %(text)s", label=_("Typ"), text=exc))
     steps: list[str] = []
     for index in range(1, 9):
         try:
             steps.append(step_value(cell(f"step{index}")))
         except ValueError as exc:
-            errors.add(row.line, f"Steg {index}: {exc}")
+            errors.add(
+                row.line, _("%(label)s: %(text)s", label=_("Steg %(n)s", n=index), text=exc)
+            )
     if errors.count > before:
         return None
     return ParsedObservation(

@@ -1,7 +1,8 @@
 """An approved control with a population, a draw and results, built directly with the models.
 
-Built with the models rather than through the sampling services, so that the report tests (and
-the permission matrix, and the benchmark) get a finished review cheaply and exactly:
+Built directly with the models rather than through the sampling services, so the report tests
+(and the permission matrix, and the benchmark) do not depend on those rules and get, quickly,
+what a finished review leaves behind:
 a payments control of the demo plan, worked by ``granskare`` and approved by ``chef``.
 Import it as ``tests.reports.scenario``.
 """
