@@ -7,7 +7,9 @@ Three rules catch such drift without flagging correct translations:
 
 * placeholders (``%(n)s``, ``%s``, ``{name}``) are the same on both sides;
 * what no translation changes – acronyms of three or more capitals (CSV, XLSX, PDF, SHA,
-  MUS, SMTP) and numbers – appears in the msgstr too;
+  MUS, SMTP) and numbers – appears in the msgstr too; Swedish words in capitals for emphasis
+  ("stämmer INTE", "GÅR INTE ATT LÄSA", verdicts on the command line) are words, not acronyms:
+  those with å, ä or ö are recognised by their letters, the others are listed in EMPHASIS;
 * one English text shared by several msgids is a drift unless those msgids are forms of one
   another (share a word stem: "Klar"/"Klara", "Ange datum."/"Ange ett datum."), or are
   listed below as real synonyms.
@@ -27,8 +29,11 @@ import riskreg
 CATALOGUE = Path(riskreg.__file__).parent / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
-_INVARIANT = re.compile(r"(?<![A-Za-z])[A-Z]{3,}(?![a-z])|\d+")
+_INVARIANT = re.compile(r"(?<![A-Za-zÅÄÖåäö])[A-ZÅÄÖ]{3,}(?![a-zåäö])|\d+")
 _WORD = re.compile(r"\w+")
+
+#: Swedish words without å, ä or ö that messages write in capitals for emphasis.
+EMPHASIS = frozenset({"INTE", "NEJ", "ATT"})
 
 #: Different Swedish words that really share one English translation.
 SYNONYMS: frozenset[frozenset[str]] = frozenset(
@@ -66,7 +71,11 @@ def drift(pairs: Iterable[tuple[str, str]]) -> list[str]:
     for msgid, msgstr in pairs:
         if sorted(_PLACEHOLDER.findall(msgid)) != sorted(_PLACEHOLDER.findall(msgstr)):
             problems.append(f"placeholders differ: {msgid!r} -> {msgstr!r}")
-        missing = [token for token in _INVARIANT.findall(msgid) if token not in msgstr]
+        missing = [
+            token
+            for token in _INVARIANT.findall(msgid)
+            if token not in msgstr and token not in EMPHASIS and not set(token) & set("ÅÄÖ")
+        ]
         if missing:
             problems.append(f"{', '.join(missing)} missing: {msgid!r} -> {msgstr!r}")
         by_string[msgstr].add(msgid)
